@@ -1,0 +1,62 @@
+// Parameters and helpers shared by every stage; prepended to each stage's source when it is compiled.
+// Keep in sync with `KernelParams` and the constants in src/kernel/params.rs.
+
+struct Params {
+    width: u32,
+    height: u32,
+    bands: u32,
+    // 8 or 16: samples are packed little-endian, 4 or 2 to a word, band-interleaved.
+    bits_per_sample: u32,
+    nodata: u32,
+    // 1 when a pixel whose bands all equal `nodata` is invalid.
+    nodata_enabled: u32,
+    // Bit 0: scene a has a validity bitmap; bit 1: scene b has one.
+    validity_bitmaps: u32,
+    // A pixel is changed when its (smoothed) magnitude is greater than this.
+    threshold: u32,
+    // Smoothing window radius r: the window is (2r + 1)² pixels; 0 disables smoothing.
+    radius: u32,
+    region_count: u32,
+    // 1 when region_stats writes the per-pixel change bitmap.
+    write_change_mask: u32,
+    _padding: u32,
+}
+
+// Magnitude of a pixel that is invalid in either scene.
+const INVALID: u32 = 0xffffffffu;
+const WORKGROUP_SIZE: u32 = 256u;
+const HISTOGRAM_BINS: u32 = 64u;
+// Per region: valid, changed, magnitude sum (low word, high word), then the histogram.
+const STATS_WORDS: u32 = 68u;
+const STAT_VALID: u32 = 0u;
+const STAT_CHANGED: u32 = 1u;
+const STAT_SUM_LO: u32 = 2u;
+const STAT_SUM_HI: u32 = 3u;
+const STAT_HISTOGRAM: u32 = 4u;
+// region_stats gives each invocation one word of the change bitmap: 32 consecutive pixels.
+const PIXELS_PER_INVOCATION: u32 = 32u;
+
+// The linear invocation index of a dispatch spread over x and y to stay within the per-dimension limit.
+fn invocation_index(workgroup: vec3<u32>, workgroups: vec3<u32>, local: u32) -> u32 {
+    return (workgroup.y * workgroups.x + workgroup.x) * WORKGROUP_SIZE + local;
+}
+
+fn pixel_count() -> u32 {
+    return params.width * params.height;
+}
+
+// Quarter-octave bins: 0..3 hold the values 0..3; bin 4(e - 1) + s, for e = floor(log2 m) >= 2, holds
+// [2^e + s·2^(e-2), 2^e + (s + 1)·2^(e-2)); bin 63 is open above 114688.
+fn histogram_bin(m: u32) -> u32 {
+    if m < 4u {
+        return m;
+    }
+    let e = firstLeadingBit(m);
+    let sub = (m >> (e - 2u)) & 3u;
+    return min(4u * (e - 1u) + sub, HISTOGRAM_BINS - 1u);
+}
+
+// Bit `pixel` of a bitmap packed 32 pixels to a word, lowest bit first.
+fn bitmap_bit(word: u32, pixel: u32) -> bool {
+    return ((word >> (pixel & 31u)) & 1u) == 1u;
+}

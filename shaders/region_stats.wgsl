@@ -1,0 +1,81 @@
+// Stage 3: threshold the (smoothed) magnitudes, accumulate per-region valid and changed counts, 64-bit
+// magnitude sums and histograms, and optionally write the change bitmap.
+// CPU mirror: src/kernel/cpu/region_stats.rs.
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> magnitude: array<u32>;
+// Region label per pixel, 1-based (0 = outside every region), two 16-bit labels to a word.
+@group(0) @binding(2) var<storage, read> labels: array<u32>;
+@group(0) @binding(3) var<storage, read_write> stats: array<atomic<u32>>;
+@group(0) @binding(4) var<storage, read_write> change_mask: array<u32>;
+
+fn label_at(pixel: u32) -> u32 {
+    return (labels[pixel >> 1u] >> ((pixel & 1u) * 16u)) & 0xffffu;
+}
+
+// Adds one run of pixels of a single region to the global totals; the magnitude sum is a 64-bit value kept
+// as two words, carried by hand because WGSL has no 64-bit atomics.
+fn flush(label: u32, valid: u32, changed: u32, sum: u32) {
+    if label == 0u || valid == 0u {
+        return;
+    }
+    let base = (label - 1u) * STATS_WORDS;
+    atomicAdd(&stats[base + STAT_VALID], valid);
+    atomicAdd(&stats[base + STAT_CHANGED], changed);
+    let before = atomicAdd(&stats[base + STAT_SUM_LO], sum);
+    if before + sum < before {
+        atomicAdd(&stats[base + STAT_SUM_HI], 1u);
+    }
+}
+
+@compute @workgroup_size(256)
+fn main(
+    @builtin(workgroup_id) workgroup: vec3<u32>,
+    @builtin(num_workgroups) workgroups: vec3<u32>,
+    @builtin(local_invocation_index) local: u32,
+) {
+    let word = invocation_index(workgroup, workgroups, local);
+    let first = word * PIXELS_PER_INVOCATION;
+    if first >= pixel_count() {
+        return;
+    }
+    let end = min(first + PIXELS_PER_INVOCATION, pixel_count());
+    var mask_word = 0u;
+    var run_label = 0u;
+    var run_valid = 0u;
+    var run_changed = 0u;
+    // At most 32 magnitudes of at most 16 · 65535 each: no overflow.
+    var run_sum = 0u;
+    for (var pixel = first; pixel < end; pixel++) {
+        let label = label_at(pixel);
+        if label == 0u && params.write_change_mask == 0u {
+            continue;
+        }
+        let m = magnitude[pixel];
+        if m == INVALID {
+            continue;
+        }
+        let changed = m > params.threshold;
+        if changed {
+            mask_word |= 1u << (pixel - first);
+        }
+        if label == 0u {
+            continue;
+        }
+        if label != run_label {
+            flush(run_label, run_valid, run_changed, run_sum);
+            run_label = label;
+            run_valid = 0u;
+            run_changed = 0u;
+            run_sum = 0u;
+        }
+        run_valid += 1u;
+        run_changed += select(0u, 1u, changed);
+        run_sum += m;
+        atomicAdd(&stats[(label - 1u) * STATS_WORDS + STAT_HISTOGRAM + histogram_bin(m)], 1u);
+    }
+    flush(run_label, run_valid, run_changed, run_sum);
+    if params.write_change_mask != 0u {
+        change_mask[word] = mask_word;
+    }
+}

@@ -1,0 +1,120 @@
+//! An archive on disk: the dated scenes of one site in a directory, found, ordered and checked before any
+//! pixel is decoded.
+
+use crate::acquisition::Acquisition;
+use crate::error::{Error, Result};
+use crate::scene::Scene;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+const SCENE_EXTENSIONS: [&str; 5] = ["png", "jpg", "jpeg", "tif", "tiff"];
+const MASK_SUFFIX: &str = ".mask.png";
+
+/// One scene file, its acquisition time and its validity mask, if any.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ArchiveEntry {
+    pub acquired: Acquisition,
+    pub image: PathBuf,
+    pub mask: Option<PathBuf>,
+}
+
+impl ArchiveEntry {
+    /// Decodes the scene and attaches its mask.
+    pub fn load(&self) -> Result<Scene> {
+        let mut scene = Scene::decode(&self.image)?;
+        if let Some(mask) = &self.mask {
+            scene.set_validity_mask(mask)?;
+        }
+        Ok(scene)
+    }
+}
+
+/// The scenes of an archive in acquisition order.
+#[derive(Clone, Debug)]
+pub struct Archive {
+    pub dir: PathBuf,
+    pub entries: Vec<ArchiveEntry>,
+}
+
+impl Archive {
+    /// Lists the scenes of `dir`: every PNG, JPEG or TIFF except `*.mask.png`, each of which must carry an
+    /// acquisition date in its name; masks are matched to scenes by stem. Other files are ignored.
+    pub fn scan(dir: &Path) -> Result<Archive> {
+        let listing = std::fs::read_dir(dir)
+            .map_err(|e| Error::input(dir, format!("cannot list archive: {e}")))?;
+        let mut scenes = Vec::new();
+        let mut masks = HashMap::new();
+        for item in listing {
+            let path = item
+                .map_err(|e| Error::input(dir, format!("cannot list archive: {e}")))?
+                .path();
+            if !path.is_file() {
+                continue;
+            }
+            let name = path
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned();
+            if let Some(stem) = name.strip_suffix(MASK_SUFFIX) {
+                masks.insert(stem.to_owned(), path);
+                continue;
+            }
+            let extension = path
+                .extension()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .to_lowercase();
+            if !SCENE_EXTENSIONS.contains(&extension.as_str()) {
+                continue;
+            }
+            let stem = path
+                .file_stem()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned();
+            let acquired = Acquisition::from_stem(&stem).ok_or_else(|| {
+                Error::input(
+                    &path,
+                    "file name carries no acquisition date (expected 2023-10-19 or 20231019, optionally followed by T0130 or _013045)",
+                )
+            })?;
+            scenes.push((stem, acquired, path));
+        }
+        if scenes.is_empty() {
+            return Err(Error::input(
+                dir,
+                "archive holds no scenes (PNG, JPEG or TIFF files named by acquisition date)",
+            ));
+        }
+        scenes.sort_by(|a, b| (a.1.instant(), &a.2).cmp(&(b.1.instant(), &b.2)));
+        if let Some(pair) = scenes
+            .windows(2)
+            .find(|w| w[0].1.instant() == w[1].1.instant())
+        {
+            return Err(Error::Conflict {
+                first: pair[0].2.clone(),
+                second: pair[1].2.clone(),
+                message: format!("two scenes share the acquisition time {}", pair[0].1),
+            });
+        }
+        let entries: Vec<ArchiveEntry> = scenes
+            .into_iter()
+            .map(|(stem, acquired, image)| ArchiveEntry {
+                acquired,
+                mask: masks.remove(&stem),
+                image,
+            })
+            .collect();
+        if let Some(orphan) = masks.into_values().min() {
+            return Err(Error::input(
+                orphan,
+                "validity mask has no scene of the same name",
+            ));
+        }
+        Ok(Archive {
+            dir: dir.to_path_buf(),
+            entries,
+        })
+    }
+}

@@ -1,0 +1,114 @@
+//! The parameter block and constants shared by every kernel stage on both backends: the Rust twin of
+//! `shaders/params.wgsl`, which must be kept in sync with this file.
+
+use bytemuck::{Pod, Zeroable};
+
+/// Magnitude of a pixel that is invalid in either scene.
+pub const INVALID: u32 = u32::MAX;
+/// Invocations per GPU workgroup; the CPU mirror does not depend on it.
+pub const WORKGROUP_SIZE: u32 = 256;
+pub const HISTOGRAM_BINS: usize = 64;
+/// Words per region in the statistics block: valid, changed, sum (low, high), histogram.
+pub const STATS_WORDS: usize = 4 + HISTOGRAM_BINS;
+pub const STAT_VALID: usize = 0;
+pub const STAT_CHANGED: usize = 1;
+pub const STAT_SUM_LO: usize = 2;
+pub const STAT_SUM_HI: usize = 3;
+pub const STAT_HISTOGRAM: usize = 4;
+/// region_stats handles one word of the change bitmap, 32 consecutive pixels, per invocation.
+pub const PIXELS_PER_INVOCATION: usize = 32;
+/// Largest smoothing radius: keeps the window sum of 16-band 16-bit magnitudes inside 32 bits.
+pub const MAX_SMOOTHING_RADIUS: u32 = 15;
+/// Largest number of bands: keeps a run of 32 magnitudes inside 32 bits.
+pub const MAX_BANDS: u32 = 16;
+
+/// The uniform block every stage reads. Mirror of `struct Params` in `shaders/params.wgsl`: keep in sync.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Pod, Zeroable)]
+pub struct KernelParams {
+    pub width: u32,
+    pub height: u32,
+    pub bands: u32,
+    /// 8 or 16: samples are packed little-endian, 4 or 2 to a word, band-interleaved.
+    pub bits_per_sample: u32,
+    pub nodata: u32,
+    /// 1 when a pixel whose bands all equal `nodata` is invalid.
+    pub nodata_enabled: u32,
+    /// Bit 0: scene a has a validity bitmap; bit 1: scene b has one.
+    pub validity_bitmaps: u32,
+    /// A pixel is changed when its (smoothed) magnitude is greater than this.
+    pub threshold: u32,
+    /// Smoothing window radius r: the window is (2r + 1)² pixels; 0 disables smoothing.
+    pub radius: u32,
+    pub region_count: u32,
+    /// 1 when region_stats writes the per-pixel change bitmap.
+    pub write_change_mask: u32,
+    pub _padding: u32,
+}
+
+impl KernelParams {
+    pub fn pixel_count(&self) -> u32 {
+        self.width * self.height
+    }
+}
+
+/// Quarter-octave bins: bins 0..3 hold the values 0..3; bin 4(e − 1) + s, for e = ⌊log2 m⌋ ≥ 2, holds
+/// [2^e + s·2^(e−2), 2^e + (s + 1)·2^(e−2)); bin 63 is open above 114688.
+pub fn histogram_bin(m: u32) -> u32 {
+    if m < 4 {
+        return m;
+    }
+    let e = 31 - m.leading_zeros();
+    let sub = (m >> (e - 2)) & 3;
+    (4 * (e - 1) + sub).min(HISTOGRAM_BINS as u32 - 1)
+}
+
+/// The smallest magnitude that falls into `bin`: the documented lower edge of the bin.
+pub fn histogram_bin_lower_edge(bin: usize) -> u32 {
+    assert!(bin < HISTOGRAM_BINS, "histogram bin {bin} out of range");
+    if bin < 4 {
+        return bin as u32;
+    }
+    let e = (bin / 4 + 1) as u32;
+    let sub = (bin % 4) as u32;
+    (1 << e) + (sub << (e - 2))
+}
+
+/// Bit `pixel` of a bitmap packed 32 pixels to a word, lowest bit first.
+pub fn bitmap_bit(word: u32, pixel: u32) -> bool {
+    (word >> (pixel & 31)) & 1 == 1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_value_falls_between_its_bin_edges() {
+        for m in (0..200_000).chain([1 << 20, INVALID - 1]) {
+            let bin = histogram_bin(m) as usize;
+            assert!(
+                histogram_bin_lower_edge(bin) <= m,
+                "value {m} below bin {bin}"
+            );
+            if bin + 1 < HISTOGRAM_BINS {
+                assert!(
+                    m < histogram_bin_lower_edge(bin + 1),
+                    "value {m} above bin {bin}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn bin_edges_are_quarter_octaves() {
+        let edges: Vec<u32> = (0..12).map(histogram_bin_lower_edge).collect();
+        assert_eq!(edges, [0, 1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 14]);
+        assert_eq!(histogram_bin_lower_edge(63), 114_688);
+    }
+
+    #[test]
+    fn params_block_is_a_whole_number_of_16_byte_rows() {
+        assert_eq!(std::mem::size_of::<KernelParams>() % 16, 0);
+    }
+}

@@ -1,0 +1,17 @@
+//! portwatch: change detection over archives of satellite images of ports, on the GPU through wgpu or on
+//! the CPU through rayon, with identical results.
+//!
+//! Input: [`archive`] (dated scenes, decoded by [`scene`]) and [`regions`] (rasterized by [`rasterize`]).
+//! The kernel contract and its two backends: [`kernel`]. The series driver: [`driver`]. Outputs: [`output`].
+
+pub mod acquisition;
+pub mod archive;
+pub mod driver;
+pub mod error;
+pub mod kernel;
+pub mod output;
+pub mod rasterize;
+pub mod regions;
+pub mod scene;
+
+pub use error::{Error, Result};

@@ -1,0 +1,164 @@
+//! The `portwatch` command line: parses flags into checked settings, runs the library, reports errors.
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+use portwatch::archive::Archive;
+use portwatch::driver::{CompareOptions, SeriesRun};
+use portwatch::kernel::DeviceChoice;
+use portwatch::kernel::gpu;
+use portwatch::output::{PairsCsv, write_mask_png};
+use portwatch::regions::RegionSet;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+#[derive(Parser)]
+#[command(
+    name = "portwatch",
+    version,
+    about = "Change detection over archives of satellite images of ports"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Measure how much each region changed between consecutive scenes of an archive; writes pairs.csv.
+    Run(RunArgs),
+    /// List the GPU adapters wgpu can use.
+    Devices,
+}
+
+#[derive(clap::Args)]
+struct RunArgs {
+    /// Directory of scenes named by acquisition date [default: samples]
+    archive: Option<PathBuf>,
+    /// GeoJSON regions in pixel coordinates [default: ARCHIVE/regions.geojson]
+    #[arg(long)]
+    regions: Option<PathBuf>,
+    /// Output directory
+    #[arg(long, default_value = "portwatch-out")]
+    out: PathBuf,
+    /// Which backend does the work
+    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
+    device: DeviceChoice,
+    /// A pixel is changed when its magnitude (sum over bands of |a - b|) exceeds this [default: 20 per band on
+    /// the 8-bit scale, 5140 per band for 16-bit]
+    #[arg(long)]
+    threshold: Option<u32>,
+    /// Smoothing radius r: magnitudes are averaged over a (2r+1)x(2r+1) window (0 to 15)
+    #[arg(long, default_value_t = 0)]
+    smooth: u32,
+    /// Sample value marking nodata when every band of a pixel equals it, or "none"
+    #[arg(long, default_value = "0", value_parser = parse_nodata)]
+    nodata: Nodata,
+    /// Also write each pair's change mask as masks/FROM_TO.png (255 = changed)
+    #[arg(long)]
+    masks: bool,
+}
+
+#[derive(Clone, Copy)]
+struct Nodata(Option<u32>);
+
+fn parse_nodata(text: &str) -> Result<Nodata, String> {
+    if text.eq_ignore_ascii_case("none") {
+        return Ok(Nodata(None));
+    }
+    text.parse()
+        .map(|v| Nodata(Some(v)))
+        .map_err(|_| format!("expected a sample value (0 to 65535) or \"none\", found {text:?}"))
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run(args) => run(args),
+        Command::Devices => devices(),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: RunArgs) -> Result<()> {
+    let started = Instant::now();
+    let archive_dir = args.archive.unwrap_or_else(|| PathBuf::from("samples"));
+    let regions_path = args
+        .regions
+        .unwrap_or_else(|| archive_dir.join("regions.geojson"));
+    let archive = Archive::scan(&archive_dir)?;
+    let regions = RegionSet::read(&regions_path)?;
+    let options = CompareOptions {
+        threshold: args.threshold,
+        radius: args.smooth,
+        nodata: args.nodata.0,
+        with_masks: args.masks,
+    };
+    let series = SeriesRun::open(&archive, &regions, args.device, options)?;
+    let settings = series.settings();
+    eprintln!("portwatch: backend {}", series.backend());
+    eprintln!(
+        "portwatch: {} scenes of {}, {} regions, threshold {}, smoothing radius {}",
+        archive.entries.len(),
+        series.format(),
+        regions.regions.len(),
+        settings.threshold,
+        settings.radius
+    );
+    let pixels = series.format().pixel_count() as f64;
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("cannot create output directory {}", args.out.display()))?;
+    let masks_dir = args.out.join("masks");
+    if args.masks {
+        std::fs::create_dir_all(&masks_dir)
+            .with_context(|| format!("cannot create {}", masks_dir.display()))?;
+    }
+    let pairs_path = args.out.join("pairs.csv");
+    let mut pairs = PairsCsv::create(&pairs_path)?;
+    let mut pair_count = 0;
+    series.run(|pair| {
+        pairs.add_pair(pair.from, pair.to, &regions.regions, &pair.stats.regions)?;
+        if let Some(mask) = &pair.stats.change_mask {
+            write_mask_png(
+                &masks_dir.join(mask_name(&pair.from.to_string(), &pair.to.to_string())),
+                mask,
+            )?;
+        }
+        pair_count += 1;
+        Ok(())
+    })?;
+    pairs.commit()?;
+    let seconds = started.elapsed().as_secs_f64();
+    eprintln!(
+        "portwatch: {} scenes, {pair_count} pairs, {:.1} Mpx compared in {seconds:.2} s ({:.1} Mpx/s); wrote {}",
+        archive.entries.len(),
+        pixels * pair_count as f64 / 1e6,
+        pixels * pair_count as f64 / 1e6 / seconds,
+        pairs_path.display()
+    );
+    Ok(())
+}
+
+/// `FROM_TO.png` with the acquisition times made safe for every file system.
+fn mask_name(from: &str, to: &str) -> String {
+    format!("{}_{}.png", from.replace(':', ""), to.replace(':', ""))
+}
+
+fn devices() -> Result<()> {
+    let adapters = gpu::adapters();
+    if adapters.is_empty() {
+        bail!(
+            "no GPU adapter found (set WGPU_BACKEND to try other backends; --device cpu needs none)"
+        );
+    }
+    for info in adapters {
+        println!("{}", gpu::describe_adapter(&info));
+    }
+    Ok(())
+}

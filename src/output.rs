@@ -1,0 +1,151 @@
+//! Output files: written whole to a temporary file beside the target, then renamed over it, so a failed
+//! or interrupted run never leaves a half-written file.
+
+use crate::acquisition::Acquisition;
+use crate::error::{Error, Result};
+use crate::kernel::{ChangeMask, RegionStats};
+use crate::regions::Region;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+/// A file being written; it appears under its name only on [`AtomicFile::commit`].
+pub struct AtomicFile {
+    target: PathBuf,
+    temporary: PathBuf,
+    writer: Option<BufWriter<File>>,
+}
+
+impl AtomicFile {
+    pub fn create(target: &Path) -> Result<AtomicFile> {
+        let name = target.file_name().unwrap_or_default().to_string_lossy();
+        let temporary = target.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
+        let file = File::create(&temporary).map_err(|source| write_error(&temporary, source))?;
+        Ok(AtomicFile {
+            target: target.to_path_buf(),
+            temporary,
+            writer: Some(BufWriter::new(file)),
+        })
+    }
+
+    /// Flushes to disk and moves the file into place.
+    pub fn commit(mut self) -> Result<()> {
+        let writer = self.writer.take().expect("committed once");
+        let fail = |source| write_error(&self.target, source);
+        let file = writer.into_inner().map_err(|e| fail(e.into_error()))?;
+        file.sync_all().map_err(fail)?;
+        std::fs::rename(&self.temporary, &self.target).map_err(fail)
+    }
+}
+
+impl Write for AtomicFile {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.writer.as_mut().expect("not committed").write(buf)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.writer.as_mut().expect("not committed").flush()
+    }
+}
+
+impl Drop for AtomicFile {
+    fn drop(&mut self) {
+        if self.writer.take().is_some() {
+            let _ = std::fs::remove_file(&self.temporary);
+        }
+    }
+}
+
+pub const PAIRS_HEADER: [&str; 8] = [
+    "date_from",
+    "date_to",
+    "region",
+    "kind",
+    "valid_px",
+    "changed_px",
+    "magnitude_sum",
+    "change_score",
+];
+
+/// `pairs.csv`: one row per consecutive scene pair and region, in the order the rows are added.
+pub struct PairsCsv {
+    path: PathBuf,
+    writer: csv::Writer<AtomicFile>,
+}
+
+impl PairsCsv {
+    pub fn create(path: &Path) -> Result<PairsCsv> {
+        let mut pairs = PairsCsv {
+            path: path.to_path_buf(),
+            writer: csv::Writer::from_writer(AtomicFile::create(path)?),
+        };
+        pairs.row(PAIRS_HEADER)?;
+        Ok(pairs)
+    }
+
+    /// Adds the rows of one pair: `stats` in the order of `regions`.
+    pub fn add_pair(
+        &mut self,
+        from: Acquisition,
+        to: Acquisition,
+        regions: &[Region],
+        stats: &[RegionStats],
+    ) -> Result<()> {
+        let (from, to) = (from.to_string(), to.to_string());
+        for (region, s) in regions.iter().zip(stats) {
+            let score = if s.valid_px == 0 {
+                String::new()
+            } else {
+                format!("{:.6}", s.changed_px as f64 / s.valid_px as f64)
+            };
+            self.row([
+                from.as_str(),
+                to.as_str(),
+                &region.name,
+                &region.kind,
+                &s.valid_px.to_string(),
+                &s.changed_px.to_string(),
+                &s.magnitude_sum.to_string(),
+                &score,
+            ])?;
+        }
+        Ok(())
+    }
+
+    fn row<'a>(&mut self, fields: impl IntoIterator<Item = &'a str>) -> Result<()> {
+        self.writer
+            .write_record(fields)
+            .map_err(|e| write_error(&self.path, e.into()))
+    }
+
+    pub fn commit(self) -> Result<()> {
+        let path = self.path;
+        let file = self
+            .writer
+            .into_inner()
+            .map_err(|e| write_error(&path, std::io::Error::other(e.error().to_string())))?;
+        file.commit()
+    }
+}
+
+fn write_error(path: &Path, source: std::io::Error) -> Error {
+    Error::Write {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Writes a change mask as an 8-bit PNG, 255 = changed.
+pub fn write_mask_png(path: &Path, mask: &ChangeMask) -> Result<()> {
+    use image::ImageEncoder;
+    let mut file = AtomicFile::create(path)?;
+    image::codecs::png::PngEncoder::new(&mut file)
+        .write_image(
+            mask.to_image().as_raw(),
+            mask.width,
+            mask.height,
+            image::ExtendedColorType::L8,
+        )
+        .map_err(|e| write_error(path, std::io::Error::other(e)))?;
+    file.commit()
+}

@@ -1,0 +1,288 @@
+//! Named regions of interest (berths, yards, rail sidings) read from a GeoJSON FeatureCollection in pixel
+//! coordinates, checked so that every later error can name the region at fault.
+
+use crate::error::{Error, Result};
+use serde::Deserialize;
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+/// Labels are 16-bit on both backends, 0 meaning "no region".
+pub const MAX_REGIONS: usize = u16::MAX as usize;
+
+/// A closed ring of (x, y) pixel coordinates: x right, y down, origin at the top-left pixel's corner.
+pub type Ring = Vec<[f64; 2]>;
+
+/// A polygon: its outer ring, then its holes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Polygon {
+    pub rings: Vec<Ring>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Region {
+    pub name: String,
+    /// `berth`, `yard`, `rail`, or any other word; `other` when the feature gives none.
+    pub kind: String,
+    pub polygons: Vec<Polygon>,
+}
+
+/// The regions of a file, sorted by name; a region's label is its index plus one.
+#[derive(Clone, Debug)]
+pub struct RegionSet {
+    pub source: PathBuf,
+    pub regions: Vec<Region>,
+}
+
+#[derive(Deserialize)]
+struct FeatureCollection {
+    #[serde(rename = "type")]
+    kind: String,
+    features: Vec<Feature>,
+}
+
+#[derive(Deserialize)]
+struct Feature {
+    #[serde(default)]
+    properties: Option<serde_json::Map<String, serde_json::Value>>,
+    geometry: Option<Geometry>,
+}
+
+#[derive(Deserialize)]
+#[serde(tag = "type")]
+enum Geometry {
+    Polygon {
+        coordinates: Vec<Vec<Vec<f64>>>,
+    },
+    MultiPolygon {
+        coordinates: Vec<Vec<Vec<Vec<f64>>>>,
+    },
+}
+
+impl RegionSet {
+    pub fn read(path: &Path) -> Result<RegionSet> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::input(path, format!("cannot read regions: {e}")))?;
+        Self::parse(&text, path)
+    }
+
+    /// Parses GeoJSON text; `path` is only used to name the source in errors.
+    pub fn parse(text: &str, path: &Path) -> Result<RegionSet> {
+        let collection: FeatureCollection = serde_json::from_str(text).map_err(|e| {
+            Error::input(
+                path,
+                format!("not a GeoJSON FeatureCollection of polygons: {e}"),
+            )
+        })?;
+        if collection.kind != "FeatureCollection" {
+            return Err(Error::input(
+                path,
+                format!(
+                    "GeoJSON type is \"{}\", expected \"FeatureCollection\"",
+                    collection.kind
+                ),
+            ));
+        }
+        if collection.features.len() > MAX_REGIONS {
+            return Err(Error::input(
+                path,
+                format!(
+                    "{} regions, at most {MAX_REGIONS} are supported",
+                    collection.features.len()
+                ),
+            ));
+        }
+        let mut names = HashSet::new();
+        let mut regions = Vec::with_capacity(collection.features.len());
+        for (index, feature) in collection.features.into_iter().enumerate() {
+            let region = region_from_feature(feature, index, path)?;
+            if !names.insert(region.name.clone()) {
+                return Err(Error::Region {
+                    path: path.to_path_buf(),
+                    region: region.name,
+                    message: "name is used by more than one feature".into(),
+                });
+            }
+            regions.push(region);
+        }
+        if regions.is_empty() {
+            return Err(Error::input(
+                path,
+                "no regions: the FeatureCollection has no features",
+            ));
+        }
+        regions.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(RegionSet {
+            source: path.to_path_buf(),
+            regions,
+        })
+    }
+}
+
+fn region_from_feature(feature: Feature, index: usize, path: &Path) -> Result<Region> {
+    let properties = feature.properties.unwrap_or_default();
+    let name = match properties.get("name") {
+        Some(serde_json::Value::String(name)) if !name.trim().is_empty() => name.clone(),
+        _ => {
+            return Err(Error::input(
+                path,
+                format!("feature {index} has no \"name\" property (a non-empty string)"),
+            ));
+        }
+    };
+    let region_error = |message: String| Error::Region {
+        path: path.to_path_buf(),
+        region: name.clone(),
+        message,
+    };
+    let kind = match properties.get("kind") {
+        None | Some(serde_json::Value::Null) => "other".to_owned(),
+        Some(serde_json::Value::String(kind)) if !kind.trim().is_empty() => kind.clone(),
+        Some(other) => {
+            return Err(region_error(format!(
+                "\"kind\" must be a word, found {other}"
+            )));
+        }
+    };
+    let polygons = match feature.geometry {
+        None => return Err(region_error("feature has no geometry".into())),
+        Some(Geometry::Polygon { coordinates }) => vec![coordinates],
+        Some(Geometry::MultiPolygon { coordinates }) => coordinates,
+    };
+    if polygons.is_empty() {
+        return Err(region_error("geometry has no polygon".into()));
+    }
+    let polygons = polygons
+        .into_iter()
+        .map(|rings| polygon_from_rings(rings).map_err(&region_error))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Region {
+        name,
+        kind,
+        polygons,
+    })
+}
+
+fn polygon_from_rings(rings: Vec<Vec<Vec<f64>>>) -> Result<Polygon, String> {
+    if rings.is_empty() {
+        return Err("polygon has no rings".into());
+    }
+    let rings = rings
+        .into_iter()
+        .map(|positions| {
+            let ring: Ring = positions
+                .iter()
+                .map(|p| match p.as_slice() {
+                    [x, y, ..] if x.is_finite() && y.is_finite() => Ok([*x, *y]),
+                    _ => Err(format!("position {p:?} is not a pair of finite numbers")),
+                })
+                .collect::<Result<_, _>>()?;
+            if ring.len() < 4 {
+                return Err(format!(
+                    "ring has {} positions, a closed ring needs at least 4",
+                    ring.len()
+                ));
+            }
+            if ring.first() != ring.last() {
+                return Err("ring is not closed: its last position differs from its first".into());
+            }
+            Ok(ring)
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(Polygon { rings })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<RegionSet> {
+        RegionSet::parse(text, Path::new("regions.geojson"))
+    }
+
+    fn feature(properties: &str, geometry: &str) -> String {
+        format!(
+            r#"{{"type":"FeatureCollection","features":[{{"type":"Feature","properties":{properties},"geometry":{geometry}}}]}}"#
+        )
+    }
+
+    const SQUARE: &str = r#"{"type":"Polygon","coordinates":[[[0,0],[4,0],[4,4],[0,4],[0,0]]]}"#;
+
+    #[test]
+    fn reads_names_kinds_and_multipolygons() {
+        let text = r#"{"type":"FeatureCollection","features":[
+            {"type":"Feature","properties":{"name":"yard-b","kind":"yard"},"geometry":{"type":"MultiPolygon","coordinates":[[[[0,0],[2,0],[2,2],[0,0]]],[[[5,5],[6,5],[6,6],[5,5]]]]}},
+            {"type":"Feature","properties":{"name":"berth-a"},"geometry":{"type":"Polygon","coordinates":[[[0,0],[1,0],[1,1,0],[0,0]]]}}]}"#;
+        let set = parse(text).unwrap();
+        let names: Vec<_> = set
+            .regions
+            .iter()
+            .map(|r| (r.name.as_str(), r.kind.as_str()))
+            .collect();
+        assert_eq!(names, [("berth-a", "other"), ("yard-b", "yard")]);
+        assert_eq!(set.regions[1].polygons.len(), 2);
+    }
+
+    #[test]
+    fn names_what_is_wrong() {
+        let cases = [
+            ("{", "not a GeoJSON FeatureCollection"),
+            (
+                r#"{"type":"Feature","features":[]}"#,
+                "expected \"FeatureCollection\"",
+            ),
+            (
+                &feature(r#"{"kind":"berth"}"#, SQUARE),
+                "feature 0 has no \"name\"",
+            ),
+            (
+                &feature(
+                    r#"{"name":"b1"}"#,
+                    r#"{"type":"LineString","coordinates":[[0,0],[1,1]]}"#,
+                ),
+                "LineString",
+            ),
+            (
+                &feature(
+                    r#"{"name":"b1"}"#,
+                    r#"{"type":"Polygon","coordinates":[[[0,0],[4,0],[4,4],[0,4]]]}"#,
+                ),
+                "region \"b1\": ring is not closed",
+            ),
+            (
+                &feature(
+                    r#"{"name":"b1"}"#,
+                    r#"{"type":"Polygon","coordinates":[[[0,0],[4,0],[0,0]]]}"#,
+                ),
+                "at least 4",
+            ),
+            (&feature(r#"{"name":"b1"}"#, "null"), "no geometry"),
+            (
+                r#"{"type":"FeatureCollection","features":[]}"#,
+                "no regions",
+            ),
+        ];
+        for (text, expected) in cases {
+            let message = parse(text).unwrap_err().to_string();
+            assert!(
+                message.contains(expected),
+                "{message:?} should contain {expected:?}"
+            );
+            assert!(
+                message.starts_with("regions.geojson"),
+                "{message:?} should name the file"
+            );
+        }
+    }
+
+    #[test]
+    fn rejects_duplicate_names() {
+        let text = format!(
+            r#"{{"type":"FeatureCollection","features":[{{"type":"Feature","properties":{{"name":"b1"}},"geometry":{SQUARE}}},{{"type":"Feature","properties":{{"name":"b1"}},"geometry":{SQUARE}}}]}}"#
+        );
+        let message = parse(&text).unwrap_err().to_string();
+        assert!(
+            message.contains("region \"b1\": name is used by more than one feature"),
+            "{message}"
+        );
+    }
+}

@@ -1,0 +1,41 @@
+//! Helpers shared by the integration tests: backends with an explicit GPU skip, and random test scenes.
+
+#![allow(dead_code)]
+
+use portwatch::Error;
+use portwatch::kernel::{self, ChangeKernel, DeviceChoice};
+use portwatch::rasterize::LabelRaster;
+use portwatch::scene::SceneFormat;
+
+/// Whether a missing GPU adapter must fail the test instead of skipping it (set by CI).
+pub fn gpu_required() -> bool {
+    std::env::var("PORTWATCH_REQUIRE_GPU").is_ok_and(|v| v == "1")
+}
+
+/// The GPU kernel, or `None` after saying why the test is skipped; panics instead when
+/// `PORTWATCH_REQUIRE_GPU=1`.
+pub fn gpu_kernel(
+    test: &str,
+    format: SceneFormat,
+    labels: &LabelRaster,
+) -> Option<Box<dyn ChangeKernel>> {
+    match kernel::open(DeviceChoice::Gpu, format, labels) {
+        Ok(kernel) => Some(kernel),
+        Err(Error::Gpu(why)) if !gpu_required() => {
+            eprintln!(
+                "SKIPPED {test}: no GPU adapter ({why}); set PORTWATCH_REQUIRE_GPU=1 to make this a failure"
+            );
+            None
+        }
+        Err(other) => panic!("{test}: GPU kernel failed to open: {other}"),
+    }
+}
+
+pub fn cpu_kernel(format: SceneFormat, labels: &LabelRaster) -> Box<dyn ChangeKernel> {
+    kernel::open(DeviceChoice::Cpu, format, labels).expect("the CPU kernel always opens")
+}
+
+/// Path of the `portwatch` binary built for the integration tests.
+pub fn portwatch_bin() -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_BIN_EXE_portwatch"))
+}
