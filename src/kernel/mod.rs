@@ -43,6 +43,25 @@ pub struct ChangeSettings {
     pub nodata: Option<u32>,
 }
 
+impl ChangeSettings {
+    /// Refuses settings the kernels cannot honour for scenes of `format`.
+    pub fn check(&self, format: SceneFormat) -> Result<()> {
+        if self.radius > MAX_SMOOTHING_RADIUS {
+            return Err(Error::Setting(format!(
+                "smoothing radius {} is above the largest supported, {MAX_SMOOTHING_RADIUS}",
+                self.radius
+            )));
+        }
+        if let Some(nodata) = self.nodata.filter(|&v| v > format.max_sample()) {
+            return Err(Error::Setting(format!(
+                "nodata value {nodata} does not fit {}-bit samples",
+                format.bits_per_sample
+            )));
+        }
+        Ok(())
+    }
+}
+
 /// What the kernel measured in one region.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RegionStats {
@@ -190,18 +209,7 @@ fn kernel_params(
     validity: [bool; 2],
     with_mask: bool,
 ) -> Result<KernelParams> {
-    if settings.radius > MAX_SMOOTHING_RADIUS {
-        return Err(Error::Setting(format!(
-            "smoothing radius {} is above the largest supported, {MAX_SMOOTHING_RADIUS}",
-            settings.radius
-        )));
-    }
-    if let Some(nodata) = settings.nodata.filter(|&v| v > format.max_sample()) {
-        return Err(Error::Setting(format!(
-            "nodata value {nodata} does not fit {}-bit samples",
-            format.bits_per_sample
-        )));
-    }
+    settings.check(format)?;
     Ok(KernelParams {
         width: format.width,
         height: format.height,
