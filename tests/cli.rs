@@ -23,8 +23,13 @@ fn portwatch_gpu(args: &[&str], cwd: &Path, test: &str) -> Option<Output> {
     let mut args = args.to_vec();
     args.extend(["--device", "gpu"]);
     let output = portwatch(&args, cwd);
-    if !output.status.success() && stderr(&output).contains("GPU: no adapter") && !common::gpu_required() {
-        eprintln!("SKIPPED {test}: no GPU adapter; set PORTWATCH_REQUIRE_GPU=1 to make this a failure");
+    if !output.status.success()
+        && stderr(&output).contains("GPU: no adapter")
+        && !common::gpu_required()
+    {
+        eprintln!(
+            "SKIPPED {test}: no GPU adapter; set PORTWATCH_REQUIRE_GPU=1 to make this a failure"
+        );
         return None;
     }
     Some(output)
@@ -59,10 +64,19 @@ fn write_rgb(path: &Path, width: u32, height: u32, phase: u8) {
 
 fn run_ok(archive: &Path, extra: &[&str]) -> (tempfile::TempDir, String) {
     let out = tempfile::tempdir().unwrap();
-    let mut args = vec!["run", archive.to_str().unwrap(), "--out", out.path().to_str().unwrap()];
+    let mut args = vec![
+        "run",
+        archive.to_str().unwrap(),
+        "--out",
+        out.path().to_str().unwrap(),
+    ];
     args.extend(extra);
     let output = portwatch(&args, archive);
-    assert!(output.status.success(), "portwatch {args:?} failed: {}", stderr(&output));
+    assert!(
+        output.status.success(),
+        "portwatch {args:?} failed: {}",
+        stderr(&output)
+    );
     let pairs = std::fs::read_to_string(out.path().join("pairs.csv")).unwrap();
     (out, pairs)
 }
@@ -72,18 +86,37 @@ fn sample_run_is_byte_identical_on_cpu_and_gpu() {
     let root = repo_root();
     let cpu_out = tempfile::tempdir().unwrap();
     let gpu_out = tempfile::tempdir().unwrap();
-    let cpu = portwatch(&["run", "--device", "cpu", "--out", cpu_out.path().to_str().unwrap()], &root);
+    let cpu = portwatch(
+        &[
+            "run",
+            "--device",
+            "cpu",
+            "--out",
+            cpu_out.path().to_str().unwrap(),
+        ],
+        &root,
+    );
     assert!(cpu.status.success(), "{}", stderr(&cpu));
-    assert!(stderr(&cpu).contains("backend cpu"), "the run must say which backend ran: {}", stderr(&cpu));
+    assert!(
+        stderr(&cpu).contains("backend cpu"),
+        "the run must say which backend ran: {}",
+        stderr(&cpu)
+    );
     let cpu_pairs = std::fs::read(cpu_out.path().join("pairs.csv")).unwrap();
-    let Some(gpu) = portwatch_gpu(&["run", "--out", gpu_out.path().to_str().unwrap()], &root, "sample_run_is_byte_identical_on_cpu_and_gpu")
-    else {
+    let Some(gpu) = portwatch_gpu(
+        &["run", "--out", gpu_out.path().to_str().unwrap()],
+        &root,
+        "sample_run_is_byte_identical_on_cpu_and_gpu",
+    ) else {
         return;
     };
     assert!(gpu.status.success(), "{}", stderr(&gpu));
     assert!(stderr(&gpu).contains("backend gpu: "), "{}", stderr(&gpu));
     let gpu_pairs = std::fs::read(gpu_out.path().join("pairs.csv")).unwrap();
-    assert!(cpu_pairs == gpu_pairs, "pairs.csv differs between the CPU and GPU runs");
+    assert!(
+        cpu_pairs == gpu_pairs,
+        "pairs.csv differs between the CPU and GPU runs"
+    );
 }
 
 #[test]
@@ -92,16 +125,31 @@ fn smoothed_runs_and_masks_agree_across_backends() {
     let flags = ["--smooth", "2", "--threshold", "100", "--masks"];
     let (cpu_out, cpu_pairs) = run_ok(dir.path(), &[&flags[..], &["--device", "cpu"]].concat());
     let gpu_out = tempfile::tempdir().unwrap();
-    let mut args = vec!["run", dir.path().to_str().unwrap(), "--out", gpu_out.path().to_str().unwrap()];
+    let mut args = vec![
+        "run",
+        dir.path().to_str().unwrap(),
+        "--out",
+        gpu_out.path().to_str().unwrap(),
+    ];
     args.extend(flags);
-    let Some(gpu) = portwatch_gpu(&args, dir.path(), "smoothed_runs_and_masks_agree_across_backends") else {
+    let Some(gpu) = portwatch_gpu(
+        &args,
+        dir.path(),
+        "smoothed_runs_and_masks_agree_across_backends",
+    ) else {
         return;
     };
     assert!(gpu.status.success(), "{}", stderr(&gpu));
-    assert_eq!(std::fs::read_to_string(gpu_out.path().join("pairs.csv")).unwrap(), cpu_pairs);
+    assert_eq!(
+        std::fs::read_to_string(gpu_out.path().join("pairs.csv")).unwrap(),
+        cpu_pairs
+    );
     let mask = "2023-08-03_2023-08-06T013000.png";
     let cpu_mask = std::fs::read(cpu_out.path().join("masks").join(mask)).unwrap();
-    assert_eq!(std::fs::read(gpu_out.path().join("masks").join(mask)).unwrap(), cpu_mask);
+    assert_eq!(
+        std::fs::read(gpu_out.path().join("masks").join(mask)).unwrap(),
+        cpu_mask
+    );
     let decoded = image::load_from_memory(&cpu_mask).unwrap().into_luma8();
     assert_eq!(decoded.dimensions(), (32, 24));
     assert!(decoded.pixels().all(|p| p.0[0] == 0 || p.0[0] == 255));
@@ -112,8 +160,14 @@ fn pairs_csv_has_one_row_per_pair_and_region_in_order() {
     let dir = archive(&["20230805", "2023-08-01", "2023-08-03"]);
     let (_out, pairs) = run_ok(dir.path(), &["--device", "cpu", "--threshold", "60"]);
     let lines: Vec<&str> = pairs.lines().collect();
-    assert_eq!(lines[0], "date_from,date_to,region,kind,valid_px,changed_px,magnitude_sum,change_score");
-    let keys: Vec<String> = lines[1..].iter().map(|l| l.split(',').take(3).collect::<Vec<_>>().join(",")).collect();
+    assert_eq!(
+        lines[0],
+        "date_from,date_to,region,kind,valid_px,changed_px,magnitude_sum,change_score"
+    );
+    let keys: Vec<String> = lines[1..]
+        .iter()
+        .map(|l| l.split(',').take(3).collect::<Vec<_>>().join(","))
+        .collect();
     assert_eq!(
         keys,
         [
@@ -126,8 +180,21 @@ fn pairs_csv_has_one_row_per_pair_and_region_in_order() {
     // berth-1 is 20x8 px; the stripes shift by one pixel a scene, so 2 of every 3 pixels change by 160 in
     // red, and every pixel by 1 in green.
     let berth: Vec<&str> = lines[1].split(',').collect();
-    assert_eq!(&berth[3..], ["berth", "160", "107", &(107 * 161 + 53).to_string(), "0.668750"]);
-    assert!(lines[2].starts_with("2023-08-01,2023-08-03,\"yard, north\",yard,312,"), "{}", lines[2]);
+    assert_eq!(
+        &berth[3..],
+        [
+            "berth",
+            "160",
+            "107",
+            &(107 * 161 + 53).to_string(),
+            "0.668750"
+        ]
+    );
+    assert!(
+        lines[2].starts_with("2023-08-01,2023-08-03,\"yard, north\",yard,312,"),
+        "{}",
+        lines[2]
+    );
 }
 
 #[test]
@@ -138,24 +205,35 @@ fn regions_default_to_the_archive_and_can_be_given() {
     std::fs::write(&regions, REGIONS.replace("berth-1", "quay-7")).unwrap();
     let (_out, default_pairs) = run_ok(dir.path(), &["--device", "cpu"]);
     assert!(default_pairs.contains(",berth-1,"));
-    let (_out, given_pairs) = run_ok(dir.path(), &["--device", "cpu", "--regions", regions.to_str().unwrap()]);
+    let (_out, given_pairs) = run_ok(
+        dir.path(),
+        &["--device", "cpu", "--regions", regions.to_str().unwrap()],
+    );
     assert!(given_pairs.contains(",quay-7,") && !given_pairs.contains("berth-1"));
 }
 
 #[test]
 fn masks_and_nodata_exclude_pixels() {
     let dir = archive(&["2023-08-01", "2023-08-02"]);
-    let mask = image::GrayImage::from_fn(32, 24, |x, _| image::Luma([if x < 10 { 0 } else { 255 }]));
+    let mask =
+        image::GrayImage::from_fn(32, 24, |x, _| image::Luma([if x < 10 { 0 } else { 255 }]));
     mask.save(dir.path().join("2023-08-02.mask.png")).unwrap();
     let (_out, pairs) = run_ok(dir.path(), &["--device", "cpu"]);
     let berth: Vec<&str> = pairs.lines().nth(1).unwrap().split(',').collect();
-    assert_eq!(berth[4], "80", "berth-1 is 20x8 px, its left 10 columns are masked");
+    assert_eq!(
+        berth[4], "80",
+        "berth-1 is 20x8 px, its left 10 columns are masked"
+    );
     write_rgb(&dir.path().join("2023-08-02.png"), 32, 24, 0);
     let black = image::RgbImage::from_pixel(32, 24, image::Rgb([0, 0, 0]));
     black.save(dir.path().join("2023-08-03.png")).unwrap();
     let (_out, pairs) = run_ok(dir.path(), &["--device", "cpu"]);
     let last_berth: Vec<&str> = pairs.lines().nth(3).unwrap().split(',').collect();
-    assert_eq!((last_berth[4], last_berth[7]), ("0", ""), "an all-nodata scene leaves no valid pixel");
+    assert_eq!(
+        (last_berth[4], last_berth[7]),
+        ("0", ""),
+        "an all-nodata scene leaves no valid pixel"
+    );
     let (_out, pairs) = run_ok(dir.path(), &["--device", "cpu", "--nodata", "none"]);
     assert_eq!(pairs.lines().nth(3).unwrap().split(',').nth(4), Some("80"));
 }
@@ -163,17 +241,40 @@ fn masks_and_nodata_exclude_pixels() {
 /// Runs on a broken archive: must fail, name `culprits` in the message, and leave no output file.
 fn assert_refused(dir: &Path, extra: &[&str], culprits: &[&str]) {
     let out = tempfile::tempdir().unwrap();
-    let mut args = vec!["run", dir.to_str().unwrap(), "--device", "cpu", "--out", out.path().to_str().unwrap()];
+    let mut args = vec![
+        "run",
+        dir.to_str().unwrap(),
+        "--device",
+        "cpu",
+        "--out",
+        out.path().to_str().unwrap(),
+    ];
     args.extend(extra);
     let output = portwatch(&args, out.path());
     let message = stderr(&output);
-    assert_eq!(output.status.code(), Some(1), "{args:?} should fail: {message}");
-    assert!(message.lines().last().is_some_and(|l| l.starts_with("error: ")), "{message}");
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "{args:?} should fail: {message}"
+    );
+    assert!(
+        message
+            .lines()
+            .last()
+            .is_some_and(|l| l.starts_with("error: ")),
+        "{message}"
+    );
     for culprit in culprits {
-        assert!(message.contains(culprit), "{message:?} should name {culprit:?}");
+        assert!(
+            message.contains(culprit),
+            "{message:?} should name {culprit:?}"
+        );
     }
     assert!(!message.contains("panicked"), "{message}");
-    let left: Vec<_> = std::fs::read_dir(out.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    let left: Vec<_> = std::fs::read_dir(out.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
     assert!(left.is_empty(), "a failed run left {left:?} behind");
 }
 
@@ -191,11 +292,21 @@ fn bad_scenes_are_refused_by_name() {
 
     let sizes = archive(&["2023-08-01", "2023-08-02"]);
     write_rgb(&sizes.path().join("2023-08-05.png"), 33, 24, 1);
-    assert_refused(sizes.path(), &[], &["2023-08-01.png", "2023-08-05.png", "32x24", "33x24"]);
+    assert_refused(
+        sizes.path(),
+        &[],
+        &["2023-08-01.png", "2023-08-05.png", "32x24", "33x24"],
+    );
 
     let bands = archive(&["2023-08-01", "2023-08-02"]);
-    image::GrayImage::new(32, 24).save(bands.path().join("2023-08-07.png")).unwrap();
-    assert_refused(bands.path(), &[], &["2023-08-01.png", "2023-08-07.png", "1 band"]);
+    image::GrayImage::new(32, 24)
+        .save(bands.path().join("2023-08-07.png"))
+        .unwrap();
+    assert_refused(
+        bands.path(),
+        &[],
+        &["2023-08-01.png", "2023-08-07.png", "1 band"],
+    );
 
     let depth = archive(&["2023-08-01"]);
     image::ImageBuffer::<image::Rgb<u16>, Vec<u16>>::from_pixel(32, 24, image::Rgb([9, 9, 9]))
@@ -205,41 +316,80 @@ fn bad_scenes_are_refused_by_name() {
 
     let undated = archive(&["2023-08-01", "2023-08-02"]);
     write_rgb(&undated.path().join("overview.png"), 32, 24, 0);
-    assert_refused(undated.path(), &[], &["overview.png", "no acquisition date"]);
+    assert_refused(
+        undated.path(),
+        &[],
+        &["overview.png", "no acquisition date"],
+    );
 
     let twice = archive(&["2023-08-01", "20230801"]);
-    assert_refused(twice.path(), &[], &["2023-08-01.png", "20230801.png", "share the acquisition time"]);
+    assert_refused(
+        twice.path(),
+        &[],
+        &[
+            "2023-08-01.png",
+            "20230801.png",
+            "share the acquisition time",
+        ],
+    );
 
     let empty = tempfile::tempdir().unwrap();
     std::fs::write(empty.path().join("regions.geojson"), REGIONS).unwrap();
-    assert_refused(empty.path(), &[], &[empty.path().to_str().unwrap(), "no scenes"]);
+    assert_refused(
+        empty.path(),
+        &[],
+        &[empty.path().to_str().unwrap(), "no scenes"],
+    );
 
     let missing = tempfile::tempdir().unwrap();
-    assert_refused(&missing.path().join("nowhere"), &[], &["nowhere", "cannot list archive"]);
+    assert_refused(
+        &missing.path().join("nowhere"),
+        &[],
+        &["nowhere", "cannot list archive"],
+    );
 
     let orphan = archive(&["2023-08-01", "2023-08-02"]);
-    image::GrayImage::new(32, 24).save(orphan.path().join("2023-08-09.mask.png")).unwrap();
+    image::GrayImage::new(32, 24)
+        .save(orphan.path().join("2023-08-09.mask.png"))
+        .unwrap();
     assert_refused(orphan.path(), &[], &["2023-08-09.mask.png", "no scene"]);
 }
 
 #[test]
 fn bad_regions_are_refused_by_name() {
     let cases: [(&str, &[&str]); 5] = [
-        ("{\"type\": \"FeatureCollection\", \"features\": [", &["regions.geojson", "not a GeoJSON"]),
+        (
+            "{\"type\": \"FeatureCollection\", \"features\": [",
+            &["regions.geojson", "not a GeoJSON"],
+        ),
         (
             r#"{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"kind":"berth"},"geometry":{"type":"Polygon","coordinates":[[[0,0],[5,0],[5,5],[0,0]]]}}]}"#,
             &["regions.geojson", "feature 0 has no \"name\""],
         ),
         (
             &REGIONS.replace("yard, north", "berth-1"),
-            &["regions.geojson", "region \"berth-1\"", "more than one feature"],
+            &[
+                "regions.geojson",
+                "region \"berth-1\"",
+                "more than one feature",
+            ],
         ),
         (
-            &REGIONS.replace("[[[4,12],[30,12],[30,24],[4,24],[4,12]]]", "[[[4,6],[30,6],[30,24],[4,24],[4,6]]]"),
-            &["regions.geojson", "region \"yard, north\"", "overlaps region \"berth-1\""],
+            &REGIONS.replace(
+                "[[[4,12],[30,12],[30,24],[4,24],[4,12]]]",
+                "[[[4,6],[30,6],[30,24],[4,24],[4,6]]]",
+            ),
+            &[
+                "regions.geojson",
+                "region \"yard, north\"",
+                "overlaps region \"berth-1\"",
+            ],
         ),
         (
-            &REGIONS.replace("[[[4,12],[30,12],[30,24],[4,24],[4,12]]]", "[[[40,40],[50,40],[50,50],[40,40]]]"),
+            &REGIONS.replace(
+                "[[[4,12],[30,12],[30,24],[4,24],[4,12]]]",
+                "[[[40,40],[50,40],[50,50],[40,40]]]",
+            ),
             &["region \"yard, north\"", "wholly outside"],
         ),
     ];
@@ -249,16 +399,28 @@ fn bad_regions_are_refused_by_name() {
         assert_refused(dir.path(), &[], culprits);
     }
     let dir = archive(&["2023-08-01", "2023-08-02"]);
-    assert_refused(dir.path(), &["--regions", "absent.geojson"], &["absent.geojson", "cannot read regions"]);
+    assert_refused(
+        dir.path(),
+        &["--regions", "absent.geojson"],
+        &["absent.geojson", "cannot read regions"],
+    );
 }
 
 #[test]
 fn bad_settings_are_refused() {
     let dir = archive(&["2023-08-01", "2023-08-02"]);
     assert_refused(dir.path(), &["--smooth", "16"], &["smoothing radius 16"]);
-    assert_refused(dir.path(), &["--nodata", "300"], &["nodata value 300", "8-bit"]);
+    assert_refused(
+        dir.path(),
+        &["--nodata", "300"],
+        &["nodata value 300", "8-bit"],
+    );
     let output = portwatch(&["run", "--nodata", "black"], dir.path());
-    assert_eq!(output.status.code(), Some(2), "a malformed flag is a usage error");
+    assert_eq!(
+        output.status.code(),
+        Some(2),
+        "a malformed flag is a usage error"
+    );
 }
 
 #[test]
@@ -267,12 +429,26 @@ fn an_earlier_output_survives_a_failed_run() {
     let (out, pairs) = run_ok(dir.path(), &["--device", "cpu"]);
     std::fs::write(dir.path().join("2023-08-03.png"), b"broken").unwrap();
     let output = portwatch(
-        &["run", dir.path().to_str().unwrap(), "--device", "cpu", "--out", out.path().to_str().unwrap()],
+        &[
+            "run",
+            dir.path().to_str().unwrap(),
+            "--device",
+            "cpu",
+            "--out",
+            out.path().to_str().unwrap(),
+        ],
         dir.path(),
     );
     assert!(!output.status.success());
-    assert_eq!(std::fs::read_to_string(out.path().join("pairs.csv")).unwrap(), pairs);
-    assert_eq!(std::fs::read_dir(out.path()).unwrap().count(), 1, "no temporary file is left");
+    assert_eq!(
+        std::fs::read_to_string(out.path().join("pairs.csv")).unwrap(),
+        pairs
+    );
+    assert_eq!(
+        std::fs::read_dir(out.path()).unwrap().count(),
+        1,
+        "no temporary file is left"
+    );
 }
 
 #[test]
@@ -281,7 +457,14 @@ fn devices_lists_adapters_or_says_there_are_none() {
     if output.status.success() {
         assert!(!output.stdout.is_empty());
     } else {
-        assert!(stderr(&output).contains("no GPU adapter"), "{}", stderr(&output));
-        assert!(!common::gpu_required(), "PORTWATCH_REQUIRE_GPU=1 but no adapter is listed");
+        assert!(
+            stderr(&output).contains("no GPU adapter"),
+            "{}",
+            stderr(&output)
+        );
+        assert!(
+            !common::gpu_required(),
+            "PORTWATCH_REQUIRE_GPU=1 but no adapter is listed"
+        );
     }
 }

@@ -25,9 +25,9 @@ fn random_scene(
     nodata: Option<u32>,
 ) -> Scene {
     let max = format.max_sample();
-    let samples: Vec<u32> = (0..format.pixel_count() * format.bands as usize)
+    let mut samples: Vec<u32> = (0..format.pixel_count() * format.bands as usize)
         .map(|i| {
-            let value = match base {
+            match base {
                 // Mostly small differences, some large: both sides of any threshold.
                 Some(base) if rng.random_bool(0.7) => {
                     let step = rng.random_range(0..=max / 16 + 1);
@@ -38,11 +38,9 @@ fn random_scene(
                     }
                 }
                 _ => rng.random_range(0..=max),
-            };
-            value
+            }
         })
         .collect();
-    let mut samples = samples;
     if let Some(nodata) = nodata {
         // Whole nodata pixels (all bands), as along a scene's border.
         for pixel in 0..format.pixel_count() {

@@ -176,7 +176,9 @@ impl GpuKernel {
         .into_iter()
         .max()
         .unwrap_or(0) as u64;
-        let allowed = u64::from(limits.max_storage_buffer_binding_size).min(limits.max_buffer_size);
+        let allowed = limits
+            .max_storage_buffer_binding_size
+            .min(limits.max_buffer_size);
         if largest > allowed {
             return Err(Error::Gpu(format!(
                 "scenes of {format} need a {} MiB buffer, above the {} MiB that {} allows; use --device cpu",

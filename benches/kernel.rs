@@ -1,0 +1,88 @@
+//! Kernel-only throughput of each backend: one compare of a loaded 2048x2048 RGBA8 pair with 32 regions,
+//! histograms included, with and without 3x3 smoothing. Scenes are loaded once, outside the timing.
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use portwatch::kernel::{self, ChangeKernel, ChangeSettings, DeviceChoice};
+use portwatch::rasterize::LabelRaster;
+use portwatch::scene::{Scene, SceneFormat};
+use rand::{Rng, SeedableRng};
+
+const SIZE: u32 = 2048;
+const REGIONS: u32 = 32;
+
+fn pair_and_labels() -> ([Scene; 2], LabelRaster) {
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+    let pixels = (SIZE * SIZE) as usize;
+    let a: Vec<u8> = (0..pixels * 4).map(|_| rng.random()).collect();
+    let mut b = a.clone();
+    for (i, sample) in b.iter_mut().enumerate() {
+        if (i / 4) % 7 == 0 {
+            *sample = rng.random();
+        }
+    }
+    let mut labels = vec![0u16; pixels];
+    for region in 1..=REGIONS {
+        let (y0, x0) = ((region * 97) % (SIZE - 300), (region * 211) % (SIZE - 300));
+        for y in y0..y0 + 128 {
+            for x in x0..x0 + 128 {
+                labels[(y * SIZE + x) as usize] = region as u16;
+            }
+        }
+    }
+    let words = labels
+        .chunks(2)
+        .map(|p| u32::from(p[0]) | u32::from(p[1]) << 16)
+        .collect();
+    let raster = LabelRaster {
+        width: SIZE,
+        height: SIZE,
+        region_count: REGIONS,
+        words,
+    };
+    (
+        [
+            Scene::from_u8(SIZE, SIZE, 4, &a),
+            Scene::from_u8(SIZE, SIZE, 4, &b),
+        ],
+        raster,
+    )
+}
+
+fn kernels(format: SceneFormat, labels: &LabelRaster) -> Vec<Box<dyn ChangeKernel>> {
+    let mut kernels = vec![kernel::open(DeviceChoice::Cpu, format, labels).unwrap()];
+    match kernel::open(DeviceChoice::Gpu, format, labels) {
+        Ok(gpu) => kernels.push(gpu),
+        Err(e) => eprintln!("GPU benchmark skipped: {e}"),
+    }
+    kernels
+}
+
+fn kernel_only(c: &mut Criterion) {
+    let (scenes, labels) = pair_and_labels();
+    let format = scenes[0].format;
+    let mut group = c.benchmark_group("kernel");
+    group.throughput(Throughput::Elements(u64::from(SIZE * SIZE)));
+    group.sample_size(10);
+    for mut kernel in kernels(format, &labels) {
+        for (slot, scene) in scenes.iter().enumerate() {
+            kernel.load_scene(slot, scene.clone()).unwrap();
+        }
+        let description = kernel.description();
+        let backend = description.split(" (").next().unwrap_or(&description);
+        for radius in [0, 1] {
+            let settings = ChangeSettings {
+                threshold: 60,
+                radius,
+                nodata: None,
+            };
+            group.bench_function(
+                BenchmarkId::new(format!("radius {radius}"), backend),
+                |bench| bench.iter(|| kernel.compare(0, 1, &settings, false).unwrap()),
+            );
+        }
+    }
+    group.finish();
+}
+
+criterion_group!(benches, kernel_only);
+criterion_main!(benches);
