@@ -13,5 +13,6 @@ pub mod output;
 pub mod rasterize;
 pub mod regions;
 pub mod scene;
+pub mod synth;
 
 pub use error::{Error, Result};

@@ -135,17 +135,28 @@ fn write_error(path: &Path, source: std::io::Error) -> Error {
     }
 }
 
-/// Writes a change mask as an 8-bit PNG, 255 = changed.
-pub fn write_mask_png(path: &Path, mask: &ChangeMask) -> Result<()> {
-    use image::ImageEncoder;
+/// Writes `bytes` as the whole content of `path`, atomically.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     let mut file = AtomicFile::create(path)?;
-    image::codecs::png::PngEncoder::new(&mut file)
-        .write_image(
-            mask.to_image().as_raw(),
-            mask.width,
-            mask.height,
-            image::ExtendedColorType::L8,
-        )
+    file.write_all(bytes).map_err(|e| write_error(path, e))?;
+    file.commit()
+}
+
+/// Writes an 8-bit image as a PNG, atomically, compressed hard: the files are kept and shared.
+pub fn write_png<P>(path: &Path, image: &image::ImageBuffer<P, Vec<u8>>) -> Result<()>
+where
+    P: image::PixelWithColorType<Subpixel = u8>,
+{
+    use image::ImageEncoder;
+    use image::codecs::png::{CompressionType, FilterType, PngEncoder};
+    let mut file = AtomicFile::create(path)?;
+    PngEncoder::new_with_quality(&mut file, CompressionType::Best, FilterType::Adaptive)
+        .write_image(image.as_raw(), image.width(), image.height(), P::COLOR_TYPE)
         .map_err(|e| write_error(path, std::io::Error::other(e)))?;
     file.commit()
+}
+
+/// Writes a change mask as an 8-bit PNG, 255 = changed.
+pub fn write_mask_png(path: &Path, mask: &ChangeMask) -> Result<()> {
+    write_png(path, &mask.to_image())
 }
