@@ -87,8 +87,9 @@ impl LabelRaster {
 }
 
 /// The runs of pixels `(y, x_start, x_end)` whose centres lie inside `polygon`, clipped to the grid.
-/// A centre exactly on a left or top edge is inside, on a right or bottom edge outside, so regions that
-/// share an edge never share a pixel.
+/// Centres exactly on an edge follow GDAL's rasterizer (`gdal_rasterize` without `-at`): on a right edge
+/// inside, on a left edge outside; on a top edge inside, on a bottom edge outside. So regions that share an
+/// edge never share a pixel, and regions drawn in a GIS give the pixels GDAL would give them.
 fn polygon_spans(polygon: &Polygon, width: u32, height: u32) -> Vec<(u32, u32, u32)> {
     let [_, min_y, _, max_y] = bounds(&polygon.rings[0]);
     let first_row = (min_y - 0.5).ceil().max(0.0) as u32;
@@ -108,8 +109,8 @@ fn polygon_spans(polygon: &Polygon, width: u32, height: u32) -> Vec<(u32, u32, u
         }
         crossings.sort_by(f64::total_cmp);
         for pair in crossings.chunks_exact(2) {
-            let first = pixel_at_or_right_of(pair[0], width);
-            let end = pixel_at_or_right_of(pair[1], width);
+            let first = first_pixel_right_of(pair[0], width);
+            let end = first_pixel_right_of(pair[1], width);
             if first < end {
                 spans.push((y, first, end));
             }
@@ -131,9 +132,9 @@ fn bounds(ring: &[[f64; 2]]) -> [f64; 4] {
     )
 }
 
-/// The first column whose centre is at or right of `x`, clamped to [0, width].
-fn pixel_at_or_right_of(x: f64, width: u32) -> u32 {
-    (x - 0.5).ceil().clamp(0.0, f64::from(width)) as u32
+/// The first column whose centre is strictly right of `x`, clamped to [0, width]: GDAL's ⌊x + 0.5⌋.
+fn first_pixel_right_of(x: f64, width: u32) -> u32 {
+    (x + 0.5).floor().clamp(0.0, f64::from(width)) as u32
 }
 
 #[cfg(test)]
@@ -181,11 +182,11 @@ mod tests {
 
     #[test]
     fn centre_rule_on_a_square() {
-        // Corners on pixel centres: centres on the left and top edges are in, on the right and bottom out.
+        // Corners on pixel centres: centres on the right and top edges are in, on the left and bottom out.
         let square = polygon("[[0.5,0.5],[3.5,0.5],[3.5,3.5],[0.5,3.5],[0.5,0.5]]");
         assert_eq!(
             rasterized(&[("a", &square)], 5, 5),
-            ["aaa..", "aaa..", "aaa..", ".....", "....."]
+            [".aaa.", ".aaa.", ".aaa.", ".....", "....."]
         );
     }
 
@@ -194,7 +195,8 @@ mod tests {
         let triangle = polygon("[[0,0],[6,0],[0,6],[0,0]]");
         assert_eq!(
             rasterized(&[("a", &triangle)], 6, 6),
-            ["aaaaa.", "aaaa..", "aaa...", "aa....", "a.....", "......"]
+            // The hypotenuse runs through centres: on a right edge, they are inside.
+            ["aaaaaa", "aaaaa.", "aaaa..", "aaa...", "aa....", "a....."]
         );
     }
 

@@ -2411,7 +2411,7 @@ mod tests {
             let layout = Layout::new(&spec);
             let plan = Plan::draw(&spec, &layout);
             let dates = &plan.dates;
-            assert_eq!((dates.len(), dates[0]), (30, spec.start));
+            assert_eq!((dates.len(), dates[0]), (spec.scenes as usize, spec.start));
             assert!(
                 dates
                     .windows(2)
