@@ -7,7 +7,7 @@ use super::params::{
 };
 use super::{
     ChangeKernel, ChangeMask, ChangeSettings, PairStats, RegionStats, SCENE_SLOTS, Slot,
-    check_scene, kernel_params,
+    check_scene, kernel_params, unloaded_slots,
 };
 use crate::error::{Error, Result};
 use crate::rasterize::LabelRaster;
@@ -442,9 +442,7 @@ impl ChangeKernel for GpuKernel {
         with_mask: bool,
     ) -> Result<PairStats> {
         if a == b || !self.slots[a].loaded || !self.slots[b].loaded {
-            return Err(Error::Setting(format!(
-                "compare of slots {a} and {b} before both were loaded"
-            )));
+            return Err(unloaded_slots(a, b));
         }
         let validity = [self.slots[a].has_validity, self.slots[b].has_validity];
         let params = kernel_params(

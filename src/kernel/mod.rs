@@ -156,7 +156,9 @@ pub fn open(
         DeviceChoice::Auto => {
             match gpu::GpuKernel::new(gpu::AdapterPolicy::HardwareOnly, format, labels) {
                 Ok(kernel) => Box::new(kernel),
-                Err(Error::Gpu(_)) => Box::new(cpu::CpuKernel::new(format, labels.clone())),
+                Err(Error::Gpu(why)) => {
+                    Box::new(cpu::CpuKernel::new(format, labels.clone()).chosen_because(why))
+                }
                 Err(other) => return Err(other),
             }
         }
@@ -188,6 +190,13 @@ fn check_format(format: SceneFormat, labels: &LabelRaster) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+/// The error for a comparison asked of slots that do not both hold a scene.
+fn unloaded_slots(a: Slot, b: Slot) -> Error {
+    Error::Setting(format!(
+        "compare of slots {a} and {b}, which do not both hold a scene"
+    ))
 }
 
 /// Refuses a scene whose format differs from the kernel's.

@@ -12,9 +12,9 @@ pub use smooth::smooth;
 use super::params::INVALID;
 use super::{
     ChangeKernel, ChangeMask, ChangeSettings, PairStats, SCENE_SLOTS, Slot, check_scene,
-    kernel_params,
+    kernel_params, unloaded_slots,
 };
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::rasterize::LabelRaster;
 use crate::scene::{Scene, SceneFormat};
 use rayon::prelude::*;
@@ -41,6 +41,8 @@ pub struct CpuKernel {
     magnitude: Vec<u32>,
     smoothed: Vec<u32>,
     change_mask: Vec<u32>,
+    /// Why `--device auto` settled on the CPU, for the run's log.
+    chosen_because: Option<String>,
 }
 
 impl CpuKernel {
@@ -52,13 +54,24 @@ impl CpuKernel {
             magnitude: vec![INVALID; format.pixel_count()],
             smoothed: vec![INVALID; format.pixel_count()],
             change_mask: vec![0; format.bitmap_word_count()],
+            chosen_because: None,
         }
+    }
+
+    /// Records why the CPU was chosen over a GPU.
+    pub fn chosen_because(mut self, reason: String) -> CpuKernel {
+        self.chosen_because = Some(reason);
+        self
     }
 }
 
 impl ChangeKernel for CpuKernel {
     fn description(&self) -> String {
-        format!("cpu (rayon, {} threads)", rayon::current_num_threads())
+        let threads = rayon::current_num_threads();
+        match &self.chosen_because {
+            Some(reason) => format!("cpu (rayon, {threads} threads; GPU not used: {reason})"),
+            None => format!("cpu (rayon, {threads} threads)"),
+        }
     }
 
     fn load_scene(&mut self, slot: Slot, scene: Scene) -> Result<()> {
@@ -75,9 +88,7 @@ impl ChangeKernel for CpuKernel {
         with_mask: bool,
     ) -> Result<PairStats> {
         let (Some(scene_a), Some(scene_b)) = (&self.slots[a], &self.slots[b]) else {
-            return Err(Error::Setting(format!(
-                "compare of slots {a} and {b} before both were loaded"
-            )));
+            return Err(unloaded_slots(a, b));
         };
         let validity = [scene_a.validity.is_some(), scene_b.validity.is_some()];
         let params = kernel_params(
