@@ -468,3 +468,129 @@ fn devices_lists_adapters_or_says_there_are_none() {
         );
     }
 }
+
+#[test]
+fn tiff_jpeg_and_two_band_archives_run_alike_on_both_backends() {
+    type Rgba16 = image::ImageBuffer<image::Rgba<u16>, Vec<u16>>;
+    let tiff = archive(&[]);
+    for (index, name) in [
+        "20231019_013045_22_2424_3B_AnalyticMS.tif",
+        "20231021_014500_10_2424_3B_AnalyticMS.tif",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let k = index as u16;
+        Rgba16::from_fn(32, 24, |x, y| {
+            image::Rgba([
+                (x as u16) * 900 + k * 3000,
+                1000 + (y as u16) * 50,
+                20_000,
+                40_000 - k * 9000,
+            ])
+        })
+        .save(tiff.path().join(name))
+        .unwrap();
+    }
+    let jpeg = archive(&[]);
+    for (index, date) in ["2023-08-01", "2023-08-02"].iter().enumerate() {
+        let image = image::RgbImage::from_fn(32, 24, |x, y| {
+            image::Rgb([(x * 7) as u8, (y * 9) as u8, 100 + index as u8 * 90])
+        });
+        image.save(jpeg.path().join(format!("{date}.jpg"))).unwrap();
+    }
+    let gray_alpha = archive(&[]);
+    for (index, date) in ["2023-08-01", "2023-08-02"].iter().enumerate() {
+        let image = image::GrayAlphaImage::from_fn(32, 24, |x, _| {
+            image::LumaA([(x * 5) as u8 + 1, 255 - index as u8 * 200])
+        });
+        image
+            .save(gray_alpha.path().join(format!("{date}.png")))
+            .unwrap();
+    }
+    let expectations = [
+        (
+            &tiff,
+            "2 scenes of 32x24 px, 4 bands, 16-bit",
+            "2023-10-19T01:30:45,2023-10-21T01:45:00,berth-1",
+        ),
+        (
+            &jpeg,
+            "2 scenes of 32x24 px, 3 bands, 8-bit",
+            "2023-08-01,2023-08-02,berth-1",
+        ),
+        (
+            &gray_alpha,
+            "2 scenes of 32x24 px, 2 bands, 8-bit",
+            "2023-08-01,2023-08-02,berth-1",
+        ),
+    ];
+    for (dir, format, first_row) in expectations {
+        let out = tempfile::tempdir().unwrap();
+        let args = [
+            "run",
+            dir.path().to_str().unwrap(),
+            "--device",
+            "cpu",
+            "--out",
+            out.path().to_str().unwrap(),
+        ];
+        let cpu = portwatch(&args, dir.path());
+        assert!(cpu.status.success(), "{}", stderr(&cpu));
+        assert!(stderr(&cpu).contains(format), "{}", stderr(&cpu));
+        let cpu_pairs = std::fs::read_to_string(out.path().join("pairs.csv")).unwrap();
+        assert!(
+            cpu_pairs.lines().nth(1).unwrap().starts_with(first_row),
+            "{cpu_pairs}"
+        );
+        let changed: u64 = cpu_pairs
+            .lines()
+            .skip(1)
+            .map(|l| l.split(',').nth(5).unwrap().parse::<u64>().unwrap())
+            .sum();
+        assert!(
+            changed > 0,
+            "the scenes differ, so some pixels must change: {cpu_pairs}"
+        );
+        let gpu_out = tempfile::tempdir().unwrap();
+        let Some(gpu) = portwatch_gpu(
+            &[
+                "run",
+                dir.path().to_str().unwrap(),
+                "--out",
+                gpu_out.path().to_str().unwrap(),
+            ],
+            dir.path(),
+            "tiff_jpeg_and_two_band_archives_run_alike_on_both_backends",
+        ) else {
+            return;
+        };
+        assert!(gpu.status.success(), "{}", stderr(&gpu));
+        assert_eq!(
+            std::fs::read_to_string(gpu_out.path().join("pairs.csv")).unwrap(),
+            cpu_pairs
+        );
+    }
+}
+
+#[test]
+fn an_adapter_name_that_matches_nothing_is_a_clear_error() {
+    let dir = archive(&["2023-08-01", "2023-08-02"]);
+    let out = tempfile::tempdir().unwrap();
+    let output = Command::new(common::portwatch_bin())
+        .args([
+            "run",
+            dir.path().to_str().unwrap(),
+            "--device",
+            "gpu",
+            "--out",
+            out.path().to_str().unwrap(),
+        ])
+        .env("WGPU_ADAPTER_NAME", "no-such-adapter-anywhere")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let message = stderr(&output);
+    assert!(message.contains("error: GPU: no adapter"), "{message}");
+    assert!(std::fs::read_dir(out.path()).unwrap().next().is_none());
+}
