@@ -157,8 +157,12 @@ fn devices() -> Result<()> {
             "no GPU adapter found (set WGPU_BACKEND to try other backends; --device cpu needs none)"
         );
     }
-    for info in adapters {
-        println!("{}", gpu::describe_adapter(&info));
+    for (info, largest_buffer) in adapters {
+        let mib = largest_buffer >> 20;
+        println!(
+            "{}; largest storage buffer {mib} MiB",
+            gpu::describe_adapter(&info)
+        );
     }
     Ok(())
 }

@@ -77,13 +77,20 @@ fn instance() -> (wgpu::Instance, wgpu::Backends) {
     (wgpu::Instance::new(desc), backends)
 }
 
-/// Every adapter wgpu can see on the backends in use (`WGPU_BACKEND`, default Vulkan, Metal, DX12).
-pub fn adapters() -> Vec<wgpu::AdapterInfo> {
+/// Every adapter wgpu can see on the backends in use (`WGPU_BACKEND`, default Vulkan, Metal, DX12),
+/// with the largest storage buffer it can bind, in bytes: the largest scene layer it can hold.
+pub fn adapters() -> Vec<(wgpu::AdapterInfo, u64)> {
     let (instance, backends) = instance();
     pollster::block_on(instance.enumerate_adapters(backends))
         .iter()
-        .map(wgpu::Adapter::get_info)
+        .map(|adapter| (adapter.get_info(), largest_binding(&adapter.limits())))
         .collect()
+}
+
+fn largest_binding(limits: &wgpu::Limits) -> u64 {
+    limits
+        .max_storage_buffer_binding_size
+        .min(limits.max_buffer_size)
 }
 
 fn select_adapter(policy: AdapterPolicy) -> Result<wgpu::Adapter> {
@@ -176,9 +183,7 @@ impl GpuKernel {
         .into_iter()
         .max()
         .unwrap_or(0) as u64;
-        let allowed = limits
-            .max_storage_buffer_binding_size
-            .min(limits.max_buffer_size);
+        let allowed = largest_binding(&limits);
         if largest > allowed {
             return Err(Error::Gpu(format!(
                 "scenes of {format} need a {} MiB buffer, above the {} MiB that {} allows; use --device cpu",
