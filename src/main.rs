@@ -233,8 +233,7 @@ fn mask_name(from: &str, to: &str) -> String {
 
 fn eval(args: &EvalArgs) -> Result<ExitCode> {
     let report = eval::evaluate(&args.truth, &args.result)?;
-    let thresholds = args.thresholds();
-    let verdicts: Vec<_> = thresholds.iter().map(|t| t.judge(&report)).collect();
+    let verdicts: Vec<_> = args.thresholds().iter().map(|t| t.judge(&report)).collect();
     if report.cells_missing_from_result > 0 {
         eprintln!(
             "portwatch: warning: {} of {} truth cells have no row in {}; they are left out of the cell metrics",
@@ -246,7 +245,7 @@ fn eval(args: &EvalArgs) -> Result<ExitCode> {
     if let Some(reason) = &report.events_unavailable {
         eprintln!("portwatch: event metrics are not available: {reason}");
     }
-    print!("{}", eval::render_table(&report, &thresholds));
+    print!("{}", eval::render_table(&report, &verdicts));
     if let Some(path) = &args.json {
         write_atomically(path, eval::to_json(&report, &verdicts).as_bytes())?;
     }

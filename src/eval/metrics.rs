@@ -1,7 +1,10 @@
 //! The metrics of `portwatch eval`, computed from the truth and a run's results (defined in the README).
 
 use super::matching::{match_events, median};
-use super::tables::{Event, EventKind, ResultCell, RunResults, State, Truth, TruthCell};
+use super::tables::{
+    Event, EventKind, RESULT_EVENTS_FILE, ResultCell, RunResults, State, TRUTH_EVENTS_FILE, Truth,
+    TruthCell,
+};
 use chrono::{Datelike, NaiveDate};
 use serde::{Serialize, Serializer};
 use std::collections::BTreeMap;
@@ -39,9 +42,14 @@ impl Share {
         Share {
             count,
             out_of,
-            fraction: (out_of > 0).then(|| count as f64 / out_of as f64),
+            fraction: ratio(count, out_of),
         }
     }
+}
+
+/// `count / out_of`, `None` when `out_of` is zero.
+fn ratio(count: usize, out_of: usize) -> Option<f64> {
+    (out_of > 0).then(|| count as f64 / out_of as f64)
 }
 
 #[derive(Debug, Serialize)]
@@ -123,35 +131,44 @@ fn iso_date<S: Serializer>(date: &NaiveDate, serializer: S) -> Result<S::Ok, S::
     serializer.collect_str(&date.format("%Y-%m-%d"))
 }
 
-/// Scores `results` against `truth`; `events_unavailable` says why event metrics cannot be computed.
+/// A truth cell beside the result's row for it.
+struct CellPair<'a> {
+    kind: &'a str,
+    truth: &'a TruthCell,
+    result: &'a ResultCell,
+}
+
+impl CellPair<'_> {
+    fn reported_observed(&self) -> bool {
+        self.result.state != State::Unobserved
+    }
+}
+
+/// Scores `results` against `truth`.
 pub fn score(truth: &Truth, results: &RunResults) -> Report {
-    let pairs: Vec<(&str, &TruthCell, &ResultCell)> = truth
+    let pairs: Vec<CellPair> = truth
         .cells
         .iter()
         .filter_map(|(key, truth_cell)| {
-            let result_cell = results.cells.get(key)?;
-            Some((truth.kinds[&key.1].as_str(), truth_cell, result_cell))
+            Some(CellPair {
+                kind: truth.kinds[&key.1].as_str(),
+                truth: truth_cell,
+                result: results.cells.get(key)?,
+            })
         })
         .collect();
-    let reported = |cell: &&ResultCell| cell.state != State::Unobserved;
-
-    let berths_scored: Vec<_> = pairs
-        .iter()
-        .filter(|(kind, t, r)| *kind == "berth" && t.observed && reported(r))
-        .collect();
-    let berths_right = berths_scored
-        .iter()
-        .filter(|(_, t, r)| (r.state == State::Occupied) == t.occupied)
-        .count();
-    let observed: Vec<_> = pairs.iter().filter(|(_, t, _)| t.observed).collect();
-    let clouded: Vec<_> = pairs.iter().filter(|(_, t, _)| !t.observed).collect();
-    let unobserved_among = |cells: &[&(&str, &TruthCell, &ResultCell)]| {
-        cells.iter().filter(|(_, _, r)| !reported(r)).count()
+    // Of the cells `among` selects, how many `counted` selects.
+    let share = |among: &dyn Fn(&CellPair) -> bool, counted: &dyn Fn(&CellPair) -> bool| {
+        let considered: Vec<&CellPair> = pairs.iter().filter(|c| among(c)).collect();
+        Share::of(
+            considered.iter().filter(|c| counted(c)).count(),
+            considered.len(),
+        )
     };
     let yard_errors: Vec<f64> = pairs
         .iter()
-        .filter(|(kind, t, r)| *kind == "yard" && t.observed && reported(r))
-        .filter_map(|(_, t, r)| Some((r.occupancy? - t.fill_fraction?).abs()))
+        .filter(|c| c.kind == "yard" && c.truth.observed && c.reported_observed())
+        .filter_map(|c| Some((c.result.occupancy? - c.truth.fill_fraction?).abs()))
         .collect();
 
     let (events, events_unavailable) = match (&truth.events, &results.events) {
@@ -159,19 +176,10 @@ pub fn score(truth: &Truth, results: &RunResults) -> Report {
             Some(score_events(truth, true_events, reported_events)),
             None,
         ),
-        (None, _) => (
-            None,
-            Some(format!(
-                "the truth has no {}",
-                super::tables::TRUTH_EVENTS_FILE
-            )),
-        ),
+        (None, _) => (None, Some(format!("the truth has no {TRUTH_EVENTS_FILE}"))),
         (_, None) => (
             None,
-            Some(format!(
-                "the result has no {}",
-                super::tables::RESULT_EVENTS_FILE
-            )),
+            Some(format!("the result has no {RESULT_EVENTS_FILE}")),
         ),
     };
     Report {
@@ -179,9 +187,12 @@ pub fn score(truth: &Truth, results: &RunResults) -> Report {
         regions: truth.kinds.len(),
         truth_cells: truth.cells.len(),
         cells_missing_from_result: truth.cells.len() - pairs.len(),
-        berth_state_accuracy: Share::of(berths_right, berths_scored.len()),
-        observed_called_unobserved: Share::of(unobserved_among(&observed), observed.len()),
-        clouded_caught: Share::of(unobserved_among(&clouded), clouded.len()),
+        berth_state_accuracy: share(
+            &|c| c.kind == "berth" && c.truth.observed && c.reported_observed(),
+            &|c| (c.result.state == State::Occupied) == c.truth.occupied,
+        ),
+        observed_called_unobserved: share(&|c| c.truth.observed, &|c| !c.reported_observed()),
+        clouded_caught: share(&|c| !c.truth.observed, &|c| !c.reported_observed()),
         yard_occupancy: YardOccupancy {
             scored_cells: yard_errors.len(),
             mean_absolute_error: mean(&yard_errors),
@@ -284,7 +295,6 @@ fn score_kind(kind: EventKind, true_events: &[Event], reported_events: &[Event])
         score.result += reported_here.len();
         score.matched += pairs.len();
     }
-    let ratio = |count: usize, out_of: usize| Share::of(count, out_of).fraction;
     score.precision = ratio(score.matched, score.result);
     score.recall = ratio(score.matched, score.truth);
     score.f1 = ratio(2 * score.matched, score.truth + score.result);
@@ -314,12 +324,10 @@ fn arrivals_per_month(
 ) -> ArrivalsPerMonth {
     let mut months = Vec::new();
     if let (Some(first), Some(last)) = (truth.acquisitions.first(), truth.acquisitions.last()) {
-        let mut month = first.with_day(1).unwrap_or(*first);
-        while month <= *last {
-            months.push(month_of(month));
-            month = month
-                .checked_add_months(chrono::Months::new(1))
-                .unwrap_or(NaiveDate::MAX);
+        let mut month = first.with_day(1);
+        while let Some(day) = month.filter(|day| day <= last) {
+            months.push(month_of(day));
+            month = day.checked_add_months(chrono::Months::new(1));
         }
     }
     let zeros = || -> BTreeMap<String, TruthAndResult<usize>> {

@@ -59,7 +59,7 @@ impl EventKind {
         EventKind::ALL.into_iter().find(|kind| kind.word() == word)
     }
 
-    pub fn word(self) -> &'static str {
+    fn word(self) -> &'static str {
         match self {
             EventKind::Arrival => "arrival",
             EventKind::Departure => "departure",
