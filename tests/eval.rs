@@ -373,7 +373,7 @@ fn state_accuracy_cloud_handling_and_yard_error() {
     ] {
         series = replaced(&series, from, to);
     }
-    let json = Case::standard(&series, TRUTH_EVENTS).json(&[], 0);
+    let json = Case::standard(&series, TRUTH_EVENTS).json(&["--max-yard-mae", "0.05"], 3);
     assert_close(&json, "/berth_state_accuracy/count", 9.0);
     assert_close(&json, "/berth_state_accuracy/out_of", 10.0);
     assert_close(&json, "/berth_state_accuracy/fraction", 0.9);
@@ -383,6 +383,14 @@ fn state_accuracy_cloud_handling_and_yard_error() {
     assert_close(&json, "/clouded_caught/fraction", 0.5);
     assert_close(&json, "/yard_occupancy/scored_cells", 5.0);
     assert_close(&json, "/yard_occupancy/mean_absolute_error", 0.3 / 5.0);
+    let verdict = &json["thresholds"][0];
+    assert_eq!(verdict["metric"], "yard_mae");
+    assert_eq!(verdict["bound"], "max");
+    assert_eq!(verdict["passed"], Value::Bool(false));
+    assert_eq!(
+        verdict["failure"],
+        "yard occupancy MAE is 0.0600, above the maximum 0.05"
+    );
 }
 
 #[test]
@@ -462,6 +470,7 @@ fn without_truth_events_event_metrics_are_not_available_and_their_thresholds_fai
     assert_eq!(json["passed"], Value::Bool(false));
     let verdicts = json["thresholds"].as_array().unwrap();
     assert_eq!(verdicts[0]["metric"], "state_accuracy");
+    assert_eq!(verdicts[0]["bound"], "min");
     assert_eq!(verdicts[0]["passed"], Value::Bool(true));
     assert_eq!(verdicts[1]["metric"], "arrival_f1");
     assert_eq!(verdicts[1]["value"], Value::Null);

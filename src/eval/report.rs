@@ -61,15 +61,15 @@ impl Metric {
         }
     }
 
-    /// Whether a threshold on this metric is a minimum (higher is better) or a maximum.
-    pub fn higher_is_better(self) -> bool {
-        !matches!(
-            self,
+    /// A threshold on this metric is a minimum when higher is better, else a maximum.
+    pub fn bound(self) -> Bound {
+        match self {
             Metric::ObservedCalledUnobserved
-                | Metric::YardMae
-                | Metric::LengthErrorMean
-                | Metric::LengthErrorMedian
-        )
+            | Metric::YardMae
+            | Metric::LengthErrorMean
+            | Metric::LengthErrorMedian => Bound::Max,
+            _ => Bound::Min,
+        }
     }
 
     fn in_metres(self) -> bool {
@@ -176,7 +176,14 @@ fn length(value: Option<f64>, events: &EventMetrics) -> Measurement {
     )
 }
 
-/// A limit a metric must respect: a minimum when higher is better, else a maximum.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Bound {
+    Min,
+    Max,
+}
+
+/// A limit a metric must respect, in the direction of its [`Metric::bound`].
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Threshold {
     pub metric: Metric,
@@ -187,8 +194,7 @@ pub struct Threshold {
 #[derive(Debug, Serialize)]
 pub struct Verdict {
     pub metric: Metric,
-    /// `min` or `max`.
-    pub bound: &'static str,
+    pub bound: Bound,
     pub limit: f64,
     pub value: Option<f64>,
     pub passed: bool,
@@ -197,14 +203,6 @@ pub struct Verdict {
 }
 
 impl Threshold {
-    fn bound(&self) -> &'static str {
-        if self.metric.higher_is_better() {
-            "min"
-        } else {
-            "max"
-        }
-    }
-
     /// Judges `report`; a metric that cannot be computed fails its threshold.
     pub fn judge(&self, report: &Report) -> Verdict {
         let metric = self.metric;
@@ -216,13 +214,13 @@ impl Threshold {
                 measurement.detail,
                 self.limit
             )),
-            Some(value) if metric.higher_is_better() && value < self.limit => Some(format!(
+            Some(value) if metric.bound() == Bound::Min && value < self.limit => Some(format!(
                 "{} is {}, below the minimum {}",
                 metric.label(),
                 metric.format(value),
                 self.limit
             )),
-            Some(value) if !metric.higher_is_better() && value > self.limit => Some(format!(
+            Some(value) if metric.bound() == Bound::Max && value > self.limit => Some(format!(
                 "{} is {}, above the maximum {}",
                 metric.label(),
                 metric.format(value),
@@ -232,7 +230,7 @@ impl Threshold {
         };
         Verdict {
             metric,
-            bound: self.bound(),
+            bound: metric.bound(),
             limit: self.limit,
             value: measurement.value,
             passed: failure.is_none(),
@@ -244,7 +242,10 @@ impl Threshold {
 impl Verdict {
     /// The threshold as the table shows it: `>= 0.95`, `<= 10`.
     fn describe(&self) -> String {
-        let sign = if self.bound == "min" { ">=" } else { "<=" };
+        let sign = match self.bound {
+            Bound::Min => ">=",
+            Bound::Max => "<=",
+        };
         format!("{sign} {}", self.limit)
     }
 }
