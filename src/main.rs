@@ -37,40 +37,40 @@ enum Command {
 #[derive(clap::Args)]
 struct EvalArgs {
     /// Directory holding truth.csv and, optionally, truth_events.csv
-    #[arg(long)]
+    #[arg(long, value_name = "DIR")]
     truth: PathBuf,
     /// Directory holding the run's series.csv and events.csv
-    #[arg(long)]
+    #[arg(long, value_name = "DIR")]
     result: PathBuf,
     /// Also write every metric, the per-month counts and the match lists as JSON to this file
-    #[arg(long)]
+    #[arg(long, value_name = "FILE")]
     json: Option<PathBuf>,
     /// Fail (exit 3) when the berth state accuracy is below this
-    #[arg(long, value_parser = parse_limit)]
+    #[arg(long, value_name = "X", value_parser = parse_limit)]
     min_state_accuracy: Option<f64>,
     /// Fail (exit 3) when the fraction of truly observed cells called unobserved is above this
-    #[arg(long, value_parser = parse_limit)]
+    #[arg(long, value_name = "X", value_parser = parse_limit)]
     max_observed_called_unobserved: Option<f64>,
     /// Fail (exit 3) when the fraction of clouded cells reported unobserved is below this
-    #[arg(long, value_parser = parse_limit)]
+    #[arg(long, value_name = "X", value_parser = parse_limit)]
     min_clouded_caught: Option<f64>,
     /// Fail (exit 3) when the arrival F1 is below this
-    #[arg(long, value_parser = parse_limit)]
+    #[arg(long, value_name = "X", value_parser = parse_limit)]
     min_arrival_f1: Option<f64>,
     /// Fail (exit 3) when the departure F1 is below this
-    #[arg(long, value_parser = parse_limit)]
+    #[arg(long, value_name = "X", value_parser = parse_limit)]
     min_departure_f1: Option<f64>,
     /// Fail (exit 3) when the fill-event F1 is below this
-    #[arg(long, value_parser = parse_limit)]
+    #[arg(long, value_name = "X", value_parser = parse_limit)]
     min_fill_f1: Option<f64>,
     /// Fail (exit 3) when the clear-event F1 is below this
-    #[arg(long, value_parser = parse_limit)]
+    #[arg(long, value_name = "X", value_parser = parse_limit)]
     min_clear_f1: Option<f64>,
     /// Fail (exit 3) when the yard occupancy mean absolute error is above this
-    #[arg(long, value_parser = parse_limit)]
+    #[arg(long, value_name = "X", value_parser = parse_limit)]
     max_yard_mae: Option<f64>,
     /// Fail (exit 3) when the mean vessel length error, in metres, is above this
-    #[arg(long, value_parser = parse_limit)]
+    #[arg(long, value_name = "METRES", value_parser = parse_limit)]
     max_length_error_m: Option<f64>,
 }
 
