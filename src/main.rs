@@ -9,6 +9,7 @@ use portwatch::kernel::DeviceChoice;
 use portwatch::kernel::gpu;
 use portwatch::output::{PairsCsv, write_atomically, write_mask_png};
 use portwatch::regions::RegionSet;
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
@@ -245,7 +246,13 @@ fn eval(args: &EvalArgs) -> Result<ExitCode> {
     if let Some(reason) = &report.events_unavailable {
         eprintln!("portwatch: event metrics are not available: {reason}");
     }
-    print!("{}", eval::render_table(&report, &verdicts));
+    let table = eval::render_table(&report, &verdicts);
+    match std::io::stdout().write_all(table.as_bytes()) {
+        Err(error) if error.kind() != std::io::ErrorKind::BrokenPipe => {
+            return Err(error).context("cannot write the table to stdout");
+        }
+        _ => {}
+    }
     if let Some(path) = &args.json {
         write_atomically(path, eval::to_json(&report, &verdicts).as_bytes())?;
     }
