@@ -14,6 +14,13 @@ pub enum Error {
         region: String,
         message: String,
     },
+    /// One line of a CSV table is unusable; `line` counts from 1, the header included.
+    #[error("{}, line {line}: {message}", path.display())]
+    Line {
+        path: PathBuf,
+        line: u64,
+        message: String,
+    },
     /// Two inputs conflict with each other (same acquisition time, overlapping regions).
     #[error("{message}: {} and {}", first.display(), second.display())]
     Conflict {

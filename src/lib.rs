@@ -3,11 +3,13 @@
 //!
 //! Input: [`archive`] (dated scenes, decoded by [`scene`]) and [`regions`] (rasterized by [`rasterize`]).
 //! The kernel contract and its two backends: [`kernel`]. The series driver: [`driver`]. Outputs: [`output`].
+//! Scoring a run against the truth of its archive: [`eval`].
 
 pub mod acquisition;
 pub mod archive;
 pub mod driver;
 pub mod error;
+pub mod eval;
 pub mod kernel;
 pub mod output;
 pub mod rasterize;

@@ -4,10 +4,12 @@ use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use portwatch::archive::Archive;
 use portwatch::driver::{CompareOptions, SeriesRun};
+use portwatch::eval::{self, Metric, Threshold};
 use portwatch::kernel::DeviceChoice;
 use portwatch::kernel::gpu;
-use portwatch::output::{PairsCsv, write_mask_png};
+use portwatch::output::{PairsCsv, write_atomically, write_mask_png};
 use portwatch::regions::RegionSet;
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
@@ -29,7 +31,79 @@ enum Command {
     Run(RunArgs),
     /// List the GPU adapters wgpu can use.
     Devices,
+    /// Score the series.csv and events.csv of a run against truth files; exits 3 when a threshold is missed.
+    Eval(EvalArgs),
 }
+
+#[derive(clap::Args)]
+struct EvalArgs {
+    /// Directory holding truth.csv and, optionally, truth_events.csv
+    #[arg(long, value_name = "DIR")]
+    truth: PathBuf,
+    /// Directory holding the run's series.csv and events.csv
+    #[arg(long, value_name = "DIR")]
+    result: PathBuf,
+    /// Also write every metric, the per-month counts and the match lists as JSON to this file
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
+    /// Fail (exit 3) when the berth state accuracy is below this
+    #[arg(long, value_name = "X", value_parser = parse_limit)]
+    min_state_accuracy: Option<f64>,
+    /// Fail (exit 3) when the fraction of truly observed cells called unobserved is above this
+    #[arg(long, value_name = "X", value_parser = parse_limit)]
+    max_observed_called_unobserved: Option<f64>,
+    /// Fail (exit 3) when the fraction of clouded cells reported unobserved is below this
+    #[arg(long, value_name = "X", value_parser = parse_limit)]
+    min_clouded_caught: Option<f64>,
+    /// Fail (exit 3) when the arrival F1 is below this
+    #[arg(long, value_name = "X", value_parser = parse_limit)]
+    min_arrival_f1: Option<f64>,
+    /// Fail (exit 3) when the departure F1 is below this
+    #[arg(long, value_name = "X", value_parser = parse_limit)]
+    min_departure_f1: Option<f64>,
+    /// Fail (exit 3) when the fill-event F1 is below this
+    #[arg(long, value_name = "X", value_parser = parse_limit)]
+    min_fill_f1: Option<f64>,
+    /// Fail (exit 3) when the clear-event F1 is below this
+    #[arg(long, value_name = "X", value_parser = parse_limit)]
+    min_clear_f1: Option<f64>,
+    /// Fail (exit 3) when the yard occupancy mean absolute error is above this
+    #[arg(long, value_name = "X", value_parser = parse_limit)]
+    max_yard_mae: Option<f64>,
+    /// Fail (exit 3) when the mean vessel length error, in metres, is above this
+    #[arg(long, value_name = "METRES", value_parser = parse_limit)]
+    max_length_error_m: Option<f64>,
+}
+
+impl EvalArgs {
+    fn thresholds(&self) -> Vec<Threshold> {
+        [
+            (Metric::StateAccuracy, self.min_state_accuracy),
+            (
+                Metric::ObservedCalledUnobserved,
+                self.max_observed_called_unobserved,
+            ),
+            (Metric::CloudedCaught, self.min_clouded_caught),
+            (Metric::ArrivalF1, self.min_arrival_f1),
+            (Metric::DepartureF1, self.min_departure_f1),
+            (Metric::FillF1, self.min_fill_f1),
+            (Metric::ClearF1, self.min_clear_f1),
+            (Metric::YardMae, self.max_yard_mae),
+            (Metric::LengthErrorMean, self.max_length_error_m),
+        ]
+        .into_iter()
+        .filter_map(|(metric, limit)| {
+            Some(Threshold {
+                metric,
+                limit: limit?,
+            })
+        })
+        .collect()
+    }
+}
+
+/// The exit status of `portwatch eval` when a metric misses its threshold (errors are 1, usage errors 2).
+const THRESHOLD_MISSED: u8 = 3;
 
 #[derive(clap::Args)]
 struct RunArgs {
@@ -62,6 +136,13 @@ struct RunArgs {
 #[derive(Clone, Copy)]
 struct Nodata(Option<u32>);
 
+fn parse_limit(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(limit) if limit.is_finite() && limit >= 0.0 => Ok(limit),
+        _ => Err(format!("expected a number of at least 0, found {text:?}")),
+    }
+}
+
 fn parse_nodata(text: &str) -> Result<Nodata, String> {
     if text.eq_ignore_ascii_case("none") {
         return Ok(Nodata(None));
@@ -74,11 +155,12 @@ fn parse_nodata(text: &str) -> Result<Nodata, String> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Run(args) => run(args),
-        Command::Devices => devices(),
+        Command::Run(args) => run(args).map(|()| ExitCode::SUCCESS),
+        Command::Devices => devices().map(|()| ExitCode::SUCCESS),
+        Command::Eval(args) => eval(&args),
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(error) => {
             eprintln!("error: {error:#}");
             ExitCode::FAILURE
@@ -148,6 +230,44 @@ fn run(args: RunArgs) -> Result<()> {
 /// `FROM_TO.png` with the acquisition times made safe for every file system.
 fn mask_name(from: &str, to: &str) -> String {
     format!("{}_{}.png", from.replace(':', ""), to.replace(':', ""))
+}
+
+fn eval(args: &EvalArgs) -> Result<ExitCode> {
+    let report = eval::evaluate(&args.truth, &args.result)?;
+    let verdicts: Vec<_> = args.thresholds().iter().map(|t| t.judge(&report)).collect();
+    if report.cells_missing_from_result > 0 {
+        eprintln!(
+            "portwatch: warning: {} of {} truth cells have no row in {}; they are left out of the cell metrics",
+            report.cells_missing_from_result,
+            report.truth_cells,
+            args.result.join(eval::tables::RESULT_CELLS_FILE).display()
+        );
+    }
+    if let Some(reason) = &report.events_unavailable {
+        eprintln!("portwatch: event metrics are not available: {reason}");
+    }
+    let table = eval::render_table(&report, &verdicts);
+    match std::io::stdout().write_all(table.as_bytes()) {
+        Err(error) if error.kind() != std::io::ErrorKind::BrokenPipe => {
+            return Err(error).context("cannot write the table to stdout");
+        }
+        _ => {}
+    }
+    if let Some(path) = &args.json {
+        write_atomically(path, eval::to_json(&report, &verdicts).as_bytes())?;
+    }
+    let failures: Vec<&str> = verdicts
+        .iter()
+        .filter_map(|v| v.failure.as_deref())
+        .collect();
+    for failure in &failures {
+        eprintln!("portwatch: threshold missed: {failure}");
+    }
+    Ok(if failures.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(THRESHOLD_MISSED)
+    })
 }
 
 fn devices() -> Result<()> {
