@@ -28,7 +28,7 @@ pub enum Error {
         second: PathBuf,
         message: String,
     },
-    #[error("cannot write {}: {source}", path.display())]
+    #[error("cannot write {}", path.display())]
     Write {
         path: PathBuf,
         source: std::io::Error,
