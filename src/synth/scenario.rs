@@ -142,6 +142,8 @@ impl Scenario {
                 ..base
             },
             Scenario::Sample => SynthSpec {
+                // A seed whose clouds fall on two scenes.
+                seed: 3,
                 cadence: Cadence::days(1, 5),
                 max_scenes: Some(24),
                 nuisances: Nuisances {

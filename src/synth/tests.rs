@@ -697,3 +697,4 @@ fn every_output_format_round_trips() {
         }
     }
 }
+
