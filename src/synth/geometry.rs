@@ -159,7 +159,7 @@ pub(super) fn closed(ring: &[P]) -> Vec<P> {
 }
 
 /// Convex hull by Andrew's monotone chain.
-pub(super) fn convex_hull(mut points: Vec<P>) -> Vec<P> {
+fn convex_hull(mut points: Vec<P>) -> Vec<P> {
     points.sort_by(|a, b| a[0].total_cmp(&b[0]).then(a[1].total_cmp(&b[1])));
     let cross = |o: P, a: P, b: P| (a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0]);
     let half = |ordered: &mut dyn Iterator<Item = P>| {

@@ -6,20 +6,20 @@ use super::geometry::{P, Rect, add, closed, contains, scale, sub};
 use std::ops::RangeInclusive;
 
 /// Shadow displacement per metre of height, in metres: sun in the south-east, about 53° up.
-pub(super) const SHADOW_PER_M: P = [-0.6, -0.45];
+const SHADOW_PER_M: P = [-0.6, -0.45];
 pub(super) const BERTH_COUNT: usize = 3;
 pub(super) const SHIP_LENGTH_M: RangeInclusive<f64> = 80.0..=200.0;
 pub(super) const BEAM_RATIO: f64 = 7.0;
 pub(super) const FENDER_M: f64 = 3.0;
-pub(super) const BERTH_SLACK_M: f64 = 8.0;
-pub(super) const APRON_M: f64 = 40.0;
+const BERTH_SLACK_M: f64 = 8.0;
+const APRON_M: f64 = 40.0;
 pub(super) const CONTAINER_M: [f64; 2] = [6.1, 2.44];
 pub(super) const TIER_M: f64 = 2.6;
-pub(super) const BLOCK_SLOTS: [usize; 2] = [16, 6];
-pub(super) const TRACK_SPACING_M: f64 = 15.0;
+const BLOCK_SLOTS: [usize; 2] = [16, 6];
+const TRACK_SPACING_M: f64 = 15.0;
 pub(super) const WAGON_M: [f64; 2] = [15.0, 3.0];
-pub(super) const WAGON_GAP_M: f64 = 1.5;
-pub(super) const CRANE_HEIGHT_M: f64 = 42.0;
+const WAGON_GAP_M: f64 = 1.5;
+const CRANE_HEIGHT_M: f64 = 42.0;
 
 /// Wagon spacing along the track in pixels; the gap is kept visible at coarse GSD.
 pub(super) fn wagon_pitch(ppm: f64) -> f64 {
@@ -169,26 +169,26 @@ impl Layout {
 /// The main lines of the port in pixels, from west to east: water, quay, apron, yards, rail
 /// siding, and a strip of warehouses and tanks. Zones are fractions of the image; gaps and
 /// widths are metres. Used only to build the [`Layout`].
-pub(super) struct Zones {
-    pub(super) w: f64,
-    pub(super) h: f64,
-    pub(super) ppm: f64,
-    pub(super) quay_x: f64,
-    pub(super) apron_x1: f64,
-    pub(super) yard_x: [f64; 2],
+struct Zones {
+    w: f64,
+    h: f64,
+    ppm: f64,
+    quay_x: f64,
+    apron_x1: f64,
+    yard_x: [f64; 2],
     /// Top and bottom of the northern and the southern yard.
-    pub(super) yard_rows: [[f64; 2]; 2],
+    yard_rows: [[f64; 2]; 2],
     /// The north perimeter road, the gate road between the yards, the south perimeter road.
-    pub(super) road_rows: [f64; 3],
-    pub(super) tracks: [f64; 2],
-    pub(super) rail: Rect,
-    pub(super) east_road_x: f64,
+    road_rows: [f64; 3],
+    tracks: [f64; 2],
+    rail: Rect,
+    east_road_x: f64,
     /// Where the warehouse strip starts.
-    pub(super) east_x0: f64,
+    east_x0: f64,
 }
 
 impl Zones {
-    pub(super) fn new(width: u32, height: u32, gsd_m: f64) -> Self {
+    fn new(width: u32, height: u32, gsd_m: f64) -> Self {
         let (w, h) = (f64::from(width), f64::from(height));
         let ppm = 1.0 / gsd_m;
         let m = |metres: f64| metres * ppm;
@@ -222,20 +222,20 @@ impl Zones {
         }
     }
 
-    pub(super) fn m(&self, metres: f64) -> f64 {
+    fn m(&self, metres: f64) -> f64 {
         metres * self.ppm
     }
 
-    pub(super) fn fy(&self, fraction: f64) -> f64 {
+    fn fy(&self, fraction: f64) -> f64 {
         (fraction * self.h).round()
     }
 
-    pub(super) fn breakwater(&self) -> Rect {
+    fn breakwater(&self) -> Rect {
         let x0 = (0.05 * self.w).round();
         Rect::new(x0, -self.m(20.0), x0 + self.m(26.0), self.fy(0.55))
     }
 
-    pub(super) fn yards(&self) -> (Vec<Yard>, Vec<P>) {
+    fn yards(&self) -> (Vec<Yard>, Vec<P>) {
         let [x0, x1] = self.yard_x;
         let [north, south] = self.yard_rows;
         let (north, north_masts) = yard(
@@ -253,7 +253,7 @@ impl Zones {
         (vec![north, south], [north_masts, south_masts].concat())
     }
 
-    pub(super) fn siding(&self) -> Siding {
+    fn siding(&self) -> Siding {
         let wagon_span = [self.rail.y0 + self.m(12.0), self.rail.y1 - self.m(6.0)];
         let per_track = ((wagon_span[1] - wagon_span[0]) / wagon_pitch(self.ppm)) as u32;
         Siding {
@@ -265,7 +265,7 @@ impl Zones {
         }
     }
 
-    pub(super) fn roads(&self) -> Vec<(P, P, f64)> {
+    fn roads(&self) -> Vec<(P, P, f64)> {
         let (w, h, m) = (self.w, self.h, |metres: f64| self.m(metres));
         let [north, gate, south] = self.road_rows;
         let service_x = self.apron_x1 + m(9.0);
@@ -281,7 +281,7 @@ impl Zones {
     }
 
     /// Warehouses in the east strip; an office and a workshop between the yards.
-    pub(super) fn buildings(&self) -> Vec<Building> {
+    fn buildings(&self) -> Vec<Building> {
         let east = |x1: f64, y0: f64, y1: f64| {
             let x0 = self.east_x0;
             Rect::new(x0, self.fy(y0), x0 + x1 * (self.w - x0), self.fy(y1))
@@ -308,7 +308,7 @@ impl Zones {
         ]
     }
 
-    pub(super) fn parking(&self) -> Vec<Rect> {
+    fn parking(&self) -> Vec<Rect> {
         let [start, end] = self.yard_x;
         vec![
             Rect::new(
@@ -326,7 +326,7 @@ impl Zones {
         ]
     }
 
-    pub(super) fn tank_farm(&self) -> Rect {
+    fn tank_farm(&self) -> Rect {
         Rect::new(
             self.east_x0,
             self.fy(0.6),
@@ -335,7 +335,7 @@ impl Zones {
         )
     }
 
-    pub(super) fn groves(&self) -> Vec<Rect> {
+    fn groves(&self) -> Vec<Rect> {
         let (w, x0) = (self.w, self.east_x0);
         vec![
             Rect::new(x0 + 0.7 * (w - x0), self.fy(0.04), w, self.fy(0.4)),
@@ -347,7 +347,7 @@ impl Zones {
 
 /// Water strips along the quay, each wide and long enough for the largest ship and its shadow.
 /// Also returns the longest ship (metres) that fits.
-pub(super) fn berth_strips(quay_x: f64, y0: f64, y1: f64, ppm: f64) -> (Vec<Berth>, f64) {
+fn berth_strips(quay_x: f64, y0: f64, y1: f64, ppm: f64) -> (Vec<Berth>, f64) {
     let longest = *SHIP_LENGTH_M.end();
     let reach = scale(SHADOW_PER_M, superstructure_height_m(longest)).map(f64::abs);
     let width = ((FENDER_M + longest / BEAM_RATIO + reach[0]) * ppm).ceil() + 2.0;
@@ -388,7 +388,7 @@ pub(super) fn yard(name: &str, bounds: Rect, north: bool, ppm: f64) -> (Yard, Ve
 
 /// A centred grid of pixel-aligned stacking blocks (16 x 6 container slots) separated by
 /// lanes, keeping the blocks that lie well inside `ring`; and mast sites every third lane.
-pub(super) fn stacking_grid(bounds: Rect, ring: &[P], ppm: f64) -> (Vec<Rect>, Vec<P>) {
+fn stacking_grid(bounds: Rect, ring: &[P], ppm: f64) -> (Vec<Rect>, Vec<P>) {
     let slot = CONTAINER_M.map(|metres| (metres * ppm).round().max(1.0));
     let block = [0, 1].map(|i| BLOCK_SLOTS[i] as f64 * slot[i]);
     let lane = [(20.0 * ppm).round().max(3.0), (15.0 * ppm).round().max(2.0)];
@@ -472,7 +472,7 @@ pub(super) fn crane(quay_x: f64, y: f64, ppm: f64) -> Vec<Strut> {
 }
 
 /// A yard floodlight: a pole with a short head.
-pub(super) fn mast(at: P, ppm: f64) -> Vec<Strut> {
+fn mast(at: P, ppm: f64) -> Vec<Strut> {
     let height = 30.0;
     let head = [2.0 * ppm, 0.0];
     vec![

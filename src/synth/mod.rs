@@ -2,9 +2,9 @@
 //! hard as real imagery, so that accuracy can be measured and the engine benchmarked without real imagery.
 //!
 //! The settings ([`SynthSpec`], from a [`Scenario`]'s defaults) are checked first; a [`Synthesizer`] then
-//! lays the port out ([`layout`]), draws what happens and when ([`plan`]) and each scene's nuisances
-//! ([`nuisance`]), and derives the truth ([`truth`]) before painting anything. Scenes are painted
-//! ([`paint`] over [`raster`] and [`geometry`]) and written ([`encode`]) one at a time.
+//! lays the port out (`layout`), draws what happens and when (`plan`) and each scene's nuisances
+//! (`nuisance`), and derives the truth (`truth`) before painting anything. Scenes are painted
+//! (`paint` over `raster` and `geometry`) and written (`encode`) one at a time.
 
 mod encode;
 mod geometry;

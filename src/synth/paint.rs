@@ -84,38 +84,38 @@ pub(super) fn paint_activity(
     }
 }
 
-pub(super) const SOIL: Rgb = [138.0, 124.0, 102.0];
-pub(super) const GRASS_DRY: Rgb = [124.0, 120.0, 86.0];
-pub(super) const GRASS_GREEN: Rgb = [74.0, 94.0, 56.0];
-pub(super) const WATER: Rgb = [20.0, 50.0, 54.0];
-pub(super) const GLINT: Rgb = [190.0, 200.0, 198.0];
-pub(super) const FOAM: Rgb = [200.0, 206.0, 204.0];
-pub(super) const ROCK: Rgb = [138.0, 132.0, 120.0];
-pub(super) const CONCRETE: Rgb = [174.0, 172.0, 164.0];
-pub(super) const PAVEMENT: Rgb = [140.0, 138.0, 132.0];
-pub(super) const YARD_PAVEMENT: Rgb = [118.0, 117.0, 112.0];
-pub(super) const ASPHALT: Rgb = [76.0, 77.0, 78.0];
-pub(super) const PAINT_WHITE: Rgb = [214.0, 214.0, 206.0];
-pub(super) const PAINT_YELLOW: Rgb = [196.0, 172.0, 84.0];
-pub(super) const GRAVEL: Rgb = [156.0, 148.0, 134.0];
-pub(super) const BALLAST: Rgb = [118.0, 108.0, 96.0];
-pub(super) const SLEEPER: Rgb = [70.0, 60.0, 52.0];
-pub(super) const RAIL: Rgb = [52.0, 52.0, 56.0];
-pub(super) const BUFFER_STOP: Rgb = [172.0, 60.0, 44.0];
-pub(super) const BUND: Rgb = [150.0, 142.0, 118.0];
-pub(super) const TREE: Rgb = [40.0, 64.0, 34.0];
-pub(super) const CRANE: Rgb = [84.0, 110.0, 146.0];
-pub(super) const MAST: Rgb = [150.0, 150.0, 146.0];
+const SOIL: Rgb = [138.0, 124.0, 102.0];
+const GRASS_DRY: Rgb = [124.0, 120.0, 86.0];
+const GRASS_GREEN: Rgb = [74.0, 94.0, 56.0];
+const WATER: Rgb = [20.0, 50.0, 54.0];
+const GLINT: Rgb = [190.0, 200.0, 198.0];
+const FOAM: Rgb = [200.0, 206.0, 204.0];
+const ROCK: Rgb = [138.0, 132.0, 120.0];
+const CONCRETE: Rgb = [174.0, 172.0, 164.0];
+const PAVEMENT: Rgb = [140.0, 138.0, 132.0];
+const YARD_PAVEMENT: Rgb = [118.0, 117.0, 112.0];
+const ASPHALT: Rgb = [76.0, 77.0, 78.0];
+const PAINT_WHITE: Rgb = [214.0, 214.0, 206.0];
+const PAINT_YELLOW: Rgb = [196.0, 172.0, 84.0];
+const GRAVEL: Rgb = [156.0, 148.0, 134.0];
+const BALLAST: Rgb = [118.0, 108.0, 96.0];
+const SLEEPER: Rgb = [70.0, 60.0, 52.0];
+const RAIL: Rgb = [52.0, 52.0, 56.0];
+const BUFFER_STOP: Rgb = [172.0, 60.0, 44.0];
+const BUND: Rgb = [150.0, 142.0, 118.0];
+const TREE: Rgb = [40.0, 64.0, 34.0];
+const CRANE: Rgb = [84.0, 110.0, 146.0];
+const MAST: Rgb = [150.0, 150.0, 146.0];
 pub(super) const CLOUD_GREY: Rgb = [188.0, 192.0, 198.0];
 pub(super) const CLOUD_WHITE: Rgb = [246.0, 247.0, 248.0];
-pub(super) const ROOFS: [Rgb; 5] = [
+const ROOFS: [Rgb; 5] = [
     [162.0, 166.0, 170.0],
     [118.0, 134.0, 150.0],
     [150.0, 84.0, 66.0],
     [196.0, 196.0, 190.0],
     [104.0, 120.0, 104.0],
 ];
-pub(super) const CONTAINERS: [Rgb; 12] = [
+const CONTAINERS: [Rgb; 12] = [
     [150.0, 62.0, 42.0],
     [150.0, 62.0, 42.0],
     [112.0, 42.0, 38.0],
@@ -129,7 +129,7 @@ pub(super) const CONTAINERS: [Rgb; 12] = [
     [206.0, 112.0, 42.0],
     [40.0, 112.0, 118.0],
 ];
-pub(super) const CARS: [Rgb; 6] = [
+const CARS: [Rgb; 6] = [
     [220.0, 220.0, 216.0],
     [168.0, 170.0, 172.0],
     [40.0, 40.0, 44.0],
@@ -138,23 +138,23 @@ pub(super) const CARS: [Rgb; 6] = [
     [40.0, 60.0, 120.0],
 ];
 
-pub(super) fn pick<T: Copy>(rng: &mut impl Rng, items: &[T]) -> T {
+fn pick<T: Copy>(rng: &mut impl Rng, items: &[T]) -> T {
     items[rng.random_range(0..items.len())]
 }
 
 /// A colour from `palette` with its brightness varied by up to `amount`.
-pub(super) fn shade_of(rng: &mut impl Rng, palette: &[Rgb], amount: f64) -> Rgb {
+fn shade_of(rng: &mut impl Rng, palette: &[Rgb], amount: f64) -> Rgb {
     let colour = pick(rng, palette);
     vary(rng, colour, amount)
 }
 
 /// Scales a colour's brightness by a random factor in `1 ± amount`.
-pub(super) fn vary(rng: &mut impl Rng, colour: Rgb, amount: f64) -> Rgb {
+fn vary(rng: &mut impl Rng, colour: Rgb, amount: f64) -> Rgb {
     scale(colour, 1.0 + rng.random_range(-amount..=amount))
 }
 
 /// Soil, dry and green grass in patches.
-pub(super) fn paint_ground(canvas: &mut Canvas, rng: &mut ChaCha8Rng) {
+fn paint_ground(canvas: &mut Canvas, rng: &mut ChaCha8Rng) {
     let (patches, grain) = (Noise::new(rng), Noise::new(rng));
     canvas.map(|x, y, _| {
         let [px, py] = centre(x, y);
@@ -169,12 +169,12 @@ pub(super) fn paint_ground(canvas: &mut Canvas, rng: &mut ChaCha8Rng) {
 }
 
 /// Brightens or darkens `colour` by up to `amount` following `noise` at (x, y).
-pub(super) fn textured(colour: Rgb, noise: &Noise, x: f64, y: f64, amount: f64) -> Rgb {
+fn textured(colour: Rgb, noise: &Noise, x: f64, y: f64, amount: f64) -> Rgb {
     scale(colour, 1.0 + amount * (2.0 * noise.value(x, y) - 1.0))
 }
 
 /// Harbour basin and, beyond the breakwater, rougher open sea with sun glint.
-pub(super) fn paint_water(canvas: &mut Canvas, layout: &Layout, rng: &mut ChaCha8Rng) {
+fn paint_water(canvas: &mut Canvas, layout: &Layout, rng: &mut ChaCha8Rng) {
     let (swell, ripple, glint) = (Noise::new(rng), Noise::new(rng), Noise::new(rng));
     let sea_x = layout.breakwater.x0;
     let water = Rect::new(-1.0, -1.0, layout.quay_x, layout.height + 1.0);
@@ -200,7 +200,7 @@ pub(super) fn paint_water(canvas: &mut Canvas, layout: &Layout, rng: &mut ChaCha
 }
 
 /// A rubble-mound breakwater with surf along it and a light at its head.
-pub(super) fn paint_breakwater(canvas: &mut Canvas, layout: &Layout, rng: &mut ChaCha8Rng) {
+fn paint_breakwater(canvas: &mut Canvas, layout: &Layout, rng: &mut ChaCha8Rng) {
     let (stones, surf) = (Noise::new(rng), Noise::new(rng));
     let mole = layout.breakwater;
     let head = [(mole.x0 + mole.x1) / 2.0, mole.y1];
@@ -232,7 +232,7 @@ pub(super) fn paint_breakwater(canvas: &mut Canvas, layout: &Layout, rng: &mut C
 }
 
 /// Concrete apron with slab joints, the bright quay edge and the crane rails.
-pub(super) fn paint_quay(canvas: &mut Canvas, layout: &Layout, rng: &mut ChaCha8Rng) {
+fn paint_quay(canvas: &mut Canvas, layout: &Layout, rng: &mut ChaCha8Rng) {
     let stains = Noise::new(rng);
     let h = layout.height;
     let apron = Rect::new(layout.quay_x, -1.0, layout.apron_x1, h + 1.0);
@@ -257,7 +257,7 @@ pub(super) fn paint_quay(canvas: &mut Canvas, layout: &Layout, rng: &mut ChaCha8
 }
 
 /// Paved ground behind the apron, up to the rail siding.
-pub(super) fn paint_terminal(canvas: &mut Canvas, layout: &Layout, rng: &mut ChaCha8Rng) {
+fn paint_terminal(canvas: &mut Canvas, layout: &Layout, rng: &mut ChaCha8Rng) {
     let wear = Noise::new(rng);
     let terminal = Rect::new(
         layout.apron_x1,
@@ -271,7 +271,7 @@ pub(super) fn paint_terminal(canvas: &mut Canvas, layout: &Layout, rng: &mut Cha
     });
 }
 
-pub(super) fn paint_roads(canvas: &mut Canvas, layout: &Layout, rng: &mut ChaCha8Rng) {
+fn paint_roads(canvas: &mut Canvas, layout: &Layout, rng: &mut ChaCha8Rng) {
     let wear = Noise::new(rng);
     for &(a, b, width) in &layout.roads {
         canvas.paint(&segment(a, b, width), |x, y, _| {
@@ -287,14 +287,7 @@ pub(super) fn paint_roads(canvas: &mut Canvas, layout: &Layout, rng: &mut ChaCha
 }
 
 /// Draws dashes of length `dash` every `period` along a-b, shading each with `ink`.
-pub(super) fn dashes(
-    canvas: &mut Canvas,
-    a: P,
-    b: P,
-    dash: f64,
-    period: f64,
-    ink: impl Fn(Rgb) -> Rgb,
-) {
+fn dashes(canvas: &mut Canvas, a: P, b: P, dash: f64, period: f64, ink: impl Fn(Rgb) -> Rgb) {
     let length = norm(sub(b, a));
     let dir = scale(sub(b, a), 1.0 / length);
     let mut s = 0.0;
@@ -306,7 +299,7 @@ pub(super) fn dashes(
 }
 
 /// Yard paving with painted block outlines and dashed lane lines.
-pub(super) fn paint_yards(canvas: &mut Canvas, layout: &Layout, rng: &mut ChaCha8Rng) {
+fn paint_yards(canvas: &mut Canvas, layout: &Layout, rng: &mut ChaCha8Rng) {
     let slabs = Noise::new(rng);
     for yard in &layout.yards {
         canvas.paint(&yard.ring, |x, y, _| {
@@ -337,7 +330,7 @@ pub(super) fn paint_yards(canvas: &mut Canvas, layout: &Layout, rng: &mut ChaCha
 
 /// Two parallel siding tracks with buffer stops; the second joins the first south of the
 /// siding, and the single line runs off the image.
-pub(super) fn paint_rail(canvas: &mut Canvas, layout: &Layout, rng: &mut ChaCha8Rng) {
+fn paint_rail(canvas: &mut Canvas, layout: &Layout, rng: &mut ChaCha8Rng) {
     let grit = Noise::new(rng);
     let siding = &layout.siding;
     let [t0, t1] = siding.tracks;
@@ -387,7 +380,7 @@ pub(super) fn paint_rail(canvas: &mut Canvas, layout: &Layout, rng: &mut ChaCha8
 
 /// Sleepers and rails from a to b. Both are far thinner than a pixel at coarse GSD, so they
 /// are drawn no thinner than can still be seen as texture.
-pub(super) fn paint_track(canvas: &mut Canvas, a: P, b: P, ppm: f64) {
+fn paint_track(canvas: &mut Canvas, a: P, b: P, ppm: f64) {
     let frame = Frame::along(a, b);
     let length = norm(sub(b, a));
     let (gauge, sleeper) = (0.72 * ppm, 1.3 * ppm);
@@ -409,12 +402,7 @@ pub(super) fn paint_track(canvas: &mut Canvas, a: P, b: P, ppm: f64) {
 
 /// A warehouse (gable roof, lit on its sunward slope) or an office block (flat roof with
 /// plant on it), with its shadow.
-pub(super) fn paint_building(
-    canvas: &mut Canvas,
-    layout: &Layout,
-    building: &Building,
-    rng: &mut ChaCha8Rng,
-) {
+fn paint_building(canvas: &mut Canvas, layout: &Layout, building: &Building, rng: &mut ChaCha8Rng) {
     let rect = building.rect;
     canvas.darken(
         &extrude(&rect.ring(), scale(layout.shadow, building.height_m)),
@@ -459,7 +447,7 @@ pub(super) fn paint_building(
 }
 
 /// Floating-roof storage tanks inside an earth bund.
-pub(super) fn paint_tank_farm(canvas: &mut Canvas, layout: &Layout, rng: &mut ChaCha8Rng) {
+fn paint_tank_farm(canvas: &mut Canvas, layout: &Layout, rng: &mut ChaCha8Rng) {
     let farm = layout.tank_farm;
     canvas.fill(&farm.ring(), BUND);
     canvas.fill(&farm.inset(layout.m(6.0)).ring(), [164.0, 160.0, 150.0]);
@@ -488,12 +476,7 @@ pub(super) fn paint_tank_farm(canvas: &mut Canvas, layout: &Layout, rng: &mut Ch
 }
 
 /// A parking lot with rows of cars.
-pub(super) fn paint_parking(
-    canvas: &mut Canvas,
-    layout: &Layout,
-    lot: &Rect,
-    rng: &mut ChaCha8Rng,
-) {
+fn paint_parking(canvas: &mut Canvas, layout: &Layout, lot: &Rect, rng: &mut ChaCha8Rng) {
     canvas.fill(&lot.ring(), ASPHALT);
     let mut y = lot.y0 + layout.m(3.0);
     while y + layout.m(5.0) <= lot.y1 - layout.m(3.0) {
@@ -509,12 +492,7 @@ pub(super) fn paint_parking(
     }
 }
 
-pub(super) fn paint_trees(
-    canvas: &mut Canvas,
-    layout: &Layout,
-    grove: &Rect,
-    rng: &mut ChaCha8Rng,
-) {
+fn paint_trees(canvas: &mut Canvas, layout: &Layout, grove: &Rect, rng: &mut ChaCha8Rng) {
     let count = (grove.width() * grove.height() / (layout.m(14.0) * layout.m(14.0))) as usize;
     for _ in 0..count {
         let crown = disk(
@@ -527,7 +505,7 @@ pub(super) fn paint_trees(
 }
 
 /// Cranes and floodlight masts: all their shadows first, then the steel over them.
-pub(super) fn draw_towers(canvas: &mut Canvas, layout: &Layout) {
+fn draw_towers(canvas: &mut Canvas, layout: &Layout) {
     let towers = || {
         let cranes = layout.cranes.iter().flatten().map(|s| (s, CRANE));
         cranes.chain(layout.masts.iter().flatten().map(|s| (s, MAST)))
@@ -546,20 +524,20 @@ pub(super) fn draw_towers(canvas: &mut Canvas, layout: &Layout) {
 }
 
 #[derive(Clone, Copy)]
-pub(super) enum ShipKind {
+enum ShipKind {
     Container,
     Bulk,
     Tanker,
 }
 
-pub(super) const HULLS: [Rgb; 5] = [
+const HULLS: [Rgb; 5] = [
     [38.0, 38.0, 42.0],
     [112.0, 34.0, 32.0],
     [34.0, 48.0, 84.0],
     [46.0, 72.0, 52.0],
     [80.0, 84.0, 88.0],
 ];
-pub(super) const DECKS: [Rgb; 3] = [
+const DECKS: [Rgb; 3] = [
     [150.0, 68.0, 48.0],
     [82.0, 120.0, 84.0],
     [116.0, 120.0, 128.0],
@@ -567,7 +545,7 @@ pub(super) const DECKS: [Rgb; 3] = [
 
 /// Hull outline with a transom stern and a pointed bow, as (along, across) fractions of
 /// length and beam, from the stern round the starboard side.
-pub(super) const HULL: [[f64; 2]; 7] = [
+const HULL: [[f64; 2]; 7] = [
     [-0.5, 0.42],
     [-0.49, 0.5],
     [0.22, 0.5],
@@ -577,7 +555,7 @@ pub(super) const HULL: [[f64; 2]; 7] = [
     [0.5, 0.0],
 ];
 
-pub(super) fn hull_ring(frame: &Frame, length: f64, beam: f64) -> Vec<P> {
+fn hull_ring(frame: &Frame, length: f64, beam: f64) -> Vec<P> {
     let starboard = HULL.iter().map(|&[u, v]| [u * length, v * beam]);
     let port = HULL
         .iter()
@@ -589,7 +567,7 @@ pub(super) fn hull_ring(frame: &Frame, length: f64, beam: f64) -> Vec<P> {
 
 /// A moored ship against the quay side of `berth`, bow north or south, with its cargo,
 /// superstructure near the stern and the shadows of both.
-pub(super) fn draw_ship(
+fn draw_ship(
     canvas: &mut Canvas,
     layout: &Layout,
     berth: &Rect,
@@ -661,7 +639,7 @@ pub(super) fn draw_ship(
 }
 
 /// Bays of 40-ft containers across the deck of a container ship, some bays empty.
-pub(super) fn draw_deck_containers(
+fn draw_deck_containers(
     canvas: &mut Canvas,
     ship: &Frame,
     length: f64,
@@ -734,7 +712,7 @@ pub(super) fn stack_blocks(
 }
 
 /// Paints stacked blocks over the shadows of their stacks.
-pub(super) fn draw_stacks(canvas: &mut Canvas, layout: &Layout, stacks: &[StackedBlock]) {
+fn draw_stacks(canvas: &mut Canvas, layout: &Layout, stacks: &[StackedBlock]) {
     for stack in stacks {
         let height = f64::from(stack.tiers) * TIER_M;
         canvas.darken(
@@ -748,12 +726,12 @@ pub(super) fn draw_stacks(canvas: &mut Canvas, layout: &Layout, stacks: &[Stacke
 }
 
 #[derive(Clone, Copy)]
-pub(super) struct WagonKind {
-    pub(super) body: Rgb,
-    pub(super) carries_containers: bool,
+struct WagonKind {
+    body: Rgb,
+    carries_containers: bool,
 }
 
-pub(super) const WAGON_KINDS: [WagonKind; 4] = [
+const WAGON_KINDS: [WagonKind; 4] = [
     WagonKind {
         body: [92.0, 56.0, 42.0],
         carries_containers: false,
@@ -773,12 +751,7 @@ pub(super) const WAGON_KINDS: [WagonKind; 4] = [
 ];
 
 /// `wagons` wagons of one kind split over the two siding tracks.
-pub(super) fn draw_consist(
-    canvas: &mut Canvas,
-    layout: &Layout,
-    wagons: u32,
-    rng: &mut ChaCha8Rng,
-) {
+fn draw_consist(canvas: &mut Canvas, layout: &Layout, wagons: u32, rng: &mut ChaCha8Rng) {
     let siding = &layout.siding;
     let per_track = siding.capacity / 2;
     let first = rng.random_range(wagons.saturating_sub(per_track)..=wagons.min(per_track));

@@ -11,8 +11,8 @@ use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use std::ops::RangeInclusive;
 
-pub(super) const SHIP_STAY_DAYS: RangeInclusive<u64> = 2..=6;
-pub(super) const FILL_LEAD_DAYS: RangeInclusive<u64> = 1..=4;
+const SHIP_STAY_DAYS: RangeInclusive<u64> = 2..=6;
+const FILL_LEAD_DAYS: RangeInclusive<u64> = 1..=4;
 const WAGON_STAY_DAYS: RangeInclusive<u64> = 1..=4;
 const WAGON_IDLE_DAYS: RangeInclusive<u64> = 1..=7;
 

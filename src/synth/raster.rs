@@ -6,10 +6,10 @@ use rand::Rng;
 use std::collections::HashMap;
 
 /// Vertical samples per pixel row; coverage along a row is exact.
-pub(super) const SUBROWS: usize = 4;
+const SUBROWS: usize = 4;
 
 /// Calls `plot(x, y, coverage)` for every pixel of a `w` x `h` image that the polygon touches.
-pub(super) fn rasterize(ring: &[P], w: usize, h: usize, mut plot: impl FnMut(usize, usize, f64)) {
+fn rasterize(ring: &[P], w: usize, h: usize, mut plot: impl FnMut(usize, usize, f64)) {
     let (lo, hi) = bounds(ring);
     let x0 = lo[0].floor().clamp(0.0, w as f64) as usize;
     let x1 = hi[0].ceil().clamp(0.0, w as f64) as usize;
@@ -44,7 +44,7 @@ pub(super) fn rasterize(ring: &[P], w: usize, h: usize, mut plot: impl FnMut(usi
 }
 
 /// Adds `weight` times the overlap of `[xa, xb]` with each pixel of `cover` (which starts at `x0`).
-pub(super) fn add_span(cover: &mut [f64], x0: usize, xa: f64, xb: f64, weight: f64) {
+fn add_span(cover: &mut [f64], x0: usize, xa: f64, xb: f64, weight: f64) {
     let start = x0 as f64;
     let (xa, xb) = (xa.max(start), xb.min(start + cover.len() as f64));
     if xa >= xb {
@@ -162,7 +162,7 @@ impl Noise {
         Self(rng.random())
     }
 
-    pub(super) fn lattice(self, x: i64, y: i64) -> f64 {
+    fn lattice(self, x: i64, y: i64) -> f64 {
         let h = splitmix(self.0 ^ splitmix(x as u64 ^ splitmix(y as u64)));
         (h >> 11) as f64 / (1_u64 << 53) as f64
     }
@@ -191,7 +191,7 @@ impl Noise {
     }
 }
 
-pub(super) fn splitmix(z: u64) -> u64 {
+fn splitmix(z: u64) -> u64 {
     let z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
     let z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     let z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);

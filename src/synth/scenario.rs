@@ -22,14 +22,9 @@ pub enum Scenario {
 
 impl std::fmt::Display for Scenario {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let name = match self {
-            Scenario::Rajin2023 => "rajin-2023",
-            Scenario::Quiet => "quiet",
-            Scenario::Busy => "busy",
-            Scenario::Large => "large",
-            Scenario::Sample => "sample",
-        };
-        f.write_str(name)
+        use clap::ValueEnum;
+        let value = self.to_possible_value().expect("no scenario is skipped");
+        f.write_str(value.get_name())
     }
 }
 

@@ -697,4 +697,3 @@ fn every_output_format_round_trips() {
         }
     }
 }
-
