@@ -23,7 +23,7 @@ pub use scenario::Scenario;
 
 use crate::error::{Error, Result};
 use crate::output::{write_atomically, write_png};
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 use image::{GrayImage, Luma};
 use layout::Layout;
 use nuisance::SceneNuisance;
@@ -161,6 +161,11 @@ impl SynthSpec {
                     self.width, self.height, self.gsd_m
                 ),
             );
+        }
+        for (date, flag) in [(self.start, "--start"), (self.end, "--end")] {
+            if !(1900..=2200).contains(&date.year()) {
+                return invalid(flag, format!("{date} is outside the years 1900 to 2200"));
+            }
         }
         if self.start > self.end {
             return invalid(

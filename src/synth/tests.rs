@@ -553,7 +553,14 @@ fn regions_are_disjoint_and_inside_the_image_at_any_valid_size() {
 #[test]
 fn bad_settings_name_their_flag() {
     let base = small(calm());
-    let cases: [(SynthSpec, &str); 7] = [
+    let cases: [(SynthSpec, &str); 8] = [
+        (
+            SynthSpec {
+                start: date("1066-10-14"),
+                ..base.clone()
+            },
+            "--start",
+        ),
         (
             SynthSpec {
                 width: 100,
