@@ -150,6 +150,7 @@ impl Layout {
         metres * self.ppm
     }
 
+    /// The regions in name order, the order of the engine's outputs.
     pub(super) fn regions(&self) -> Vec<SynthRegion> {
         let region = |name: &str, kind: &str, ring: &[P]| SynthRegion {
             name: name.into(),
@@ -162,7 +163,9 @@ impl Layout {
             .map(|b| region(&b.name, "berth", &b.rect.ring()));
         let yards = self.yards.iter().map(|y| region(&y.name, "yard", &y.ring));
         let siding = region(&self.siding.name, "rail", &self.siding.rect.ring());
-        berths.chain(yards).chain([siding]).collect()
+        let mut regions: Vec<SynthRegion> = berths.chain(yards).chain([siding]).collect();
+        regions.sort_by(|a, b| a.name.cmp(&b.name));
+        regions
     }
 }
 

@@ -300,8 +300,10 @@ impl Synthesizer {
         let (w, h) = (spec.width as usize, spec.height as usize);
         for visit in &plan.visits {
             let scene = &mut scenes[visit.seen];
-            if truth::clouded_fraction(&regions[visit.berth], scene, w, h) > truth::UNOBSERVED_ABOVE
-            {
+            let berth = &layout.berths[visit.berth].name;
+            let region = regions.iter().find(|r| &r.name == berth);
+            let region = region.expect("every berth is a region");
+            if truth::clouded_fraction(region, scene, w, h) > truth::UNOBSERVED_ABOVE {
                 scene.cloud = None;
             }
         }

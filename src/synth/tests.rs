@@ -702,5 +702,26 @@ fn every_output_format_round_trips() {
         for name in ["regions.geojson", "truth.csv", "truth_events.csv"] {
             assert!(dir.path().join(name).exists(), "{name}");
         }
+        let leftovers = std::fs::read_dir(dir.path()).unwrap().filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .ends_with(".tmp")
+        });
+        assert_eq!(leftovers.count(), 0);
+        // The engine reads the regions as they were written.
+        let read = crate::regions::RegionSet::read(&dir.path().join("regions.geojson")).unwrap();
+        let names: Vec<(&str, &str)> = read
+            .regions
+            .iter()
+            .map(|r| (r.name.as_str(), r.kind.as_str()))
+            .collect();
+        let written: Vec<(&str, &str)> = synth
+            .regions()
+            .iter()
+            .map(|r| (r.name.as_str(), r.kind.as_str()))
+            .collect();
+        assert_eq!(names, written);
     }
 }

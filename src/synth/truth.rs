@@ -115,7 +115,7 @@ impl Truth {
         csv
     }
 
-    /// `date,region,kind,event,length_m`, in date order, then region order.
+    /// `date,region,kind,event,length_m`, in date order, then region name.
     pub(super) fn events_csv(&self, dates: &[NaiveDate], regions: &[SynthRegion]) -> String {
         let mut csv = String::from("date,region,kind,event,length_m\n");
         for e in &self.events {
