@@ -9,6 +9,7 @@ use portwatch::kernel::DeviceChoice;
 use portwatch::kernel::gpu;
 use portwatch::output::{PairsCsv, write_atomically, write_mask_png};
 use portwatch::regions::RegionSet;
+use portwatch::synth::{Cadence, Format, Scenario, Size, SynthSpec, Synthesizer};
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -33,6 +34,9 @@ enum Command {
     Devices,
     /// Score the series.csv and events.csv of a run against truth files; exits 3 when a threshold is missed.
     Eval(EvalArgs),
+    /// Render a synthetic port archive with ground truth: scenes, masks, regions.geojson, truth.csv and
+    /// truth_events.csv. Flags override the scenario's defaults.
+    Synth(SynthArgs),
 }
 
 #[derive(clap::Args)]
@@ -133,6 +137,110 @@ struct RunArgs {
     masks: bool,
 }
 
+#[derive(clap::Args)]
+struct SynthArgs {
+    /// What happens at the port, and the defaults of every other flag
+    #[arg(long, value_enum)]
+    scenario: Scenario,
+    /// Output directory, created if missing
+    #[arg(long)]
+    out: PathBuf,
+    /// Random seed: the same seed and flags write the same bytes
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Scene size in pixels, WIDTHxHEIGHT (256 to 16384 a side)
+    #[arg(long)]
+    size: Option<Size>,
+    /// First acquisition date, YYYY-MM-DD
+    #[arg(long)]
+    start: Option<chrono::NaiveDate>,
+    /// Last possible acquisition date, YYYY-MM-DD
+    #[arg(long)]
+    end: Option<chrono::NaiveDate>,
+    /// Days between acquisitions: N, or MIN-MAX drawn per gap
+    #[arg(long)]
+    cadence: Option<Cadence>,
+    /// Stop after this many scenes
+    #[arg(long)]
+    scenes: Option<u32>,
+    /// Ground sample distance in metres per pixel (1 to 10)
+    #[arg(long)]
+    gsd: Option<f64>,
+    /// Scene file format
+    #[arg(long, value_enum)]
+    format: Option<Format>,
+    /// Bits per sample: 8, or 16 (reflectance x 10000)
+    #[arg(long)]
+    bit_depth: Option<u8>,
+    /// Bands: 3 (RGB) or 4 (RGB + near infrared)
+    #[arg(long)]
+    bands: Option<usize>,
+    /// Sensor noise standard deviation, in levels of the 8-bit scale (0 to 50)
+    #[arg(long, value_name = "DN")]
+    noise: Option<f64>,
+    /// Illumination gain per scene: 1 ± F for all bands plus ± F/2 per band (0 to 0.5)
+    #[arg(long, value_name = "F")]
+    gain_jitter: Option<f64>,
+    /// Offset per scene and band: ± DN levels of the 8-bit scale (0 to 50)
+    #[arg(long, value_name = "DN")]
+    offset_jitter: Option<f64>,
+    /// Gamma per scene and band: 1 ± G (0 to 0.5)
+    #[arg(long, value_name = "G")]
+    gamma_jitter: Option<f64>,
+    /// Haze per scene: up to this fraction of the signal replaced by scattered light (0 to 1)
+    #[arg(long, value_name = "F")]
+    haze: Option<f64>,
+    /// Chance that a scene has a cloud and its shadow (0 to 1)
+    #[arg(long, value_name = "P")]
+    cloud_probability: Option<f64>,
+    /// Mis-registration: each scene shifted by up to ± PX pixels per axis, sub-pixel (0 to 1.5)
+    #[arg(long, value_name = "PX")]
+    misregistration: Option<f64>,
+    /// Chance that a scene carries JPEG compression artifacts, quality 30 to 70 (0 to 1)
+    #[arg(long, value_name = "P")]
+    jpeg_probability: Option<f64>,
+    /// Do not write the cloud masks (<date>.mask.png)
+    #[arg(long)]
+    no_masks: bool,
+}
+
+impl SynthArgs {
+    /// The scenario's defaults with the flags given laid over them; checked later by the library.
+    fn spec(&self) -> SynthSpec {
+        let mut spec = self.scenario.defaults();
+        let n = &mut spec.nuisances;
+        let knobs = [
+            (&mut n.noise_dn, self.noise),
+            (&mut n.gain_jitter, self.gain_jitter),
+            (&mut n.offset_jitter_dn, self.offset_jitter),
+            (&mut n.gamma_jitter, self.gamma_jitter),
+            (&mut n.haze, self.haze),
+            (&mut n.cloud_probability, self.cloud_probability),
+            (&mut n.misregistration_px, self.misregistration),
+            (&mut n.jpeg_probability, self.jpeg_probability),
+        ];
+        for (knob, flag) in knobs {
+            if let Some(value) = flag {
+                *knob = value;
+            }
+        }
+        n.masks &= !self.no_masks;
+        if let Some(Size { width, height }) = self.size {
+            (spec.width, spec.height) = (width, height);
+        }
+        spec.seed = self.seed.unwrap_or(spec.seed);
+        spec.start = self.start.unwrap_or(spec.start);
+        spec.end = self.end.unwrap_or(spec.end);
+        spec.cadence = self.cadence.unwrap_or(spec.cadence);
+        spec.max_scenes = self.scenes.or(spec.max_scenes);
+        spec.gsd_m = self.gsd.unwrap_or(spec.gsd_m);
+        spec.format = self.format.unwrap_or(spec.format);
+        spec.bits = self.bit_depth.unwrap_or(spec.bits);
+        spec.bands = self.bands.unwrap_or(spec.bands);
+        spec
+    }
+}
+
 #[derive(Clone, Copy)]
 struct Nodata(Option<u32>);
 
@@ -158,6 +266,7 @@ fn main() -> ExitCode {
         Command::Run(args) => run(args).map(|()| ExitCode::SUCCESS),
         Command::Devices => devices().map(|()| ExitCode::SUCCESS),
         Command::Eval(args) => eval(&args),
+        Command::Synth(args) => synth(&args).map(|()| ExitCode::SUCCESS),
     };
     match result {
         Ok(code) => code,
@@ -268,6 +377,29 @@ fn eval(args: &EvalArgs) -> Result<ExitCode> {
     } else {
         ExitCode::from(THRESHOLD_MISSED)
     })
+}
+
+fn synth(args: &SynthArgs) -> Result<()> {
+    let started = Instant::now();
+    let synthesizer = Synthesizer::new(&args.spec())?;
+    let scenes = synthesizer.dates().len();
+    eprintln!(
+        "portwatch: synth {}: {scenes} scenes, {} regions, into {}",
+        args.scenario,
+        synthesizer.regions().len(),
+        args.out.display()
+    );
+    synthesizer.write(&args.out, |name| {
+        eprintln!(
+            "portwatch: wrote {name} ({:.1} s)",
+            started.elapsed().as_secs_f64()
+        );
+    })?;
+    eprintln!(
+        "portwatch: wrote {scenes} scenes and their truth in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
 }
 
 fn devices() -> Result<()> {

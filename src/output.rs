@@ -135,25 +135,39 @@ fn write_error(path: &Path, source: std::io::Error) -> Error {
     }
 }
 
-/// Writes `bytes` as the whole content of `path`, atomically.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+/// Writes `path` atomically with `write`, which streams the whole content into the file it is given.
+pub fn write_with(
+    path: &Path,
+    write: impl FnOnce(&mut AtomicFile) -> std::io::Result<()>,
+) -> Result<()> {
     let mut file = AtomicFile::create(path)?;
-    file.write_all(bytes).map_err(|e| write_error(path, e))?;
+    write(&mut file).map_err(|e| write_error(path, e))?;
     file.commit()
 }
 
-/// Writes an 8-bit image as a PNG, atomically, compressed hard: the files are kept and shared.
-pub fn write_png<P>(path: &Path, image: &image::ImageBuffer<P, Vec<u8>>) -> Result<()>
+/// Writes `bytes` as the whole content of `path`, atomically.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_with(path, |file| file.write_all(bytes))
+}
+
+/// Writes an 8- or 16-bit image as a PNG, atomically, compressed hard: the files are kept and shared.
+pub fn write_png<P>(path: &Path, image: &image::ImageBuffer<P, Vec<P::Subpixel>>) -> Result<()>
 where
-    P: image::PixelWithColorType<Subpixel = u8>,
+    P: image::PixelWithColorType,
+    P::Subpixel: bytemuck::Pod,
 {
     use image::ImageEncoder;
     use image::codecs::png::{CompressionType, FilterType, PngEncoder};
-    let mut file = AtomicFile::create(path)?;
-    PngEncoder::new_with_quality(&mut file, CompressionType::Best, FilterType::Adaptive)
-        .write_image(image.as_raw(), image.width(), image.height(), P::COLOR_TYPE)
-        .map_err(|e| write_error(path, std::io::Error::other(e)))?;
-    file.commit()
+    write_with(path, |file| {
+        PngEncoder::new_with_quality(file, CompressionType::Best, FilterType::Adaptive)
+            .write_image(
+                bytemuck::cast_slice(image.as_raw()),
+                image.width(),
+                image.height(),
+                P::COLOR_TYPE,
+            )
+            .map_err(std::io::Error::other)
+    })
 }
 
 /// Writes a change mask as an 8-bit PNG, 255 = changed.
