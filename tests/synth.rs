@@ -100,3 +100,86 @@ fn bad_flags_are_refused_before_anything_is_written() {
         assert!(!out.exists(), "{flags:?} wrote {}", out.display());
     }
 }
+
+/// synth's truth files are what eval reads: a result built from the truth itself scores perfectly.
+#[test]
+fn eval_scores_a_result_copied_from_the_truth_as_perfect() {
+    let archive = tempfile::tempdir().unwrap();
+    let flags = [
+        "--scenario",
+        "busy",
+        "--size",
+        "400x400",
+        "--scenes",
+        "24",
+        "--cloud-probability",
+        "0.4",
+    ];
+    let output = synth(archive.path(), &flags);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let truth = std::fs::read_to_string(archive.path().join("truth.csv")).unwrap();
+    let mut series = String::from("date,region,kind,valid_fraction,change_score,occupancy,state\n");
+    let (mut clouded, mut arrivals) = (0, 0);
+    for line in truth.lines().skip(1) {
+        let [date, region, kind, observed, occupied, fill, _length] =
+            line.split(',').collect::<Vec<_>>()[..]
+        else {
+            panic!("truth.csv row {line:?} does not have 7 fields");
+        };
+        let state = match (observed, occupied) {
+            ("0", _) => "unobserved",
+            (_, "1") => "occupied",
+            _ => "empty",
+        };
+        clouded += usize::from(observed == "0");
+        series += &format!("{date},{region},{kind},1.0000,0.0000,{fill},{state}\n");
+    }
+    let events = std::fs::read_to_string(archive.path().join("truth_events.csv")).unwrap();
+    arrivals += events.lines().filter(|l| l.contains(",arrival,")).count();
+    assert!(
+        arrivals >= 3 && clouded > 0,
+        "the archive should have arrivals ({arrivals}) and clouds ({clouded})"
+    );
+    let result = tempfile::tempdir().unwrap();
+    std::fs::write(result.path().join("series.csv"), series).unwrap();
+    std::fs::write(result.path().join("events.csv"), events).unwrap();
+    let eval = Command::new(common::portwatch_bin())
+        .args([
+            "eval",
+            "--truth",
+            archive.path().to_str().unwrap(),
+            "--result",
+            result.path().to_str().unwrap(),
+        ])
+        .args([
+            "--min-state-accuracy",
+            "1",
+            "--min-clouded-caught",
+            "1",
+            "--max-observed-called-unobserved",
+            "0",
+        ])
+        .args([
+            "--min-arrival-f1",
+            "1",
+            "--min-departure-f1",
+            "1",
+            "--min-fill-f1",
+            "1",
+            "--min-clear-f1",
+            "1",
+        ])
+        .args(["--max-yard-mae", "0", "--max-length-error-m", "0"])
+        .output()
+        .unwrap();
+    assert!(
+        eval.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&eval.stdout),
+        String::from_utf8_lossy(&eval.stderr)
+    );
+}
