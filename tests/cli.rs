@@ -18,21 +18,46 @@ fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
-/// Runs on the GPU; `None` (after saying so) when there is no adapter and none is required.
-fn portwatch_gpu(args: &[&str], cwd: &Path, test: &str) -> Option<Output> {
-    let mut args = args.to_vec();
-    args.extend(["--device", "gpu"]);
+/// The outputs of one `run`.
+struct RunOutput {
+    out: tempfile::TempDir,
+    pairs: String,
+    stderr: String,
+}
+
+/// `portwatch run ARGS --device DEVICE --out TMP` in `cwd`, which must succeed; `None` (after saying why)
+/// when the GPU is asked for, there is no adapter and none is required.
+fn run_on(device: &str, args: &[&str], cwd: &Path, test: &str) -> Option<RunOutput> {
+    let out = tempfile::tempdir().unwrap();
+    let mut args = [&["run"], args].concat();
+    args.extend(["--device", device, "--out", out.path().to_str().unwrap()]);
     let output = portwatch(&args, cwd);
-    if !output.status.success()
-        && stderr(&output).contains("GPU: no adapter")
-        && !common::gpu_required()
-    {
+    let stderr = stderr(&output);
+    if device == "gpu" && stderr.contains("GPU: no adapter") && !common::gpu_required() {
         eprintln!(
             "SKIPPED {test}: no GPU adapter; set PORTWATCH_REQUIRE_GPU=1 to make this a failure"
         );
         return None;
     }
-    Some(output)
+    assert!(
+        output.status.success(),
+        "portwatch {args:?} failed: {stderr}"
+    );
+    let pairs = std::fs::read_to_string(out.path().join("pairs.csv")).unwrap();
+    Some(RunOutput { out, pairs, stderr })
+}
+
+/// Runs on the CPU and on the GPU, asserts that both wrote the same pairs.csv, and returns both runs.
+fn run_on_both(args: &[&str], cwd: &Path, test: &str) -> (RunOutput, Option<RunOutput>) {
+    let cpu = run_on("cpu", args, cwd, test).expect("the CPU always runs");
+    let gpu = run_on("gpu", args, cwd, test);
+    if let Some(gpu) = &gpu {
+        assert!(
+            gpu.pairs == cpu.pairs,
+            "{test}: pairs.csv differs between the CPU and GPU runs"
+        );
+    }
+    (cpu, gpu)
 }
 
 fn repo_root() -> PathBuf {
@@ -62,94 +87,53 @@ fn write_rgb(path: &Path, width: u32, height: u32, phase: u8) {
     .unwrap();
 }
 
-fn run_ok(archive: &Path, extra: &[&str]) -> (tempfile::TempDir, String) {
-    let out = tempfile::tempdir().unwrap();
-    let mut args = vec![
-        "run",
-        archive.to_str().unwrap(),
-        "--out",
-        out.path().to_str().unwrap(),
-    ];
-    args.extend(extra);
-    let output = portwatch(&args, archive);
-    assert!(
-        output.status.success(),
-        "portwatch {args:?} failed: {}",
-        stderr(&output)
-    );
-    let pairs = std::fs::read_to_string(out.path().join("pairs.csv")).unwrap();
-    (out, pairs)
+/// A run of `archive` on the CPU with `flags`.
+fn run_cpu(archive: &Path, flags: &[&str]) -> RunOutput {
+    let args = [&[archive.to_str().unwrap()], flags].concat();
+    run_on("cpu", &args, archive, "").expect("the CPU always runs")
 }
 
 #[test]
 fn sample_run_is_byte_identical_on_cpu_and_gpu() {
-    let root = repo_root();
-    let cpu_out = tempfile::tempdir().unwrap();
-    let gpu_out = tempfile::tempdir().unwrap();
-    let cpu = portwatch(
-        &[
-            "run",
-            "--device",
-            "cpu",
-            "--out",
-            cpu_out.path().to_str().unwrap(),
-        ],
-        &root,
-    );
-    assert!(cpu.status.success(), "{}", stderr(&cpu));
-    assert!(
-        stderr(&cpu).contains("backend cpu"),
-        "the run must say which backend ran: {}",
-        stderr(&cpu)
-    );
-    let cpu_pairs = std::fs::read(cpu_out.path().join("pairs.csv")).unwrap();
-    let Some(gpu) = portwatch_gpu(
-        &["run", "--out", gpu_out.path().to_str().unwrap()],
-        &root,
+    let (cpu, gpu) = run_on_both(
+        &[],
+        &repo_root(),
         "sample_run_is_byte_identical_on_cpu_and_gpu",
-    ) else {
-        return;
-    };
-    assert!(gpu.status.success(), "{}", stderr(&gpu));
-    assert!(stderr(&gpu).contains("backend gpu: "), "{}", stderr(&gpu));
-    let gpu_pairs = std::fs::read(gpu_out.path().join("pairs.csv")).unwrap();
-    assert!(
-        cpu_pairs == gpu_pairs,
-        "pairs.csv differs between the CPU and GPU runs"
     );
+    assert!(
+        cpu.stderr.contains("backend cpu"),
+        "the run must say which backend ran: {}",
+        cpu.stderr
+    );
+    if let Some(gpu) = gpu {
+        assert!(gpu.stderr.contains("backend gpu: "), "{}", gpu.stderr);
+    }
 }
 
 #[test]
 fn smoothed_runs_and_masks_agree_across_backends() {
     let dir = archive(&["2023-08-01", "2023-08-03", "20230806T0130", "2023-08-09"]);
-    let flags = ["--smooth", "2", "--threshold", "100", "--masks"];
-    let (cpu_out, cpu_pairs) = run_ok(dir.path(), &[&flags[..], &["--device", "cpu"]].concat());
-    let gpu_out = tempfile::tempdir().unwrap();
-    let mut args = vec![
-        "run",
+    let args = [
         dir.path().to_str().unwrap(),
-        "--out",
-        gpu_out.path().to_str().unwrap(),
+        "--smooth",
+        "2",
+        "--threshold",
+        "100",
+        "--masks",
     ];
-    args.extend(flags);
-    let Some(gpu) = portwatch_gpu(
+    let (cpu, gpu) = run_on_both(
         &args,
         dir.path(),
         "smoothed_runs_and_masks_agree_across_backends",
-    ) else {
-        return;
-    };
-    assert!(gpu.status.success(), "{}", stderr(&gpu));
-    assert_eq!(
-        std::fs::read_to_string(gpu_out.path().join("pairs.csv")).unwrap(),
-        cpu_pairs
     );
     let mask = "2023-08-03_2023-08-06T013000.png";
-    let cpu_mask = std::fs::read(cpu_out.path().join("masks").join(mask)).unwrap();
-    assert_eq!(
-        std::fs::read(gpu_out.path().join("masks").join(mask)).unwrap(),
-        cpu_mask
-    );
+    let cpu_mask = std::fs::read(cpu.out.path().join("masks").join(mask)).unwrap();
+    if let Some(gpu) = gpu {
+        assert!(
+            std::fs::read(gpu.out.path().join("masks").join(mask)).unwrap() == cpu_mask,
+            "{mask} differs"
+        );
+    }
     let decoded = image::load_from_memory(&cpu_mask).unwrap().into_luma8();
     assert_eq!(decoded.dimensions(), (32, 24));
     assert!(decoded.pixels().all(|p| p.0[0] == 0 || p.0[0] == 255));
@@ -158,7 +142,7 @@ fn smoothed_runs_and_masks_agree_across_backends() {
 #[test]
 fn pairs_csv_has_one_row_per_pair_and_region_in_order() {
     let dir = archive(&["20230805", "2023-08-01", "2023-08-03"]);
-    let (_out, pairs) = run_ok(dir.path(), &["--device", "cpu", "--threshold", "60"]);
+    let pairs = run_cpu(dir.path(), &["--threshold", "60"]).pairs;
     let lines: Vec<&str> = pairs.lines().collect();
     assert_eq!(
         lines[0],
@@ -203,12 +187,9 @@ fn regions_default_to_the_archive_and_can_be_given() {
     let elsewhere = tempfile::tempdir().unwrap();
     let regions = elsewhere.path().join("berths.geojson");
     std::fs::write(&regions, REGIONS.replace("berth-1", "quay-7")).unwrap();
-    let (_out, default_pairs) = run_ok(dir.path(), &["--device", "cpu"]);
+    let default_pairs = run_cpu(dir.path(), &[]).pairs;
     assert!(default_pairs.contains(",berth-1,"));
-    let (_out, given_pairs) = run_ok(
-        dir.path(),
-        &["--device", "cpu", "--regions", regions.to_str().unwrap()],
-    );
+    let given_pairs = run_cpu(dir.path(), &["--regions", regions.to_str().unwrap()]).pairs;
     assert!(given_pairs.contains(",quay-7,") && !given_pairs.contains("berth-1"));
 }
 
@@ -218,7 +199,7 @@ fn masks_and_nodata_exclude_pixels() {
     let mask =
         image::GrayImage::from_fn(32, 24, |x, _| image::Luma([if x < 10 { 0 } else { 255 }]));
     mask.save(dir.path().join("2023-08-02.mask.png")).unwrap();
-    let (_out, pairs) = run_ok(dir.path(), &["--device", "cpu"]);
+    let pairs = run_cpu(dir.path(), &[]).pairs;
     let berth: Vec<&str> = pairs.lines().nth(1).unwrap().split(',').collect();
     assert_eq!(
         berth[4], "80",
@@ -227,14 +208,14 @@ fn masks_and_nodata_exclude_pixels() {
     write_rgb(&dir.path().join("2023-08-02.png"), 32, 24, 0);
     let black = image::RgbImage::from_pixel(32, 24, image::Rgb([0, 0, 0]));
     black.save(dir.path().join("2023-08-03.png")).unwrap();
-    let (_out, pairs) = run_ok(dir.path(), &["--device", "cpu"]);
+    let pairs = run_cpu(dir.path(), &[]).pairs;
     let last_berth: Vec<&str> = pairs.lines().nth(3).unwrap().split(',').collect();
     assert_eq!(
         (last_berth[4], last_berth[7]),
         ("0", ""),
         "an all-nodata scene leaves no valid pixel"
     );
-    let (_out, pairs) = run_ok(dir.path(), &["--device", "cpu", "--nodata", "none"]);
+    let pairs = run_cpu(dir.path(), &["--nodata", "none"]).pairs;
     assert_eq!(pairs.lines().nth(3).unwrap().split(',').nth(4), Some("80"));
 }
 
@@ -426,7 +407,7 @@ fn bad_settings_are_refused() {
 #[test]
 fn an_earlier_output_survives_a_failed_run() {
     let dir = archive(&["2023-08-01", "2023-08-02", "2023-08-03"]);
-    let (out, pairs) = run_ok(dir.path(), &["--device", "cpu"]);
+    let RunOutput { out, pairs, .. } = run_cpu(dir.path(), &[]);
     std::fs::write(dir.path().join("2023-08-03.png"), b"broken").unwrap();
     let output = portwatch(
         &[
@@ -526,49 +507,24 @@ fn tiff_jpeg_and_two_band_archives_run_alike_on_both_backends() {
         ),
     ];
     for (dir, format, first_row) in expectations {
-        let out = tempfile::tempdir().unwrap();
-        let args = [
-            "run",
-            dir.path().to_str().unwrap(),
-            "--device",
-            "cpu",
-            "--out",
-            out.path().to_str().unwrap(),
-        ];
-        let cpu = portwatch(&args, dir.path());
-        assert!(cpu.status.success(), "{}", stderr(&cpu));
-        assert!(stderr(&cpu).contains(format), "{}", stderr(&cpu));
-        let cpu_pairs = std::fs::read_to_string(out.path().join("pairs.csv")).unwrap();
+        let test = "tiff_jpeg_and_two_band_archives_run_alike_on_both_backends";
+        let (cpu, _) = run_on_both(&[dir.path().to_str().unwrap()], dir.path(), test);
+        assert!(cpu.stderr.contains(format), "{}", cpu.stderr);
         assert!(
-            cpu_pairs.lines().nth(1).unwrap().starts_with(first_row),
-            "{cpu_pairs}"
+            cpu.pairs.lines().nth(1).unwrap().starts_with(first_row),
+            "{}",
+            cpu.pairs
         );
-        let changed: u64 = cpu_pairs
+        let changed: u64 = cpu
+            .pairs
             .lines()
             .skip(1)
             .map(|l| l.split(',').nth(5).unwrap().parse::<u64>().unwrap())
             .sum();
         assert!(
             changed > 0,
-            "the scenes differ, so some pixels must change: {cpu_pairs}"
-        );
-        let gpu_out = tempfile::tempdir().unwrap();
-        let Some(gpu) = portwatch_gpu(
-            &[
-                "run",
-                dir.path().to_str().unwrap(),
-                "--out",
-                gpu_out.path().to_str().unwrap(),
-            ],
-            dir.path(),
-            "tiff_jpeg_and_two_band_archives_run_alike_on_both_backends",
-        ) else {
-            return;
-        };
-        assert!(gpu.status.success(), "{}", stderr(&gpu));
-        assert_eq!(
-            std::fs::read_to_string(gpu_out.path().join("pairs.csv")).unwrap(),
-            cpu_pairs
+            "the scenes differ, so some pixels must change: {}",
+            cpu.pairs
         );
     }
 }
