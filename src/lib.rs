@@ -12,6 +12,7 @@ pub mod error;
 pub mod eval;
 pub mod kernel;
 pub mod output;
+pub mod progress;
 pub mod rasterize;
 pub mod regions;
 pub mod scene;

@@ -8,6 +8,7 @@ use portwatch::eval::{self, Metric, Threshold};
 use portwatch::kernel::DeviceChoice;
 use portwatch::kernel::gpu;
 use portwatch::output::{PairsCsv, write_atomically, write_mask_png};
+use portwatch::progress::Progress;
 use portwatch::regions::RegionSet;
 use portwatch::synth::{Cadence, Format, Scenario, Size, SynthSpec, Synthesizer};
 use std::io::Write;
@@ -135,6 +136,9 @@ struct RunArgs {
     /// Also write each pair's change mask as masks/FROM_TO.png (255 = changed)
     #[arg(long)]
     masks: bool,
+    /// Print nothing on stderr but errors
+    #[arg(long, short)]
+    quiet: bool,
 }
 
 #[derive(clap::Args)]
@@ -202,6 +206,9 @@ struct SynthArgs {
     /// Do not write the cloud masks (<date>.mask.png)
     #[arg(long)]
     no_masks: bool,
+    /// Print nothing on stderr but errors
+    #[arg(long, short)]
+    quiet: bool,
 }
 
 impl SynthArgs {
@@ -293,15 +300,16 @@ fn run(args: RunArgs) -> Result<()> {
     };
     let series = SeriesRun::open(&archive, &regions, args.device, options)?;
     let settings = series.settings();
-    eprintln!("portwatch: backend {}", series.backend());
-    eprintln!(
-        "portwatch: {} scenes of {}, {} regions, threshold {}, smoothing radius {}",
-        archive.entries.len(),
+    let scene_count = archive.entries.len();
+    let mut progress = Progress::new(scene_count.saturating_sub(1) as u64, "pairs", args.quiet);
+    progress.say(&format!("backend {}", series.backend()));
+    progress.say(&format!(
+        "{scene_count} scenes of {}, {} regions, threshold {}, smoothing radius {}",
         series.format(),
         regions.regions.len(),
         settings.threshold,
         settings.radius
-    );
+    ));
     let pixels = series.format().pixel_count() as f64;
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("cannot create output directory {}", args.out.display()))?;
@@ -322,17 +330,18 @@ fn run(args: RunArgs) -> Result<()> {
             )?;
         }
         pair_count += 1;
+        progress.advance(&format!("{} to {}", pair.from, pair.to));
         Ok(())
     })?;
     pairs.commit()?;
+    progress.finish();
     let seconds = started.elapsed().as_secs_f64();
-    eprintln!(
-        "portwatch: {} scenes, {pair_count} pairs, {:.1} Mpx compared in {seconds:.2} s ({:.1} Mpx/s); wrote {}",
-        archive.entries.len(),
+    progress.say(&format!(
+        "{scene_count} scenes, {pair_count} pairs, {:.1} Mpx compared in {seconds:.2} s ({:.1} Mpx/s); wrote {}",
         pixels * pair_count as f64 / 1e6,
         pixels * pair_count as f64 / 1e6 / seconds,
         pairs_path.display()
-    );
+    ));
     Ok(())
 }
 
@@ -380,25 +389,21 @@ fn eval(args: &EvalArgs) -> Result<ExitCode> {
 }
 
 fn synth(args: &SynthArgs) -> Result<()> {
-    let started = Instant::now();
     let synthesizer = Synthesizer::new(&args.spec())?;
     let scenes = synthesizer.dates().len();
-    eprintln!(
-        "portwatch: synth {}: {scenes} scenes, {} regions, into {}",
+    let mut progress = Progress::new(scenes as u64, "scenes", args.quiet);
+    progress.say(&format!(
+        "synth {}: {scenes} scenes, {} regions, into {}",
         args.scenario,
         synthesizer.regions().len(),
         args.out.display()
-    );
-    synthesizer.write(&args.out, |name| {
-        eprintln!(
-            "portwatch: wrote {name} ({:.1} s)",
-            started.elapsed().as_secs_f64()
-        );
-    })?;
-    eprintln!(
-        "portwatch: wrote {scenes} scenes and their truth in {:.1} s",
-        started.elapsed().as_secs_f64()
-    );
+    ));
+    synthesizer.write(&args.out, |name| progress.advance(name))?;
+    progress.finish();
+    progress.say(&format!(
+        "wrote {scenes} scenes and their truth in {:.1} s",
+        progress.elapsed_seconds()
+    ));
     Ok(())
 }
 

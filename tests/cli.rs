@@ -550,3 +550,26 @@ fn an_adapter_name_that_matches_nothing_is_a_clear_error() {
     assert!(message.contains("error: GPU: no adapter"), "{message}");
     assert!(std::fs::read_dir(out.path()).unwrap().next().is_none());
 }
+
+#[test]
+fn progress_goes_to_stderr_as_lines_and_quiet_silences_it() {
+    let dir = archive(&["2023-08-01", "2023-08-02", "2023-08-03"]);
+    let logged = run_cpu(dir.path(), &[]);
+    let lines: Vec<&str> = logged.stderr.lines().collect();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("portwatch: 2/2 pairs done (2023-08-02 to 2023-08-03), ")),
+        "{}",
+        logged.stderr
+    );
+    let last = lines.last().unwrap();
+    assert!(
+        last.starts_with("portwatch: 3 scenes, 2 pairs, 0.0 Mpx compared in "),
+        "{last}"
+    );
+    assert!(last.contains(" Mpx/s); wrote "), "{last}");
+    let quiet = run_cpu(dir.path(), &["--quiet"]);
+    assert_eq!(quiet.stderr, "");
+    assert_eq!(quiet.pairs, logged.pairs);
+}
