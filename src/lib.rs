@@ -2,8 +2,9 @@
 //! the CPU through rayon, with identical results.
 //!
 //! Input: [`archive`] (dated scenes, decoded by [`scene`]) and [`regions`] (rasterized by [`rasterize`]).
-//! The kernel contract and its two backends: [`kernel`]. The series driver: [`driver`]. Outputs: [`output`].
-//! Scoring a run against the truth of its archive: [`eval`].
+//! The kernel contract and its two backends: [`kernel`]. The series driver: [`driver`]. Outputs: [`output`],
+//! and [`progress`] on stderr. Synthetic archives with ground truth: [`synth`]; scoring a run against the
+//! truth of its archive: [`eval`].
 
 pub mod acquisition;
 pub mod archive;
