@@ -1,5 +1,7 @@
 //! The CPU backend: one function per shader stage, with the shader's name, constants and per-pixel logic,
-//! spread over cores by rayon in blocks of whole bitmap words.
+//! spread over cores by rayon in bands of rows. Each task runs every stage on its band, the magnitudes of
+//! its rows (and the smoothing window's rows either side) staying in task-local buffers in cache, where the
+//! GPU passes whole-image buffers from stage to stage.
 
 mod magnitude;
 mod region_stats;
@@ -9,37 +11,37 @@ pub use magnitude::magnitude;
 pub use region_stats::region_stats;
 pub use smooth::smooth;
 
-use super::params::INVALID;
+use super::params::{INVALID, PIXELS_PER_INVOCATION};
 use super::{
-    ChangeKernel, ChangeMask, ChangeSettings, PairStats, SCENE_SLOTS, Slot, check_scene,
-    kernel_params, unloaded_slots,
+    ChangeKernel, ChangeMask, ChangeSettings, PairStats, RegionStats, SCENE_SLOTS, Slot,
+    check_scene, kernel_params, unloaded_slots,
 };
 use crate::error::Result;
 use crate::rasterize::LabelRaster;
 use crate::scene::{Scene, SceneFormat};
 use rayon::prelude::*;
 
-/// Pixels per rayon task: a multiple of 32 so that tasks own whole words of the change bitmap.
+/// Pixels per rayon task, roughly.
 const PIXELS_PER_TASK: usize = 1 << 14;
 
-/// Runs `stage` for every pixel index, writing its result into `out`, in parallel blocks.
-fn for_each_pixel(out: &mut [u32], stage: impl Fn(u32) -> u32 + Sync) {
-    out.par_chunks_mut(PIXELS_PER_TASK)
-        .enumerate()
-        .for_each(|(block, values)| {
-            let first = block * PIXELS_PER_TASK;
-            for (offset, value) in values.iter_mut().enumerate() {
-                *value = stage((first + offset) as u32);
-            }
-        });
+/// Rows per rayon task: about `PIXELS_PER_TASK` pixels, and a multiple of 32 pixels so that tasks own whole
+/// words of the change bitmap.
+fn rows_per_task(width: usize) -> usize {
+    let step = 32 >> width.trailing_zeros().min(5);
+    PIXELS_PER_TASK.div_ceil(width).div_ceil(step) * step
+}
+
+/// A task's buffers, reused from band to band.
+#[derive(Default)]
+struct Scratch {
+    magnitude: Vec<u32>,
+    smoothed: Vec<u32>,
 }
 
 pub struct CpuKernel {
     format: SceneFormat,
     labels: LabelRaster,
     slots: [Option<Scene>; SCENE_SLOTS],
-    magnitude: Vec<u32>,
-    smoothed: Vec<u32>,
     change_mask: Vec<u32>,
     /// Why `--device auto` settled on the CPU, for the run's log.
     chosen_because: Option<String>,
@@ -51,8 +53,6 @@ impl CpuKernel {
             format,
             labels,
             slots: Default::default(),
-            magnitude: vec![INVALID; format.pixel_count()],
-            smoothed: vec![INVALID; format.pixel_count()],
             change_mask: vec![0; format.bitmap_word_count()],
             chosen_because: None,
         }
@@ -99,26 +99,70 @@ impl ChangeKernel for CpuKernel {
             with_mask,
         )?;
         let no_bitmap = Vec::new();
-        magnitude(
-            &params,
-            &scene_a.words,
-            &scene_b.words,
-            scene_a.validity.as_ref().unwrap_or(&no_bitmap),
-            scene_b.validity.as_ref().unwrap_or(&no_bitmap),
-            &mut self.magnitude,
-        );
-        let final_magnitude = if params.radius > 0 {
-            smooth(&params, &self.magnitude, &mut self.smoothed);
-            &self.smoothed
-        } else {
-            &self.magnitude
+        let validity_a = scene_a.validity.as_ref().unwrap_or(&no_bitmap);
+        let validity_b = scene_b.validity.as_ref().unwrap_or(&no_bitmap);
+        let (width, height) = (self.format.width as usize, self.format.height as usize);
+        let radius = params.radius as usize;
+        let rows = rows_per_task(width);
+        let labels = &self.labels.words;
+        let empty = || {
+            let totals = vec![RegionStats::default(); params.region_count as usize];
+            (Scratch::default(), totals)
         };
-        let regions = region_stats(
-            &params,
-            final_magnitude,
-            &self.labels.words,
-            &mut self.change_mask,
-        );
+        let regions = self
+            .change_mask
+            .par_chunks_mut(rows * width / PIXELS_PER_INVOCATION)
+            .enumerate()
+            .fold(empty, |(mut scratch, mut totals), (task, change_mask)| {
+                let band = task * rows..((task + 1) * rows).min(height);
+                // The band's magnitudes and the smoothing window's rows either side, from a bitmap word.
+                let first = band.start.saturating_sub(radius) * width / PIXELS_PER_INVOCATION
+                    * PIXELS_PER_INVOCATION;
+                let end = (band.end + radius).min(height) * width;
+                scratch.magnitude.resize(end - first, INVALID);
+                magnitude(
+                    &params,
+                    &scene_a.words,
+                    &scene_b.words,
+                    validity_a,
+                    validity_b,
+                    first,
+                    &mut scratch.magnitude,
+                );
+                let band_first = band.start * width;
+                let final_magnitude = if radius > 0 {
+                    scratch.smoothed.resize(band.len() * width, INVALID);
+                    smooth(
+                        &params,
+                        &scratch.magnitude,
+                        first,
+                        band,
+                        &mut scratch.smoothed,
+                    );
+                    &scratch.smoothed[..]
+                } else {
+                    &scratch.magnitude[band_first - first..]
+                };
+                region_stats(
+                    &params,
+                    final_magnitude,
+                    labels,
+                    band_first,
+                    &mut totals,
+                    change_mask,
+                );
+                (scratch, totals)
+            })
+            .map(|(_, totals)| totals)
+            .reduce(
+                || vec![RegionStats::default(); params.region_count as usize],
+                |mut totals, part| {
+                    for (total, region) in totals.iter_mut().zip(&part) {
+                        total.add(region);
+                    }
+                    totals
+                },
+            );
         Ok(PairStats {
             regions,
             change_mask: with_mask.then(|| ChangeMask {

@@ -2,45 +2,33 @@
 //! Where the shader adds each run into global atomics, each rayon task adds into its own totals, which are
 //! summed at the end; integer sums do not depend on the order.
 
-use super::PIXELS_PER_TASK;
 use crate::kernel::RegionStats;
 use crate::kernel::params::{INVALID, KernelParams, PIXELS_PER_INVOCATION, histogram_bin};
-use rayon::prelude::*;
 
-/// Returns the statistics of every region; writes `change_mask` (one word per 32 pixels) when the params
-/// ask for it.
+/// Adds the statistics of pixels `first..first + magnitude.len()` to `totals`; `first` is a multiple of 32.
+/// Writes their words of the change bitmap into `change_mask` when the params ask for it.
 pub fn region_stats(
     params: &KernelParams,
     magnitude: &[u32],
     labels: &[u32],
+    first: usize,
+    totals: &mut [RegionStats],
     change_mask: &mut [u32],
-) -> Vec<RegionStats> {
-    let words_per_task = PIXELS_PER_TASK / PIXELS_PER_INVOCATION;
-    let empty = || vec![RegionStats::default(); params.region_count as usize];
-    change_mask
-        .par_chunks_mut(words_per_task)
+) {
+    let first_word = first / PIXELS_PER_INVOCATION;
+    for (index, (magnitude, mask_word)) in magnitude
+        .chunks(PIXELS_PER_INVOCATION)
+        .zip(change_mask)
         .enumerate()
-        .fold(empty, |mut totals, (block, words)| {
-            for (offset, word) in words.iter_mut().enumerate() {
-                let mask_word = main(
-                    params,
-                    magnitude,
-                    labels,
-                    &mut totals,
-                    (block * words_per_task + offset) as u32,
-                );
-                if params.write_change_mask != 0 {
-                    *word = mask_word;
-                }
-            }
-            totals
-        })
-        .reduce(empty, |mut totals, part| {
-            for (total, region) in totals.iter_mut().zip(&part) {
-                total.add(region);
-            }
-            totals
-        })
+    {
+        // Two 16-bit labels to a word.
+        let label_start = (first_word + index) * PIXELS_PER_INVOCATION / 2;
+        let label_end = (label_start + PIXELS_PER_INVOCATION / 2).min(labels.len());
+        let word = main(params, magnitude, &labels[label_start..label_end], totals);
+        if params.write_change_mask != 0 {
+            *mask_word = word;
+        }
+    }
 }
 
 fn label_at(labels: &[u32], pixel: u32) -> u32 {
@@ -57,34 +45,34 @@ fn flush(totals: &mut [RegionStats], label: u32, valid: u32, changed: u32, sum: 
     region.magnitude_sum += u64::from(sum);
 }
 
-/// One invocation: the 32 pixels of bitmap word `word`; returns that word of the change bitmap.
+/// One invocation: up to 32 pixels with their `magnitude` and `labels`; returns their word of the change
+/// bitmap.
 fn main(
     params: &KernelParams,
     magnitude: &[u32],
     labels: &[u32],
     totals: &mut [RegionStats],
-    word: u32,
 ) -> u32 {
-    let pixel_count = params.width * params.height;
-    let first = word * PIXELS_PER_INVOCATION as u32;
-    let end = (first + PIXELS_PER_INVOCATION as u32).min(pixel_count);
+    // Every pixel outside the regions and no bitmap asked for: the loop below would skip each of them.
+    if params.write_change_mask == 0 && labels.iter().all(|&pair| pair == 0) {
+        return 0;
+    }
     let mut mask_word = 0;
     let mut run_label = 0;
     let mut run_valid = 0;
     let mut run_changed = 0;
     let mut run_sum = 0;
-    for pixel in first..end {
+    for (pixel, &m) in (0..).zip(magnitude) {
         let label = label_at(labels, pixel);
         if label == 0 && params.write_change_mask == 0 {
             continue;
         }
-        let m = magnitude[pixel as usize];
         if m == INVALID {
             continue;
         }
         let changed = m > params.threshold;
         if changed {
-            mask_word |= 1 << (pixel - first);
+            mask_word |= 1 << pixel;
         }
         if label == 0 {
             continue;
