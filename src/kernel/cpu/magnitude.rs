@@ -8,29 +8,27 @@ use crate::kernel::params::{INVALID, KernelParams, MAX_BANDS, PIXELS_PER_INVOCAT
 /// Scene words that hold 32 pixels of the widest layout: 16 bands of 16 bits.
 const MAX_WORDS_PER_32_PIXELS: usize = (MAX_BANDS * 16) as usize;
 
-/// Writes the magnitudes of pixels `first..first + magnitude.len()`; `first` is a multiple of 32.
+/// Writes the magnitudes of pixels `first..first + magnitude.len()`, in the words of 32 pixels that are
+/// `needed`; `first` is a multiple of 32.
 pub fn magnitude(
     params: &KernelParams,
-    scene_a: &[u32],
-    scene_b: &[u32],
-    validity_a: &[u32],
-    validity_b: &[u32],
+    scenes: [&[u32]; 2],
+    validity: [&[u32]; 2],
     first: usize,
+    needed: &[bool],
     magnitude: &mut [u32],
 ) {
-    let scenes = [scene_a, scene_b];
-    let validity = [validity_a, validity_b];
     match (params.bits_per_sample, params.bands) {
-        (8, 1) => words::<8, 1>(params, scenes, validity, first, magnitude),
-        (8, 2) => words::<8, 2>(params, scenes, validity, first, magnitude),
-        (8, 3) => words::<8, 3>(params, scenes, validity, first, magnitude),
-        (8, 4) => words::<8, 4>(params, scenes, validity, first, magnitude),
-        (8, _) => words::<8, 0>(params, scenes, validity, first, magnitude),
-        (_, 1) => words::<16, 1>(params, scenes, validity, first, magnitude),
-        (_, 2) => words::<16, 2>(params, scenes, validity, first, magnitude),
-        (_, 3) => words::<16, 3>(params, scenes, validity, first, magnitude),
-        (_, 4) => words::<16, 4>(params, scenes, validity, first, magnitude),
-        (_, _) => words::<16, 0>(params, scenes, validity, first, magnitude),
+        (8, 1) => words::<8, 1>(params, scenes, validity, first, needed, magnitude),
+        (8, 2) => words::<8, 2>(params, scenes, validity, first, needed, magnitude),
+        (8, 3) => words::<8, 3>(params, scenes, validity, first, needed, magnitude),
+        (8, 4) => words::<8, 4>(params, scenes, validity, first, needed, magnitude),
+        (8, _) => words::<8, 0>(params, scenes, validity, first, needed, magnitude),
+        (_, 1) => words::<16, 1>(params, scenes, validity, first, needed, magnitude),
+        (_, 2) => words::<16, 2>(params, scenes, validity, first, needed, magnitude),
+        (_, 3) => words::<16, 3>(params, scenes, validity, first, needed, magnitude),
+        (_, 4) => words::<16, 4>(params, scenes, validity, first, needed, magnitude),
+        (_, _) => words::<16, 0>(params, scenes, validity, first, needed, magnitude),
     }
 }
 
@@ -44,12 +42,17 @@ fn words<const BITS: u32, const BANDS: u32>(
     [scene_a, scene_b]: [&[u32]; 2],
     [validity_a, validity_b]: [&[u32]; 2],
     first: usize,
+    needed: &[bool],
     magnitude: &mut [u32],
 ) {
     // 32 pixels of `bands` samples of BITS bits fill exactly bands · BITS words.
     let scene_words = (bands::<BANDS>(params) * BITS) as usize;
     let first_word = first / PIXELS_PER_INVOCATION;
-    for (index, out) in magnitude.chunks_mut(PIXELS_PER_INVOCATION).enumerate() {
+    for (index, out) in magnitude
+        .chunks_mut(PIXELS_PER_INVOCATION)
+        .enumerate()
+        .filter(|&(index, _)| needed[index])
+    {
         let word = first_word + index;
         let mut valid_bits = u32::MAX;
         if params.validity_bitmaps & 1 != 0 {

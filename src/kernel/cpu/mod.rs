@@ -20,6 +20,7 @@ use crate::error::Result;
 use crate::rasterize::LabelRaster;
 use crate::scene::{Scene, SceneFormat};
 use rayon::prelude::*;
+use std::ops::Range;
 
 /// Pixels per rayon task, roughly.
 const PIXELS_PER_TASK: usize = 1 << 14;
@@ -34,13 +35,58 @@ fn rows_per_task(width: usize) -> usize {
 /// A task's buffers, reused from band to band.
 #[derive(Default)]
 struct Scratch {
+    /// Per word of 32 pixels of the band: whether its statistics or change bits are wanted.
+    counted: Vec<bool>,
+    /// Per word of 32 pixels of `magnitude`: whether a counted word needs its magnitudes.
+    needed: Vec<bool>,
     magnitude: Vec<u32>,
     smoothed: Vec<u32>,
+}
+
+/// Per word of 32 pixels: whether any of its pixels lies in a region.
+fn words_in_regions(labels: &LabelRaster) -> Vec<bool> {
+    labels
+        .words
+        .chunks(PIXELS_PER_INVOCATION / 2)
+        .map(|pairs| pairs.iter().any(|&pair| pair != 0))
+        .collect()
+}
+
+/// Marks the words of `pixels` whose magnitudes the `counted` words of the band from pixel
+/// `band_first` need: their own and, with smoothing, those in their windows.
+fn needed_words(
+    counted: &[bool],
+    band_first: usize,
+    pixels: Range<usize>,
+    width: usize,
+    radius: usize,
+    needed: &mut Vec<bool>,
+) {
+    let first_word = pixels.start / PIXELS_PER_INVOCATION;
+    needed.clear();
+    needed.resize(pixels.len().div_ceil(PIXELS_PER_INVOCATION), false);
+    let counted_words = (band_first / PIXELS_PER_INVOCATION..).zip(counted);
+    for (word, _) in counted_words.filter(|&(_, &counted)| counted) {
+        let word_first = word * PIXELS_PER_INVOCATION;
+        let word_last = word_first + PIXELS_PER_INVOCATION - 1;
+        // Row by row of the window, dy - radius rows from the word's.
+        for dy in 0..=2 * radius {
+            let lo = (word_first + dy * width).saturating_sub(radius * width + radius);
+            let hi = (word_last + dy * width + radius).saturating_sub(radius * width);
+            let (lo, hi) = (lo.max(pixels.start), hi.min(pixels.end - 1));
+            if lo <= hi {
+                needed[lo / PIXELS_PER_INVOCATION - first_word
+                    ..=hi / PIXELS_PER_INVOCATION - first_word]
+                    .fill(true);
+            }
+        }
+    }
 }
 
 pub struct CpuKernel {
     format: SceneFormat,
     labels: LabelRaster,
+    region_words: Vec<bool>,
     slots: [Option<Scene>; SCENE_SLOTS],
     change_mask: Vec<u32>,
     /// Why `--device auto` settled on the CPU, for the run's log.
@@ -51,6 +97,7 @@ impl CpuKernel {
     pub fn new(format: SceneFormat, labels: LabelRaster) -> CpuKernel {
         CpuKernel {
             format,
+            region_words: words_in_regions(&labels),
             labels,
             slots: Default::default(),
             change_mask: vec![0; format.bitmap_word_count()],
@@ -105,6 +152,7 @@ impl ChangeKernel for CpuKernel {
         let radius = params.radius as usize;
         let rows = rows_per_task(width);
         let labels = &self.labels.words;
+        let region_words = &self.region_words;
         let empty = || {
             let totals = vec![RegionStats::default(); params.region_count as usize];
             (Scratch::default(), totals)
@@ -115,21 +163,35 @@ impl ChangeKernel for CpuKernel {
             .enumerate()
             .fold(empty, |(mut scratch, mut totals), (task, change_mask)| {
                 let band = task * rows..((task + 1) * rows).min(height);
+                let band_first = band.start * width;
+                let band_word = band_first / PIXELS_PER_INVOCATION;
+                scratch.counted.clear();
+                scratch.counted.extend(
+                    region_words[band_word..band_word + change_mask.len()]
+                        .iter()
+                        .map(|&in_region| in_region || with_mask),
+                );
                 // The band's magnitudes and the smoothing window's rows either side, from a bitmap word.
                 let first = band.start.saturating_sub(radius) * width / PIXELS_PER_INVOCATION
                     * PIXELS_PER_INVOCATION;
                 let end = (band.end + radius).min(height) * width;
+                needed_words(
+                    &scratch.counted,
+                    band_first,
+                    first..end,
+                    width,
+                    radius,
+                    &mut scratch.needed,
+                );
                 scratch.magnitude.resize(end - first, INVALID);
                 magnitude(
                     &params,
-                    &scene_a.words,
-                    &scene_b.words,
-                    validity_a,
-                    validity_b,
+                    [&scene_a.words, &scene_b.words],
+                    [validity_a, validity_b],
                     first,
+                    &scratch.needed,
                     &mut scratch.magnitude,
                 );
-                let band_first = band.start * width;
                 let final_magnitude = if radius > 0 {
                     scratch.smoothed.resize(band.len() * width, INVALID);
                     smooth(
@@ -137,6 +199,7 @@ impl ChangeKernel for CpuKernel {
                         &scratch.magnitude,
                         first,
                         band,
+                        &scratch.counted,
                         &mut scratch.smoothed,
                     );
                     &scratch.smoothed[..]
@@ -148,6 +211,7 @@ impl ChangeKernel for CpuKernel {
                     final_magnitude,
                     labels,
                     band_first,
+                    &scratch.counted,
                     &mut totals,
                     change_mask,
                 );

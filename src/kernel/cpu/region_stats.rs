@@ -6,12 +6,14 @@ use crate::kernel::RegionStats;
 use crate::kernel::params::{INVALID, KernelParams, PIXELS_PER_INVOCATION, histogram_bin};
 
 /// Adds the statistics of pixels `first..first + magnitude.len()` to `totals`; `first` is a multiple of 32.
-/// Writes their words of the change bitmap into `change_mask` when the params ask for it.
+/// Writes their words of the change bitmap into `change_mask` when the params ask for it. Words not
+/// `counted` are skipped: they have no pixel in a region and no bitmap is asked for.
 pub fn region_stats(
     params: &KernelParams,
     magnitude: &[u32],
     labels: &[u32],
     first: usize,
+    counted: &[bool],
     totals: &mut [RegionStats],
     change_mask: &mut [u32],
 ) {
@@ -20,6 +22,7 @@ pub fn region_stats(
         .chunks(PIXELS_PER_INVOCATION)
         .zip(change_mask)
         .enumerate()
+        .filter(|&(index, _)| counted[index])
     {
         // Two 16-bit labels to a word.
         let label_start = (first_word + index) * PIXELS_PER_INVOCATION / 2;
@@ -53,10 +56,6 @@ fn main(
     labels: &[u32],
     totals: &mut [RegionStats],
 ) -> u32 {
-    // Every pixel outside the regions and no bitmap asked for: the loop below would skip each of them.
-    if params.write_change_mask == 0 && labels.iter().all(|&pair| pair == 0) {
-        return 0;
-    }
     let mut mask_word = 0;
     let mut run_label = 0;
     let mut run_valid = 0;
