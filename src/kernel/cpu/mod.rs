@@ -8,7 +8,7 @@ mod region_stats;
 mod smooth;
 
 pub use magnitude::magnitude;
-pub use region_stats::region_stats;
+pub use region_stats::{RegionTotals, region_stats};
 pub use smooth::smooth;
 
 use super::params::{INVALID, PIXELS_PER_INVOCATION};
@@ -153,10 +153,7 @@ impl ChangeKernel for CpuKernel {
         let rows = rows_per_task(width);
         let labels = &self.labels.words;
         let region_words = &self.region_words;
-        let empty = || {
-            let totals = vec![RegionStats::default(); params.region_count as usize];
-            (Scratch::default(), totals)
-        };
+        let empty = || (Scratch::default(), RegionTotals::new(&params));
         let regions = self
             .change_mask
             .par_chunks_mut(rows * width / PIXELS_PER_INVOCATION)
@@ -217,7 +214,7 @@ impl ChangeKernel for CpuKernel {
                 );
                 (scratch, totals)
             })
-            .map(|(_, totals)| totals)
+            .map(|(_, totals)| totals.finish(&params))
             .reduce(
                 || vec![RegionStats::default(); params.region_count as usize],
                 |mut totals, part| {

@@ -1,9 +1,62 @@
 //! CPU mirror of `shaders/region_stats.wgsl`: threshold, per-region statistics and the change bitmap.
 //! Where the shader adds each run into global atomics, each rayon task adds into its own totals, which are
-//! summed at the end; integer sums do not depend on the order.
+//! summed at the end; integer sums do not depend on the order. Where magnitudes take few values (8-bit
+//! samples), a task instead tallies its pixels per region and magnitude, one increment a pixel, and derives
+//! the counts, sums and histograms from the tallies once.
 
 use crate::kernel::RegionStats;
 use crate::kernel::params::{INVALID, KernelParams, PIXELS_PER_INVOCATION, histogram_bin};
+
+/// Largest tally table a task keeps, in entries (4 MiB): beyond it, the runs of the shader.
+const MAX_TALLIES: usize = 1 << 20;
+
+/// One task's statistics.
+pub struct RegionTotals {
+    regions: Vec<RegionStats>,
+    /// Pixels per region and magnitude, `magnitudes` entries a region; empty when not tallying.
+    tallies: Vec<u32>,
+    magnitudes: usize,
+}
+
+impl RegionTotals {
+    pub fn new(params: &KernelParams) -> RegionTotals {
+        let regions = params.region_count as usize;
+        // The largest magnitude, smoothed or not, is bands · 255 for 8-bit samples.
+        let magnitudes = (params.bands * 255 + 1) as usize;
+        let tally = params.bits_per_sample == 8 && regions * magnitudes <= MAX_TALLIES;
+        RegionTotals {
+            regions: vec![RegionStats::default(); regions],
+            tallies: if tally {
+                vec![0; regions * magnitudes]
+            } else {
+                Vec::new()
+            },
+            magnitudes,
+        }
+    }
+
+    /// The statistics of every region, with the tallies counted in.
+    pub fn finish(mut self, params: &KernelParams) -> Vec<RegionStats> {
+        if !self.tallies.is_empty() {
+            for (region, tallies) in self
+                .regions
+                .iter_mut()
+                .zip(self.tallies.chunks(self.magnitudes))
+            {
+                for (m, &count) in (0..).zip(tallies).filter(|&(_, &count)| count != 0) {
+                    let count = u64::from(count);
+                    region.valid_px += count;
+                    if m > params.threshold {
+                        region.changed_px += count;
+                    }
+                    region.magnitude_sum += u64::from(m) * count;
+                    region.histogram[histogram_bin(m) as usize] += count;
+                }
+            }
+        }
+        self.regions
+    }
+}
 
 /// Adds the statistics of pixels `first..first + magnitude.len()` to `totals`; `first` is a multiple of 32.
 /// Writes their words of the change bitmap into `change_mask` when the params ask for it. Words not
@@ -14,7 +67,7 @@ pub fn region_stats(
     labels: &[u32],
     first: usize,
     counted: &[bool],
-    totals: &mut [RegionStats],
+    totals: &mut RegionTotals,
     change_mask: &mut [u32],
 ) {
     let first_word = first / PIXELS_PER_INVOCATION;
@@ -49,45 +102,64 @@ fn flush(totals: &mut [RegionStats], label: u32, valid: u32, changed: u32, sum: 
 }
 
 /// One invocation: up to 32 pixels with their `magnitude` and `labels`; returns their word of the change
-/// bitmap.
+/// bitmap. The shader's single loop is split in two: the change bits of every pixel, a loop that vectorises,
+/// then the statistics of the pixels in a region.
 fn main(
     params: &KernelParams,
     magnitude: &[u32],
     labels: &[u32],
-    totals: &mut [RegionStats],
+    totals: &mut RegionTotals,
 ) -> u32 {
     let mut mask_word = 0;
+    for (pixel, &m) in (0..).zip(magnitude) {
+        let changed = m != INVALID && m > params.threshold;
+        mask_word |= u32::from(changed) << pixel;
+    }
+    if labels.iter().all(|&pair| pair == 0) {
+        return mask_word;
+    }
+    if !totals.tallies.is_empty() {
+        for (pixel, &m) in (0..).zip(magnitude) {
+            let label = label_at(labels, pixel);
+            if label != 0 && m != INVALID {
+                totals.tallies[(label - 1) as usize * totals.magnitudes + m as usize] += 1;
+            }
+        }
+        return mask_word;
+    }
     let mut run_label = 0;
     let mut run_valid = 0;
     let mut run_changed = 0;
     let mut run_sum = 0;
     for (pixel, &m) in (0..).zip(magnitude) {
         let label = label_at(labels, pixel);
-        if label == 0 && params.write_change_mask == 0 {
-            continue;
-        }
-        if m == INVALID {
-            continue;
-        }
-        let changed = m > params.threshold;
-        if changed {
-            mask_word |= 1 << pixel;
-        }
-        if label == 0 {
+        if label == 0 || m == INVALID {
             continue;
         }
         if label != run_label {
-            flush(totals, run_label, run_valid, run_changed, run_sum);
+            flush(
+                &mut totals.regions,
+                run_label,
+                run_valid,
+                run_changed,
+                run_sum,
+            );
             run_label = label;
             run_valid = 0;
             run_changed = 0;
             run_sum = 0;
         }
         run_valid += 1;
-        run_changed += u32::from(changed);
+        run_changed += u32::from(m > params.threshold);
         run_sum += m;
-        totals[(label - 1) as usize].histogram[histogram_bin(m) as usize] += 1;
+        totals.regions[(label - 1) as usize].histogram[histogram_bin(m) as usize] += 1;
     }
-    flush(totals, run_label, run_valid, run_changed, run_sum);
+    flush(
+        &mut totals.regions,
+        run_label,
+        run_valid,
+        run_changed,
+        run_sum,
+    );
     mask_word
 }
