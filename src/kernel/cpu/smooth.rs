@@ -1,8 +1,8 @@
 //! CPU mirror of `shaders/smooth.wgsl`: integer mean of the valid magnitudes in the (2r + 1)² window.
 //!
-//! The shader sums each window pixel by pixel; here the window's sums and counts are built from per-column
-//! sums over its 2r + 1 rows, shared by the row's pixels. Integer sums do not depend on the order, so the
-//! results are the shader's.
+//! The shader sums each window pixel by pixel; here the window's sums and counts are differences of running
+//! sums, along the row, of per-column sums over the window's 2r + 1 rows. Integer sums do not depend on the
+//! order, so the results are the shader's.
 
 use crate::kernel::params::{INVALID, KernelParams, PIXELS_PER_INVOCATION};
 use std::ops::Range;
@@ -20,29 +20,41 @@ pub fn smooth(
     let (width, height) = (params.width as usize, params.height as usize);
     let r = params.radius as usize;
     let band_first = rows.start * width;
-    let mut column_sum = Vec::new();
-    let mut column_count = Vec::new();
+    // Running sums of the column sums and counts: entry i sums the columns before the (i - r)-th, which
+    // pads them with r entries either side so that a window never needs clipping: past the image's edge a
+    // window takes in no more columns.
+    let mut running_sum = Vec::new();
+    let mut running_count = Vec::new();
     for (y, smoothed) in rows.zip(smoothed.chunks_mut(width)) {
         for span in counted_spans(counted, y * width - band_first, width) {
             let columns = span.start.saturating_sub(r)..(span.end + r).min(width);
-            column_sum.clear();
-            column_sum.resize(columns.len(), 0);
-            column_count.clear();
-            column_count.resize(columns.len(), 0);
+            running_sum.clear();
+            running_sum.resize(columns.len() + 2 * r + 1, 0);
+            running_count.clear();
+            running_count.resize(columns.len() + 2 * r + 1, 0);
             for wy in y.saturating_sub(r)..=(y + r).min(height - 1) {
                 let row = &magnitude[wy * width + columns.start - first..][..columns.len()];
-                for ((sum, count), &m) in column_sum.iter_mut().zip(&mut column_count).zip(row) {
+                let columns = running_sum[r + 1..]
+                    .iter_mut()
+                    .zip(&mut running_count[r + 1..]);
+                for ((sum, count), &m) in columns.zip(row) {
                     let valid = m != INVALID;
                     *sum += if valid { m } else { 0 };
                     *count += u32::from(valid);
                 }
+            }
+            // Wrapping: the running sums of a long row of 16-bit magnitudes may pass 2^32, but each window's
+            // sum is below it, so the differences taken in `main` are exact.
+            for i in 1..running_sum.len() {
+                running_sum[i] = running_sum[i].wrapping_add(running_sum[i - 1]);
+                running_count[i] += running_count[i - 1];
             }
             let row = &magnitude[y * width - first..][..width];
             for x in span {
                 smoothed[x] = if row[x] == INVALID {
                     INVALID
                 } else {
-                    main(r, &column_sum, &column_count, x - columns.start)
+                    main(r, &running_sum, &running_count, x - columns.start)
                 };
             }
         }
@@ -69,13 +81,10 @@ fn counted_spans(
         })
 }
 
-/// One valid pixel, at `x` in the columns summed: the mean over the columns of its window, which the
-/// columns cover but where the image ends.
-fn main(r: usize, column_sum: &[u32], column_count: &[u32], x: usize) -> u32 {
-    let x0 = x.saturating_sub(r);
-    let x1 = (x + r).min(column_sum.len() - 1);
-    let sum: u32 = column_sum[x0..=x1].iter().sum();
-    let count: u32 = column_count[x0..=x1].iter().sum();
+/// One valid pixel, at `x` in the columns summed: the mean over its window's columns, x - r to x + r.
+fn main(r: usize, running_sum: &[u32], running_count: &[u32], x: usize) -> u32 {
+    let sum = running_sum[x + 2 * r + 1].wrapping_sub(running_sum[x]);
+    let count = running_count[x + 2 * r + 1] - running_count[x];
     // Exactly sum / count, rounded down, in a fraction of an integer division's time: the quotient of two
     // integers below 2^32 is off by at most 2^-21 in f64, and a fraction with a denominator up to 961
     // (31²) lies at least 1/961 from the next integer, so rounding never crosses one.
