@@ -25,11 +25,13 @@ use std::ops::Range;
 /// Pixels per rayon task, roughly.
 const PIXELS_PER_TASK: usize = 1 << 14;
 
-/// Rows per rayon task: about `PIXELS_PER_TASK` pixels, and a multiple of 32 pixels so that tasks own whole
+/// Rows per rayon task: about `PIXELS_PER_TASK` pixels, and at least 8 times the 2r rows of magnitudes a
+/// task computes beyond its own for the smoothing window; a multiple of 32 pixels so that tasks own whole
 /// words of the change bitmap.
-fn rows_per_task(width: usize) -> usize {
+fn rows_per_task(width: usize, radius: usize) -> usize {
     let step = 32 >> width.trailing_zeros().min(5);
-    PIXELS_PER_TASK.div_ceil(width).div_ceil(step) * step
+    let rows = PIXELS_PER_TASK.div_ceil(width).max(16 * radius);
+    rows.div_ceil(step) * step
 }
 
 /// A task's buffers, reused from band to band.
@@ -150,7 +152,7 @@ impl ChangeKernel for CpuKernel {
         let validity_b = scene_b.validity.as_ref().unwrap_or(&no_bitmap);
         let (width, height) = (self.format.width as usize, self.format.height as usize);
         let radius = params.radius as usize;
-        let rows = rows_per_task(width);
+        let rows = rows_per_task(width, radius);
         let labels = &self.labels.words;
         let region_words = &self.region_words;
         let empty = || (Scratch::default(), RegionTotals::new(&params));
