@@ -128,8 +128,9 @@ fn main<const BITS: u32, const BANDS: u32>(
             // 32-bit compare for abs_diff.
             sum += (a as i32 - b as i32).unsigned_abs();
         }
-        let nodata = params.nodata_enabled != 0 && (a_is_nodata || b_is_nodata);
-        let valid = bitmap_bit(valid_bits, pixel) && !nodata;
+        // `&` and `|` where the shader has `&&` and `||`: no branches, so the loop vectorises.
+        let nodata = (params.nodata_enabled != 0) & (a_is_nodata | b_is_nodata);
+        let valid = bitmap_bit(valid_bits, pixel) & !nodata;
         *out = if valid { sum } else { INVALID };
     }
 }
