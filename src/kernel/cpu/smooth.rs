@@ -44,17 +44,30 @@ pub fn smooth(
                 }
             }
             // Wrapping: the running sums of a long row of 16-bit magnitudes may pass 2^32, but each window's
-            // sum is below it, so the differences taken in `main` are exact.
+            // sum is below it, so the differences taken below are exact.
             for i in 1..running_sum.len() {
                 running_sum[i] = running_sum[i].wrapping_add(running_sum[i - 1]);
                 running_count[i] += running_count[i - 1];
             }
             let row = &magnitude[y * width - first..][..width];
-            for x in span {
-                smoothed[x] = if row[x] == INVALID {
+            // Pixel x's window takes in the columns x - r to x + r: running sums x - columns.start and
+            // 2r + 1 further on.
+            let x0 = span.start - columns.start;
+            let window = 2 * r + 1;
+            let sums = running_sum[x0..].iter().zip(&running_sum[x0 + window..]);
+            let counts = running_count[x0..]
+                .iter()
+                .zip(&running_count[x0 + window..]);
+            let pixels = smoothed[span.clone()].iter_mut().zip(&row[span]);
+            for ((out, &m), ((&sum_before, &sum_through), (&count_before, &count_through))) in
+                pixels.zip(sums.zip(counts))
+            {
+                let sum = sum_through.wrapping_sub(sum_before);
+                let count = count_through - count_before;
+                *out = if m == INVALID {
                     INVALID
                 } else {
-                    main(r, &running_sum, &running_count, x - columns.start)
+                    main(sum, count)
                 };
             }
         }
@@ -81,10 +94,8 @@ fn counted_spans(
         })
 }
 
-/// One valid pixel, at `x` in the columns summed: the mean over its window's columns, x - r to x + r.
-fn main(r: usize, running_sum: &[u32], running_count: &[u32], x: usize) -> u32 {
-    let sum = running_sum[x + 2 * r + 1].wrapping_sub(running_sum[x]);
-    let count = running_count[x + 2 * r + 1] - running_count[x];
+/// One valid pixel, whose window's valid magnitudes add up to `sum` over `count` pixels: their mean.
+fn main(sum: u32, count: u32) -> u32 {
     // Exactly sum / count, rounded down, in a fraction of an integer division's time: the quotient of two
     // integers below 2^32 is off by at most 2^-21 in f64, and a fraction with a denominator up to 961
     // (31²) lies at least 1/961 from the next integer, so rounding never crosses one.
