@@ -77,17 +77,22 @@ pub fn region_stats(
         .enumerate()
         .filter(|&(index, _)| counted[index])
     {
-        // Two 16-bit labels to a word.
+        // Two 16-bit labels to a word. The image's last word may be partial: padded with invalid pixels
+        // outside every region, which count nowhere, to arrays of constant length that need no bounds checks.
         let label_start = (first_word + index) * PIXELS_PER_INVOCATION / 2;
         let label_end = (label_start + PIXELS_PER_INVOCATION / 2).min(labels.len());
-        let word = main(params, magnitude, &labels[label_start..label_end], totals);
+        let mut word_magnitudes = [INVALID; PIXELS_PER_INVOCATION];
+        word_magnitudes[..magnitude.len()].copy_from_slice(magnitude);
+        let mut word_labels = [0; PIXELS_PER_INVOCATION / 2];
+        word_labels[..label_end - label_start].copy_from_slice(&labels[label_start..label_end]);
+        let word = main(params, &word_magnitudes, &word_labels, totals);
         if params.write_change_mask != 0 {
             *mask_word = word;
         }
     }
 }
 
-fn label_at(labels: &[u32], pixel: u32) -> u32 {
+fn label_at(labels: &[u32; PIXELS_PER_INVOCATION / 2], pixel: u32) -> u32 {
     (labels[(pixel >> 1) as usize] >> ((pixel & 1) * 16)) & 0xffff
 }
 
@@ -101,13 +106,12 @@ fn flush(totals: &mut [RegionStats], label: u32, valid: u32, changed: u32, sum: 
     region.magnitude_sum += u64::from(sum);
 }
 
-/// One invocation: up to 32 pixels with their `magnitude` and `labels`; returns their word of the change
-/// bitmap. The shader's single loop is split in two: the change bits of every pixel, a loop that vectorises,
+/// One invocation: 32 pixels with their `magnitude` and `labels`; returns their word of the change bitmap. The shader's single loop is split in two: the change bits of every pixel, a loop that vectorises,
 /// then the statistics of the pixels in a region.
 fn main(
     params: &KernelParams,
-    magnitude: &[u32],
-    labels: &[u32],
+    magnitude: &[u32; PIXELS_PER_INVOCATION],
+    labels: &[u32; PIXELS_PER_INVOCATION / 2],
     totals: &mut RegionTotals,
 ) -> u32 {
     let mut mask_word = 0;
