@@ -1,6 +1,8 @@
 //! Kernel-only throughput of each backend on the standard case of `../shared/peers/kernel_peer.py`: a
 //! 4096x4096 RGBA8 pair with 32 regions of 256x256 px, threshold 60, histograms included, with and without
-//! 3x3 smoothing. Scenes are loaded once, outside the timing; the statistics are read back inside it.
+//! 3x3 smoothing, and with and without the change mask (with it, every pixel is thresholded, as the peers
+//! do; without it, only the regions' pixels and their windows need computing). Scenes are loaded once,
+//! outside the timing; the statistics and the mask are read back inside it.
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use portwatch::kernel::{self, ChangeKernel, ChangeSettings, DeviceChoice};
@@ -74,10 +76,16 @@ fn kernel_only(c: &mut Criterion) {
                 radius,
                 nodata: None,
             };
-            group.bench_function(
-                BenchmarkId::new(format!("radius {radius}"), backend),
-                |bench| bench.iter(|| kernel.compare(0, 1, &settings, false).unwrap()),
-            );
+            for with_mask in [false, true] {
+                let case = if with_mask {
+                    format!("radius {radius}, mask")
+                } else {
+                    format!("radius {radius}")
+                };
+                group.bench_function(BenchmarkId::new(case, backend), |bench| {
+                    bench.iter(|| kernel.compare(0, 1, &settings, with_mask).unwrap())
+                });
+            }
         }
     }
     group.finish();

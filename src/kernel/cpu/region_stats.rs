@@ -1,49 +1,98 @@
 //! CPU mirror of `shaders/region_stats.wgsl`: threshold, per-region statistics and the change bitmap.
 //! Where the shader adds each run into global atomics, each rayon task adds into its own totals, which are
-//! summed at the end; integer sums do not depend on the order.
+//! summed at the end; integer sums do not depend on the order. Where magnitudes take few values (8-bit
+//! samples), a task instead tallies its pixels per region and magnitude, one increment a pixel, and derives
+//! the counts, sums and histograms from the tallies once.
 
-use super::PIXELS_PER_TASK;
 use crate::kernel::RegionStats;
 use crate::kernel::params::{INVALID, KernelParams, PIXELS_PER_INVOCATION, histogram_bin};
-use rayon::prelude::*;
 
-/// Returns the statistics of every region; writes `change_mask` (one word per 32 pixels) when the params
-/// ask for it.
+/// Largest tally table a task keeps, in entries (4 MiB): beyond it, the runs of the shader.
+const MAX_TALLIES: usize = 1 << 20;
+
+/// One task's statistics.
+pub struct RegionTotals {
+    regions: Vec<RegionStats>,
+    /// Pixels per region and magnitude, `magnitudes` entries a region; empty when not tallying.
+    tallies: Vec<u32>,
+    magnitudes: usize,
+}
+
+impl RegionTotals {
+    pub fn new(params: &KernelParams) -> RegionTotals {
+        let regions = params.region_count as usize;
+        // The largest magnitude, smoothed or not, is bands · 255 for 8-bit samples.
+        let magnitudes = (params.bands * 255 + 1) as usize;
+        let tally = params.bits_per_sample == 8 && regions * magnitudes <= MAX_TALLIES;
+        RegionTotals {
+            regions: vec![RegionStats::default(); regions],
+            tallies: if tally {
+                vec![0; regions * magnitudes]
+            } else {
+                Vec::new()
+            },
+            magnitudes,
+        }
+    }
+
+    /// The statistics of every region, with the tallies counted in.
+    pub fn finish(mut self, params: &KernelParams) -> Vec<RegionStats> {
+        if !self.tallies.is_empty() {
+            for (region, tallies) in self
+                .regions
+                .iter_mut()
+                .zip(self.tallies.chunks(self.magnitudes))
+            {
+                for (m, &count) in (0..).zip(tallies).filter(|&(_, &count)| count != 0) {
+                    let count = u64::from(count);
+                    region.valid_px += count;
+                    if m > params.threshold {
+                        region.changed_px += count;
+                    }
+                    region.magnitude_sum += u64::from(m) * count;
+                    region.histogram[histogram_bin(m) as usize] += count;
+                }
+            }
+        }
+        self.regions
+    }
+}
+
+/// Adds the statistics of pixels `first..first + magnitude.len()` to `totals`; `first` is a multiple of 32.
+/// Writes their words of the change bitmap into `change_mask` when the params ask for it. Words not
+/// `counted` are skipped: they have no pixel in a region and no bitmap is asked for.
 pub fn region_stats(
     params: &KernelParams,
     magnitude: &[u32],
     labels: &[u32],
+    first: usize,
+    counted: &[bool],
+    totals: &mut RegionTotals,
     change_mask: &mut [u32],
-) -> Vec<RegionStats> {
-    let words_per_task = PIXELS_PER_TASK / PIXELS_PER_INVOCATION;
-    let empty = || vec![RegionStats::default(); params.region_count as usize];
-    change_mask
-        .par_chunks_mut(words_per_task)
+) {
+    let first_word = first / PIXELS_PER_INVOCATION;
+    for (index, (magnitude, mask_word)) in magnitude
+        .chunks(PIXELS_PER_INVOCATION)
+        .zip(change_mask)
         .enumerate()
-        .fold(empty, |mut totals, (block, words)| {
-            for (offset, word) in words.iter_mut().enumerate() {
-                let mask_word = main(
-                    params,
-                    magnitude,
-                    labels,
-                    &mut totals,
-                    (block * words_per_task + offset) as u32,
-                );
-                if params.write_change_mask != 0 {
-                    *word = mask_word;
-                }
-            }
-            totals
-        })
-        .reduce(empty, |mut totals, part| {
-            for (total, region) in totals.iter_mut().zip(&part) {
-                total.add(region);
-            }
-            totals
-        })
+        .filter(|&(index, _)| counted[index])
+    {
+        // Two 16-bit labels to a word. The image's last word may be partial: padded with invalid pixels
+        // outside every region, which count nowhere, to arrays of constant length that need no bounds checks.
+        let label_start = (first_word + index) * PIXELS_PER_INVOCATION / 2;
+        let label_end = (label_start + PIXELS_PER_INVOCATION / 2).min(labels.len());
+        let mut word_magnitudes = [INVALID; PIXELS_PER_INVOCATION];
+        word_magnitudes[..magnitude.len()].copy_from_slice(magnitude);
+        let mut word_labels = [0; PIXELS_PER_INVOCATION / 2];
+        word_labels[..label_end - label_start].copy_from_slice(&labels[label_start..label_end]);
+        let word = main(params, &word_magnitudes, &word_labels, totals);
+        if params.write_change_mask != 0 {
+            *mask_word = word;
+        }
+    }
 }
 
-fn label_at(labels: &[u32], pixel: u32) -> u32 {
+fn label_at(labels: &[u32; PIXELS_PER_INVOCATION / 2], pixel: u32) -> u32 {
     (labels[(pixel >> 1) as usize] >> ((pixel & 1) * 16)) & 0xffff
 }
 
@@ -57,50 +106,64 @@ fn flush(totals: &mut [RegionStats], label: u32, valid: u32, changed: u32, sum: 
     region.magnitude_sum += u64::from(sum);
 }
 
-/// One invocation: the 32 pixels of bitmap word `word`; returns that word of the change bitmap.
+/// One invocation: 32 pixels with their `magnitude` and `labels`; returns their word of the change bitmap. The shader's single loop is split in two: the change bits of every pixel, a loop that vectorises,
+/// then the statistics of the pixels in a region.
 fn main(
     params: &KernelParams,
-    magnitude: &[u32],
-    labels: &[u32],
-    totals: &mut [RegionStats],
-    word: u32,
+    magnitude: &[u32; PIXELS_PER_INVOCATION],
+    labels: &[u32; PIXELS_PER_INVOCATION / 2],
+    totals: &mut RegionTotals,
 ) -> u32 {
-    let pixel_count = params.width * params.height;
-    let first = word * PIXELS_PER_INVOCATION as u32;
-    let end = (first + PIXELS_PER_INVOCATION as u32).min(pixel_count);
     let mut mask_word = 0;
+    for (pixel, &m) in (0..).zip(magnitude) {
+        let changed = m != INVALID && m > params.threshold;
+        mask_word |= u32::from(changed) << pixel;
+    }
+    if labels.iter().all(|&pair| pair == 0) {
+        return mask_word;
+    }
+    if !totals.tallies.is_empty() {
+        for (pixel, &m) in (0..).zip(magnitude) {
+            let label = label_at(labels, pixel);
+            if label != 0 && m != INVALID {
+                totals.tallies[(label - 1) as usize * totals.magnitudes + m as usize] += 1;
+            }
+        }
+        return mask_word;
+    }
     let mut run_label = 0;
     let mut run_valid = 0;
     let mut run_changed = 0;
     let mut run_sum = 0;
-    for pixel in first..end {
+    for (pixel, &m) in (0..).zip(magnitude) {
         let label = label_at(labels, pixel);
-        if label == 0 && params.write_change_mask == 0 {
-            continue;
-        }
-        let m = magnitude[pixel as usize];
-        if m == INVALID {
-            continue;
-        }
-        let changed = m > params.threshold;
-        if changed {
-            mask_word |= 1 << (pixel - first);
-        }
-        if label == 0 {
+        if label == 0 || m == INVALID {
             continue;
         }
         if label != run_label {
-            flush(totals, run_label, run_valid, run_changed, run_sum);
+            flush(
+                &mut totals.regions,
+                run_label,
+                run_valid,
+                run_changed,
+                run_sum,
+            );
             run_label = label;
             run_valid = 0;
             run_changed = 0;
             run_sum = 0;
         }
         run_valid += 1;
-        run_changed += u32::from(changed);
+        run_changed += u32::from(m > params.threshold);
         run_sum += m;
-        totals[(label - 1) as usize].histogram[histogram_bin(m) as usize] += 1;
+        totals.regions[(label - 1) as usize].histogram[histogram_bin(m) as usize] += 1;
     }
-    flush(totals, run_label, run_valid, run_changed, run_sum);
+    flush(
+        &mut totals.regions,
+        run_label,
+        run_valid,
+        run_changed,
+        run_sum,
+    );
     mask_word
 }
