@@ -310,3 +310,43 @@ fn dispatches_beyond_the_per_dimension_limit_cover_every_pixel() {
     assert_eq!(total_valid, pixels as u64);
     assert_eq!(total_changed, pixels.div_ceil(3) as u64);
 }
+
+/// So many regions that the CPU's per-region tally of 8-bit magnitudes would be too large: it falls back to
+/// the shader's runs, and must still agree.
+#[test]
+fn many_regions_agree() {
+    let (width, height) = (300, 200);
+    let mut case = random_case(7, width, height);
+    let format = SceneFormat {
+        width,
+        height,
+        bands: 4,
+        bits_per_sample: 8,
+    };
+    let mut rng = ChaCha8Rng::seed_from_u64(8);
+    let a = random_scene(&mut rng, format, None, Some(0));
+    let b = random_scene(&mut rng, format, Some(&samples_of(&a)), Some(0));
+    let region_count = 1500;
+    let words = (0..format.pixel_count().div_ceil(2) as u32)
+        .map(|w| {
+            let label = |pixel: u32| (pixel / 37 % (region_count + 1)) & 0xffff;
+            label(2 * w) | (label(2 * w + 1) << 16)
+        })
+        .collect();
+    case.scenes = [a, b];
+    case.labels = LabelRaster {
+        width,
+        height,
+        region_count,
+        words,
+    };
+    for radius in [0, 2] {
+        case.settings = ChangeSettings {
+            threshold: 120,
+            radius,
+            nodata: Some(0),
+        };
+        case.name = format!("{region_count} regions, radius {radius}");
+        assert_backends_agree("many_regions_agree", &case);
+    }
+}
