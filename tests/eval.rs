@@ -160,30 +160,9 @@ fn assert_close(json: &Value, pointer: &str, expected: f64) {
     );
 }
 
-const ALL_THRESHOLDS: [&str; 18] = [
-    "--min-state-accuracy",
-    "1",
-    "--max-observed-called-unobserved",
-    "0",
-    "--min-clouded-caught",
-    "1",
-    "--min-arrival-f1",
-    "1",
-    "--min-departure-f1",
-    "1",
-    "--min-fill-f1",
-    "1",
-    "--min-clear-f1",
-    "1",
-    "--max-yard-mae",
-    "0",
-    "--max-length-error-m",
-    "0",
-];
-
 #[test]
 fn a_perfect_result_scores_perfectly_and_passes_every_threshold() {
-    let json = Case::perfect().json(&ALL_THRESHOLDS, 0);
+    let json = Case::perfect().json(&common::PERFECT_SCORE_THRESHOLDS, 0);
     for (pointer, expected) in [
         ("/berth_state_accuracy/fraction", 1.0),
         ("/berth_state_accuracy/out_of", 11.0),
@@ -435,7 +414,7 @@ fn hand_written_tables_with_bom_crlf_extra_columns_and_times_score_alike() {
             ("events.csv", TRUTH_EVENTS),
         ],
     );
-    let json = case.json(&ALL_THRESHOLDS, 0);
+    let json = case.json(&common::PERFECT_SCORE_THRESHOLDS, 0);
     assert_close(&json, "/berth_state_accuracy/fraction", 1.0);
     assert_close(&json, "/events/arrival/f1", 1.0);
     assert_close(&json, "/acquisitions", 6.0);

@@ -155,25 +155,7 @@ fn eval_scores_a_result_copied_from_the_truth_as_perfect() {
             "--result",
             result.path().to_str().unwrap(),
         ])
-        .args([
-            "--min-state-accuracy",
-            "1",
-            "--min-clouded-caught",
-            "1",
-            "--max-observed-called-unobserved",
-            "0",
-        ])
-        .args([
-            "--min-arrival-f1",
-            "1",
-            "--min-departure-f1",
-            "1",
-            "--min-fill-f1",
-            "1",
-            "--min-clear-f1",
-            "1",
-        ])
-        .args(["--max-yard-mae", "0", "--max-length-error-m", "0"])
+        .args(common::PERFECT_SCORE_THRESHOLDS)
         .output()
         .unwrap();
     assert!(

@@ -39,3 +39,25 @@ pub fn cpu_kernel(format: SceneFormat, labels: &LabelRaster) -> Box<dyn ChangeKe
 pub fn portwatch_bin() -> std::path::PathBuf {
     std::path::PathBuf::from(env!("CARGO_BIN_EXE_portwatch"))
 }
+
+/// `portwatch eval` flags that only a perfect result passes: every threshold at its best value.
+pub const PERFECT_SCORE_THRESHOLDS: [&str; 18] = [
+    "--min-state-accuracy",
+    "1",
+    "--max-observed-called-unobserved",
+    "0",
+    "--min-clouded-caught",
+    "1",
+    "--min-arrival-f1",
+    "1",
+    "--min-departure-f1",
+    "1",
+    "--min-fill-f1",
+    "1",
+    "--min-clear-f1",
+    "1",
+    "--max-yard-mae",
+    "0",
+    "--max-length-error-m",
+    "0",
+];
