@@ -22,6 +22,56 @@ pub const MAX_SMOOTHING_RADIUS: u32 = 15;
 /// Largest number of bands: keeps a run of 32 magnitudes inside 32 bits.
 pub const MAX_BANDS: u32 = 16;
 
+/// Fractional bits of the fixed-point radiometric gain and offset.
+pub const RADIOMETRY_SHIFT: u32 = 12;
+/// The largest fixed-point gain (just under 4): keeps a 16-bit sample times the gain inside 30 bits.
+pub const MAX_RADIOMETRY_GAIN: u32 = (4 << RADIOMETRY_SHIFT) - 1;
+
+/// A per-band linear radiometric correction in fixed point, applied to a scene's samples by both backends
+/// before they are compared: `v' = clamp((v · gain + offset + 2^11) >> 12, 0, max_sample)`, in 32-bit
+/// signed arithmetic with an arithmetic (flooring) shift. `gain` is in [0, 4) and `offset` within
+/// ±(max_sample + 1) on the sample scale, both times 2^12.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Radiometry {
+    pub gain: [u32; MAX_BANDS as usize],
+    pub offset: [i32; MAX_BANDS as usize],
+}
+
+impl Radiometry {
+    /// No correction.
+    pub const IDENTITY: Radiometry = Radiometry {
+        gain: [1 << RADIOMETRY_SHIFT; MAX_BANDS as usize],
+        offset: [0; MAX_BANDS as usize],
+    };
+
+    /// The correction `v' = gain[b] · v + offset[b]` for each band b, rounded to fixed point and clamped
+    /// to the representable range for samples of `bits_per_sample` bits.
+    pub fn from_linear(gains: &[f64], offsets: &[f64], bits_per_sample: u32) -> Radiometry {
+        let one = f64::from(1u32 << RADIOMETRY_SHIFT);
+        let offset_limit = f64::from(1u32 << bits_per_sample) * one;
+        let mut radiometry = Radiometry::IDENTITY;
+        for (band, (&gain, &offset)) in gains.iter().zip(offsets).enumerate() {
+            radiometry.gain[band] = (gain * one)
+                .round()
+                .clamp(0.0, f64::from(MAX_RADIOMETRY_GAIN)) as u32;
+            radiometry.offset[band] = (offset * one).round().clamp(-offset_limit, offset_limit) as i32;
+        }
+        radiometry
+    }
+
+    /// The corrected value of `value`, a sample of `band`.
+    pub fn apply(&self, band: usize, value: u32, max_sample: u32) -> u32 {
+        let scaled = value as i32 * self.gain[band] as i32
+            + self.offset[band]
+            + (1 << (RADIOMETRY_SHIFT - 1));
+        (scaled >> RADIOMETRY_SHIFT).clamp(0, max_sample as i32) as u32
+    }
+
+    pub fn is_identity(&self) -> bool {
+        *self == Radiometry::IDENTITY
+    }
+}
+
 /// The uniform block every stage reads. Mirror of `struct Params` in `shaders/params.wgsl`: keep in sync.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Pod, Zeroable)]
