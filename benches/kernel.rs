@@ -5,7 +5,7 @@
 //! outside the timing; the statistics and the mask are read back inside it.
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use portwatch::kernel::{self, ChangeKernel, ChangeSettings, DeviceChoice};
+use portwatch::kernel::{self, ChangeKernel, ChangeSettings, DeviceChoice, Outputs, Radiometry};
 use portwatch::rasterize::LabelRaster;
 use portwatch::scene::{Scene, SceneFormat};
 use rand::{Rng, SeedableRng};
@@ -34,12 +34,7 @@ fn pair_and_labels() -> ([Scene; 2], LabelRaster) {
         .chunks(2)
         .map(|p| u32::from(p[0]) | (u32::from(p[1]) << 16))
         .collect();
-    let raster = LabelRaster {
-        width: SIZE,
-        height: SIZE,
-        region_count: REGIONS,
-        words,
-    };
+    let raster = LabelRaster::from_words(SIZE, SIZE, REGIONS, words).unwrap();
     (
         [
             Scene::from_u8(SIZE, SIZE, 4, &a),
@@ -66,7 +61,9 @@ fn kernel_only(c: &mut Criterion) {
     group.sample_size(10);
     for mut kernel in kernels(format, &labels) {
         for (slot, scene) in scenes.iter().enumerate() {
-            kernel.load_scene(slot, scene.clone()).unwrap();
+            kernel
+                .load_scene(slot, scene.clone(), Radiometry::IDENTITY)
+                .unwrap();
         }
         let description = kernel.description();
         let backend = description.split(" (").next().unwrap_or(&description);
@@ -82,8 +79,12 @@ fn kernel_only(c: &mut Criterion) {
                 } else {
                     format!("radius {radius}")
                 };
+                let outputs = Outputs {
+                    change_mask: with_mask,
+                    profiles: false,
+                };
                 group.bench_function(BenchmarkId::new(case, backend), |bench| {
-                    bench.iter(|| kernel.compare(0, 1, &settings, with_mask).unwrap())
+                    bench.iter(|| kernel.compare(0, 1, &settings, outputs).unwrap())
                 });
             }
         }

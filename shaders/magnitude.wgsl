@@ -1,23 +1,15 @@
-// Stage 1: the change magnitude of every pixel, sum over bands of |a - b| on the native sample scale,
-// or INVALID where either scene is masked or nodata. CPU mirror: src/kernel/cpu/magnitude.rs.
+// Stage 1: the change magnitude of every pixel, sum over bands of |a' - b'| of the radiometrically
+// corrected samples on the native sample scale, or INVALID where either scene is masked or its raw samples
+// are nodata. CPU mirror: src/kernel/cpu/magnitude.rs.
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> scene_a: array<u32>;
 @group(0) @binding(2) var<storage, read> scene_b: array<u32>;
 @group(0) @binding(3) var<storage, read> validity_a: array<u32>;
 @group(0) @binding(4) var<storage, read> validity_b: array<u32>;
-@group(0) @binding(5) var<storage, read_write> magnitude: array<u32>;
-
-// Where sample `s` (pixel * bands + band) sits: its word, and its shift inside the word.
-fn sample_word(s: u32) -> u32 {
-    return select(s >> 1u, s >> 2u, params.bits_per_sample == 8u);
-}
-
-fn sample_value(word: u32, s: u32) -> u32 {
-    let per_word_mask = select(1u, 3u, params.bits_per_sample == 8u);
-    let sample_mask = (1u << params.bits_per_sample) - 1u;
-    return (word >> ((s & per_word_mask) * params.bits_per_sample)) & sample_mask;
-}
+@group(0) @binding(5) var<uniform> radiometry_a: Radiometry;
+@group(0) @binding(6) var<uniform> radiometry_b: Radiometry;
+@group(0) @binding(7) var<storage, read_write> magnitude: array<u32>;
 
 @compute @workgroup_size(256)
 fn main(
@@ -46,7 +38,12 @@ fn main(
         let b = sample_value(scene_b[w], s);
         a_is_nodata = a_is_nodata && a == params.nodata;
         b_is_nodata = b_is_nodata && b == params.nodata;
-        sum += max(a, b) - min(a, b);
+        // Band b's gain and offset: component b & 3 of vec4 b >> 2.
+        let v = band >> 2u;
+        let c = band & 3u;
+        let a_corrected = radiometry_apply(radiometry_a.gain[v][c], radiometry_a.offset[v][c], a);
+        let b_corrected = radiometry_apply(radiometry_b.gain[v][c], radiometry_b.offset[v][c], b);
+        sum += max(a_corrected, b_corrected) - min(a_corrected, b_corrected);
     }
     if params.nodata_enabled != 0u && (a_is_nodata || b_is_nodata) {
         valid = false;

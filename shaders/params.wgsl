@@ -19,7 +19,15 @@ struct Params {
     region_count: u32,
     // 1 when region_stats writes the per-pixel change bitmap.
     write_change_mask: u32,
-    _padding: u32,
+    // 1 when region_stats counts valid and changed pixels along each region's profile.
+    write_profiles: u32,
+}
+
+// A per-band radiometric correction in fixed point: 16 gains, then 16 offsets, four to a vec4.
+// Keep in sync with `Radiometry` in src/kernel/params.rs.
+struct Radiometry {
+    gain: array<vec4<u32>, 4>,
+    offset: array<vec4<i32>, 4>,
 }
 
 // Magnitude of a pixel that is invalid in either scene.
@@ -35,6 +43,12 @@ const STAT_SUM_HI: u32 = 3u;
 const STAT_HISTOGRAM: u32 = 4u;
 // region_stats gives each invocation one word of the change bitmap: 32 consecutive pixels.
 const PIXELS_PER_INVOCATION: u32 = 32u;
+// Per bin of a region's profile: valid pixels, changed pixels.
+const PROFILE_WORDS: u32 = 2u;
+const PROFILE_VALID: u32 = 0u;
+const PROFILE_CHANGED: u32 = 1u;
+// Fractional bits of the fixed-point radiometric gain and offset.
+const RADIOMETRY_SHIFT: u32 = 12u;
 
 // The linear invocation index of a dispatch spread over x and y to stay within the per-dimension limit.
 fn invocation_index(workgroup: vec3<u32>, workgroups: vec3<u32>, local: u32) -> u32 {
@@ -43,6 +57,31 @@ fn invocation_index(workgroup: vec3<u32>, workgroups: vec3<u32>, local: u32) -> 
 
 fn pixel_count() -> u32 {
     return params.width * params.height;
+}
+
+fn max_sample() -> u32 {
+    return (1u << params.bits_per_sample) - 1u;
+}
+
+// Where sample `s` (pixel * bands + band) sits: its word, and its shift inside the word.
+fn sample_word(s: u32) -> u32 {
+    return select(s >> 1u, s >> 2u, params.bits_per_sample == 8u);
+}
+
+fn sample_shift(s: u32) -> u32 {
+    let per_word_mask = select(1u, 3u, params.bits_per_sample == 8u);
+    return (s & per_word_mask) * params.bits_per_sample;
+}
+
+fn sample_value(word: u32, s: u32) -> u32 {
+    return (word >> sample_shift(s)) & max_sample();
+}
+
+// A sample after its band's correction: clamp((value · gain + offset + 2^11) >> 12, 0, max_sample), in
+// i32 with an arithmetic shift. Mirror of `Radiometry::apply`.
+fn radiometry_apply(gain: u32, offset: i32, value: u32) -> u32 {
+    let scaled = i32(value) * i32(gain) + offset + (1i << (RADIOMETRY_SHIFT - 1u));
+    return u32(clamp(scaled >> RADIOMETRY_SHIFT, 0i, i32(max_sample())));
 }
 
 // Quarter-octave bins: 0..3 hold the values 0..3; bin 4(e - 1) + s, for e = floor(log2 m) >= 2, holds

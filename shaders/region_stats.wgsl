@@ -1,5 +1,5 @@
 // Stage 3: threshold the (smoothed) magnitudes, accumulate per-region valid and changed counts, 64-bit
-// magnitude sums and histograms, and optionally write the change bitmap.
+// magnitude sums and histograms, optionally write the change bitmap and count each region's profile.
 // CPU mirror: src/kernel/cpu/region_stats.rs.
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -8,9 +8,19 @@
 @group(0) @binding(2) var<storage, read> labels: array<u32>;
 @group(0) @binding(3) var<storage, read_write> stats: array<atomic<u32>>;
 @group(0) @binding(4) var<storage, read_write> change_mask: array<u32>;
+// Position along the region's axis per pixel, packed like the labels.
+@group(0) @binding(5) var<storage, read> positions: array<u32>;
+// Where region l's profile starts, in bins: entry l - 1.
+@group(0) @binding(6) var<storage, read> profile_offsets: array<u32>;
+// The regions' concatenated profiles, PROFILE_WORDS words a bin.
+@group(0) @binding(7) var<storage, read_write> profiles: array<atomic<u32>>;
 
 fn label_at(pixel: u32) -> u32 {
     return (labels[pixel >> 1u] >> ((pixel & 1u) * 16u)) & 0xffffu;
+}
+
+fn position_at(pixel: u32) -> u32 {
+    return (positions[pixel >> 1u] >> ((pixel & 1u) * 16u)) & 0xffffu;
 }
 
 // Adds one run of pixels of a single region to the global totals; the magnitude sum is a 64-bit value kept
@@ -61,6 +71,13 @@ fn main(
         }
         if label == 0u {
             continue;
+        }
+        if params.write_profiles != 0u {
+            let bin = (profile_offsets[label - 1u] + position_at(pixel)) * PROFILE_WORDS;
+            atomicAdd(&profiles[bin + PROFILE_VALID], 1u);
+            if changed {
+                atomicAdd(&profiles[bin + PROFILE_CHANGED], 1u);
+            }
         }
         if label != run_label {
             flush(run_label, run_valid, run_changed, run_sum);

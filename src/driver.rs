@@ -5,7 +5,9 @@
 use crate::acquisition::Acquisition;
 use crate::archive::{Archive, ArchiveEntry};
 use crate::error::{Error, Result};
-use crate::kernel::{self, ChangeKernel, ChangeSettings, DeviceChoice, PairStats, SCENE_SLOTS};
+use crate::kernel::{
+    self, ChangeKernel, ChangeSettings, DeviceChoice, Outputs, PairStats, Radiometry, SCENE_SLOTS,
+};
 use crate::rasterize::LabelRaster;
 use crate::regions::RegionSet;
 use crate::scene::{Scene, SceneFormat};
@@ -96,16 +98,20 @@ impl<'a> SeriesRun<'a> {
         } = self;
         let entries = &archive.entries;
         let format = first_scene.format;
-        kernel.load_scene(0, first_scene)?;
+        kernel.load_scene(0, first_scene, Radiometry::IDENTITY)?;
+        let outputs = Outputs {
+            change_mask: with_masks,
+            profiles: false,
+        };
         let mut next = entries
             .get(1)
             .map(|entry| load_like(entry, format, &entries[0]));
         for (index, pair) in entries.windows(2).enumerate() {
             let (previous_slot, slot) = (index % SCENE_SLOTS, (index + 1) % SCENE_SLOTS);
             let scene = next.take().expect("decoded ahead")?;
-            kernel.load_scene(slot, scene)?;
+            kernel.load_scene(slot, scene, Radiometry::IDENTITY)?;
             let (stats, decoded) = rayon::join(
-                || kernel.compare(previous_slot, slot, &settings, with_masks),
+                || kernel.compare(previous_slot, slot, &settings, outputs),
                 || {
                     entries
                         .get(index + 2)

@@ -1,10 +1,10 @@
 //! GPU against CPU: for random scenes of many shapes and settings, both backends must produce identical
-//! statistics, histograms and change masks. Equality, never tolerance.
+//! statistics, histograms, change masks, profiles and backgrounds. Equality, never tolerance.
 
 mod common;
 
 use portwatch::kernel::params::HISTOGRAM_BINS;
-use portwatch::kernel::{ChangeKernel, ChangeSettings, PairStats};
+use portwatch::kernel::{ChangeKernel, ChangeSettings, Outputs, PairStats, Radiometry};
 use portwatch::rasterize::LabelRaster;
 use portwatch::scene::{Scene, SceneFormat};
 use rand::{Rng, SeedableRng};
@@ -14,9 +14,30 @@ use rand_chacha::ChaCha8Rng;
 struct Case {
     name: String,
     scenes: [Scene; 2],
+    radiometry: [Radiometry; 2],
     labels: LabelRaster,
     settings: ChangeSettings,
 }
+
+/// Every combination of the optional outputs.
+const ALL_OUTPUTS: [Outputs; 4] = [
+    Outputs {
+        change_mask: false,
+        profiles: false,
+    },
+    Outputs {
+        change_mask: true,
+        profiles: false,
+    },
+    Outputs {
+        change_mask: false,
+        profiles: true,
+    },
+    Outputs {
+        change_mask: true,
+        profiles: true,
+    },
+];
 
 fn random_scene(
     rng: &mut ChaCha8Rng,
@@ -97,12 +118,7 @@ fn random_labels(rng: &mut ChaCha8Rng, width: u32, height: u32) -> LabelRaster {
         .chunks(2)
         .map(|pair| u32::from(pair[0]) | u32::from(*pair.get(1).unwrap_or(&0)) << 16)
         .collect();
-    LabelRaster {
-        width,
-        height,
-        region_count,
-        words,
-    }
+    LabelRaster::from_words(width, height, region_count, words).unwrap()
 }
 
 fn random_case(seed: u64, width: u32, height: u32) -> Case {
@@ -127,15 +143,84 @@ fn random_case(seed: u64, width: u32, height: u32) -> Case {
         name: format!("seed {seed}: {format}, {settings:?}"),
         labels: random_labels(&mut rng, width, height),
         scenes: [a, b],
+        radiometry: [Radiometry::IDENTITY; 2],
         settings,
     }
 }
 
-fn compare(kernel: &mut dyn ChangeKernel, case: &Case, with_mask: bool) -> PairStats {
-    for (slot, scene) in case.scenes.iter().enumerate() {
-        kernel.load_scene(slot, scene.clone()).unwrap();
+/// A random correction: gains 0.5 to 2, offsets up to ±40 (8-bit) or ±3000 (16-bit), so that corrected
+/// samples clamp at both ends.
+fn random_radiometry(rng: &mut ChaCha8Rng, format: SceneFormat) -> Radiometry {
+    let reach = if format.bits_per_sample == 8 {
+        40.0
+    } else {
+        3000.0
+    };
+    let bands = format.bands as usize;
+    let gains: Vec<f64> = (0..bands).map(|_| rng.random_range(0.5..=2.0)).collect();
+    let offsets: Vec<f64> = (0..bands)
+        .map(|_| rng.random_range(-reach..=reach))
+        .collect();
+    Radiometry::from_linear(&gains, &offsets, format.bits_per_sample)
+}
+
+/// `random_case` with a random correction on each scene and regions of every shape.
+fn corrected_case(seed: u64, width: u32, height: u32) -> Case {
+    let mut case = random_case(seed, width, height);
+    let mut rng = ChaCha8Rng::seed_from_u64(seed + 1000);
+    let format = case.scenes[0].format;
+    case.radiometry = [
+        random_radiometry(&mut rng, format),
+        random_radiometry(&mut rng, format),
+    ];
+    case.labels = shaped_labels(&mut rng, width, height);
+    case.name = format!("{} with {:?}", case.name, case.radiometry);
+    case
+}
+
+/// Regions of many shapes: rectangles, single pixels, diagonal strips both ways and scattered pixels.
+fn shaped_labels(rng: &mut ChaCha8Rng, width: u32, height: u32) -> LabelRaster {
+    let region_count = rng.random_range(1..=8u32);
+    let mut labels = vec![0u16; (width * height) as usize];
+    for label in 1..=region_count {
+        let x0 = rng.random_range(0..width);
+        let y0 = rng.random_range(0..height);
+        let thickness = rng.random_range(0..3);
+        let inside: Box<dyn Fn(u32, u32) -> bool> = match label % 5 {
+            0 => Box::new(move |x, y| (x, y) == (x0, y0)),
+            1 => Box::new(move |x, y| {
+                (x as i64 - y as i64 - x0 as i64 + y0 as i64).abs() <= thickness
+            }),
+            2 => Box::new(move |x, y| {
+                (x as i64 + y as i64 - x0 as i64 - y0 as i64).abs() <= thickness
+            }),
+            3 => Box::new(move |x, y| (x * 7 + y * 13) % 11 == label % 11),
+            _ => {
+                let x1 = rng.random_range(x0..=width);
+                let y1 = rng.random_range(y0..=height);
+                Box::new(move |x, y| (x0..x1).contains(&x) && (y0..y1).contains(&y))
+            }
+        };
+        for y in 0..height {
+            for x in 0..width {
+                if inside(x, y) {
+                    labels[(y * width + x) as usize] = label as u16;
+                }
+            }
+        }
     }
-    kernel.compare(0, 1, &case.settings, with_mask).unwrap()
+    let words = labels
+        .chunks(2)
+        .map(|pair| u32::from(pair[0]) | u32::from(*pair.get(1).unwrap_or(&0)) << 16)
+        .collect();
+    LabelRaster::from_words(width, height, region_count, words).unwrap()
+}
+
+fn compare(kernel: &mut dyn ChangeKernel, case: &Case, outputs: Outputs) -> PairStats {
+    for (slot, (scene, radiometry)) in case.scenes.iter().zip(case.radiometry).enumerate() {
+        kernel.load_scene(slot, scene.clone(), radiometry).unwrap();
+    }
+    kernel.compare(0, 1, &case.settings, outputs).unwrap()
 }
 
 fn assert_backends_agree(test: &str, case: &Case) {
@@ -144,12 +229,12 @@ fn assert_backends_agree(test: &str, case: &Case) {
         return;
     };
     let mut cpu = common::cpu_kernel(format, &case.labels);
-    for with_mask in [true, false] {
-        let expected = compare(cpu.as_mut(), case, with_mask);
-        let actual = compare(gpu.as_mut(), case, with_mask);
+    for outputs in ALL_OUTPUTS {
+        let expected = compare(cpu.as_mut(), case, outputs);
+        let actual = compare(gpu.as_mut(), case, outputs);
         assert_eq!(
             actual, expected,
-            "{}: GPU and CPU differ (mask {with_mask})",
+            "{}: GPU and CPU differ ({outputs:?})",
             case.name
         );
         let histogram_total: u64 = expected.regions.iter().flat_map(|r| r.histogram).sum();
@@ -159,6 +244,25 @@ fn assert_backends_agree(test: &str, case: &Case) {
             "{}: histograms must count every valid pixel",
             case.name
         );
+        assert_eq!(expected.change_mask.is_some(), outputs.change_mask);
+        if outputs.profiles {
+            assert_eq!(expected.profiles.len(), case.labels.region_count as usize);
+            for (label, (profile, region)) in
+                (1..).zip(expected.profiles.iter().zip(&expected.regions))
+            {
+                assert_eq!(profile.valid.len(), case.labels.profile_length(label));
+                let valid: u64 = profile.valid.iter().map(|&n| u64::from(n)).sum();
+                let changed: u64 = profile.changed.iter().map(|&n| u64::from(n)).sum();
+                assert_eq!(
+                    (valid, changed),
+                    (region.valid_px, region.changed_px),
+                    "{}: region {label}'s profile must count its pixels",
+                    case.name
+                );
+            }
+        } else {
+            assert!(expected.profiles.is_empty());
+        }
     }
 }
 
@@ -198,8 +302,9 @@ fn swapped_slots_give_the_same_answer() {
     .flatten()
     {
         let mut kernel = kernel;
-        let forward = compare(kernel.as_mut(), &case, true);
-        let backward = kernel.compare(1, 0, &case.settings, true).unwrap();
+        let outputs = ALL_OUTPUTS[3];
+        let forward = compare(kernel.as_mut(), &case, outputs);
+        let backward = kernel.compare(1, 0, &case.settings, outputs).unwrap();
         assert_eq!(forward, backward, "{}", kernel.description());
     }
 }
@@ -217,12 +322,13 @@ fn magnitude_sums_do_not_overflow() {
     };
     let black = Scene::from_u16(width, height, 4, &vec![1; format.pixel_count() * 4]);
     let white = Scene::from_u16(width, height, 4, &vec![65535; format.pixel_count() * 4]);
-    let labels = LabelRaster {
+    let labels = LabelRaster::from_words(
         width,
         height,
-        region_count: 1,
-        words: vec![0x0001_0001; format.pixel_count() / 2],
-    };
+        1,
+        vec![0x0001_0001; format.pixel_count() / 2],
+    )
+    .unwrap();
     let settings = ChangeSettings {
         threshold: 1000,
         radius: 0,
@@ -231,6 +337,7 @@ fn magnitude_sums_do_not_overflow() {
     let case = Case {
         name: "full-scale change".into(),
         scenes: [black, white],
+        radiometry: [Radiometry::IDENTITY; 2],
         labels,
         settings,
     };
@@ -243,7 +350,7 @@ fn magnitude_sums_do_not_overflow() {
         &case.labels,
     ));
     for mut kernel in kernels {
-        let stats = compare(kernel.as_mut(), &case, false);
+        let stats = compare(kernel.as_mut(), &case, Outputs::default());
         let region = &stats.regions[0];
         assert_eq!(
             region.magnitude_sum,
@@ -279,12 +386,7 @@ fn dispatches_beyond_the_per_dimension_limit_cover_every_pixel() {
             .map(|i| if i % 3 == 0 { 200 } else { 12 })
             .collect::<Vec<u8>>(),
     );
-    let labels = LabelRaster {
-        width,
-        height,
-        region_count: 2,
-        words: vec![0x0002_0001; pixels / 2],
-    };
+    let labels = LabelRaster::from_words(width, height, 2, vec![0x0002_0001; pixels / 2]).unwrap();
     let settings = ChangeSettings {
         threshold: 50,
         radius: 0,
@@ -293,6 +395,7 @@ fn dispatches_beyond_the_per_dimension_limit_cover_every_pixel() {
     let case = Case {
         name: "large dispatch".into(),
         scenes: [a, b],
+        radiometry: [Radiometry::IDENTITY; 2],
         labels,
         settings,
     };
@@ -303,7 +406,7 @@ fn dispatches_beyond_the_per_dimension_limit_cover_every_pixel() {
     let stats = compare(
         common::cpu_kernel(format, &case.labels).as_mut(),
         &case,
-        false,
+        Outputs::default(),
     );
     let total_valid: u64 = stats.regions.iter().map(|r| r.valid_px).sum();
     let total_changed: u64 = stats.regions.iter().map(|r| r.changed_px).sum();
@@ -334,12 +437,7 @@ fn many_regions_agree() {
         })
         .collect();
     case.scenes = [a, b];
-    case.labels = LabelRaster {
-        width,
-        height,
-        region_count,
-        words,
-    };
+    case.labels = LabelRaster::from_words(width, height, region_count, words).unwrap();
     for radius in [0, 2] {
         case.settings = ChangeSettings {
             threshold: 120,
@@ -348,5 +446,206 @@ fn many_regions_agree() {
         };
         case.name = format!("{region_count} regions, radius {radius}");
         assert_backends_agree("many_regions_agree", &case);
+    }
+}
+
+/// Corrected scenes, nodata included, on regions of many shapes: statistics, masks and profiles agree.
+#[test]
+fn corrected_scenes_and_profiles_agree() {
+    let shapes = [(1, 1), (5, 9), (64, 64), (257, 3), (3, 257), (333, 171)];
+    for (index, &(width, height)) in shapes.iter().enumerate() {
+        for repeat in 0..4 {
+            let case = corrected_case((index * 10 + repeat) as u64 + 500, width, height);
+            assert_backends_agree("corrected_scenes_and_profiles_agree", &case);
+        }
+    }
+}
+
+/// Any two of the three slots compare, in either order, and agree between backends.
+#[test]
+fn every_pair_of_slots_agrees() {
+    let case = corrected_case(77, 97, 41);
+    let format = case.scenes[0].format;
+    let mut rng = ChaCha8Rng::seed_from_u64(78);
+    let third = random_scene(&mut rng, format, Some(&samples_of(&case.scenes[1])), None);
+    let mut results = Vec::new();
+    let kernels = [
+        Some(common::cpu_kernel(format, &case.labels)),
+        common::gpu_kernel("every_pair_of_slots_agrees", format, &case.labels),
+    ];
+    for mut kernel in kernels.into_iter().flatten() {
+        compare(kernel.as_mut(), &case, Outputs::default());
+        kernel
+            .load_scene(
+                2,
+                third.clone(),
+                random_radiometry(&mut ChaCha8Rng::seed_from_u64(79), format),
+            )
+            .unwrap();
+        let mut pairs = Vec::new();
+        for a in 0..3 {
+            for b in (0..3).filter(|&b| b != a) {
+                pairs.push(
+                    kernel
+                        .compare(a, b, &case.settings, ALL_OUTPUTS[3])
+                        .unwrap(),
+                );
+            }
+        }
+        assert!(
+            kernel
+                .compare(0, 3, &case.settings, ALL_OUTPUTS[0])
+                .is_err()
+        );
+        results.push(pairs);
+    }
+    if let [cpu, gpu] = &results[..] {
+        assert_eq!(cpu, gpu);
+    }
+}
+
+/// A random stack for a background: scenes with masks and nodata, each with its correction (the identity
+/// for some), and about one pixel in twenty with no valid observation at all.
+fn random_stack(
+    rng: &mut ChaCha8Rng,
+    format: SceneFormat,
+    depth: usize,
+    nodata: Option<u32>,
+) -> Vec<(Scene, Radiometry)> {
+    let first = random_scene(rng, format, None, nodata);
+    let base = samples_of(&first);
+    let mut stack = vec![first];
+    while stack.len() < depth {
+        stack.push(random_scene(rng, format, Some(&base), nodata));
+    }
+    let bands = format.bands as usize;
+    for pixel in (0..format.pixel_count()).filter(|_| rng.random_bool(0.05)) {
+        for scene in &mut stack {
+            match (&mut scene.validity, nodata) {
+                (None, Some(nodata)) => {
+                    let mut samples = samples_of(scene);
+                    samples[pixel * bands..(pixel + 1) * bands].fill(nodata);
+                    *scene = rebuilt(format, &samples, None);
+                }
+                (validity, _) => {
+                    let bitmap =
+                        validity.get_or_insert_with(|| vec![u32::MAX; format.bitmap_word_count()]);
+                    bitmap[pixel / 32] &= !(1 << (pixel % 32));
+                }
+            }
+        }
+    }
+    stack
+        .into_iter()
+        .map(|scene| {
+            let radiometry = if rng.random_bool(0.3) {
+                Radiometry::IDENTITY
+            } else {
+                random_radiometry(rng, format)
+            };
+            (scene, radiometry)
+        })
+        .collect()
+}
+
+fn rebuilt(format: SceneFormat, samples: &[u32], validity: Option<Vec<u32>>) -> Scene {
+    let mut scene = if format.bits_per_sample == 8 {
+        let bytes: Vec<u8> = samples.iter().map(|&v| v as u8).collect();
+        Scene::from_u8(format.width, format.height, format.bands, &bytes)
+    } else {
+        let words: Vec<u16> = samples.iter().map(|&v| v as u16).collect();
+        Scene::from_u16(format.width, format.height, format.bands, &words)
+    };
+    scene.validity = validity;
+    scene
+}
+
+fn no_regions(width: u32, height: u32) -> LabelRaster {
+    LabelRaster::from_words(
+        width,
+        height,
+        0,
+        vec![0; (width * height).div_ceil(2) as usize],
+    )
+    .unwrap()
+}
+
+/// Backgrounds of stacks of 1 to 40 scenes of odd shapes agree, the GPU's forced through stripes of a few
+/// rows in most cases.
+#[test]
+fn backgrounds_agree() {
+    let shapes = [(1, 1), (257, 3), (3, 257), (333, 171)];
+    let depths = [1, 2, 3, 7, 40];
+    for (i, &(width, height)) in shapes.iter().enumerate() {
+        for (j, &depth) in depths.iter().enumerate() {
+            let seed = (i * 10 + j) as u64;
+            let mut rng = ChaCha8Rng::seed_from_u64(seed + 2000);
+            let format = SceneFormat {
+                width,
+                height,
+                bands: 1 + ((i * 5 + j) % 4) as u32,
+                bits_per_sample: if (i + j) % 2 == 0 { 8 } else { 16 },
+            };
+            let nodata = rng
+                .random_bool(0.5)
+                .then(|| rng.random_range(0..=format.max_sample()));
+            let stack = random_stack(&mut rng, format, depth, nodata);
+            let stack: Vec<(&Scene, Radiometry)> = stack.iter().map(|(s, r)| (s, *r)).collect();
+            let labels = no_regions(width, height);
+            let expected = common::cpu_kernel(format, &labels)
+                .background(&stack, nodata)
+                .unwrap();
+            assert_eq!(expected.format, format);
+            let stripe_rows = [0, 1, 3, 16][(i + j) % 4];
+            let name = format!(
+                "seed {seed}: {depth} scenes of {format}, nodata {nodata:?}, stripes of {stripe_rows} rows"
+            );
+            let gpu = if stripe_rows == 0 {
+                common::gpu_kernel("backgrounds_agree", format, &labels)
+            } else {
+                common::gpu_kernel_with_stripes("backgrounds_agree", format, &labels, stripe_rows)
+            };
+            let Some(mut gpu) = gpu else {
+                return;
+            };
+            let actual = gpu.background(&stack, nodata).unwrap();
+            assert_eq!(actual, expected, "{name}: GPU and CPU differ");
+        }
+    }
+}
+
+#[test]
+fn backgrounds_refuse_unusable_stacks() {
+    let format = SceneFormat {
+        width: 4,
+        height: 3,
+        bands: 2,
+        bits_per_sample: 8,
+    };
+    let labels = no_regions(4, 3);
+    let scene = Scene::from_u8(4, 3, 2, &[7; 24]);
+    let other = Scene::from_u8(3, 4, 2, &[7; 24]);
+    let kernels = [
+        Some(common::cpu_kernel(format, &labels)),
+        common::gpu_kernel("backgrounds_refuse_unusable_stacks", format, &labels),
+    ];
+    for mut kernel in kernels.into_iter().flatten() {
+        assert!(kernel.background(&[], None).is_err());
+        assert!(
+            kernel
+                .background(&[(&other, Radiometry::IDENTITY)], None)
+                .is_err()
+        );
+        assert!(
+            kernel
+                .background(&[(&scene, Radiometry::IDENTITY)], Some(256))
+                .is_err()
+        );
+        let many = vec![(&scene, Radiometry::IDENTITY); 65536];
+        assert!(kernel.background(&many, None).is_err());
+        let background = kernel
+            .background(&[(&scene, Radiometry::IDENTITY)], None)
+            .unwrap();
+        assert_eq!(background, scene, "{}", kernel.description());
     }
 }

@@ -1,31 +1,53 @@
 //! The GPU backend: the WGSL stages in `shaders/` run through wgpu, headless. Buffers are made once per
-//! run; each scene is uploaded once into a slot and takes part in every pair that needs it.
+//! run; each scene is uploaded once into a slot and takes part in every pair that needs it. Backgrounds
+//! upload their stack stripe by stripe into buffers made for the call.
 
 use super::params::{
-    HISTOGRAM_BINS, KernelParams, PIXELS_PER_INVOCATION, STAT_CHANGED, STAT_HISTOGRAM, STAT_SUM_HI,
-    STAT_SUM_LO, STAT_VALID, STATS_WORDS, WORKGROUP_SIZE,
+    HISTOGRAM_BINS, KernelParams, PIXELS_PER_INVOCATION, PROFILE_WORDS, STAT_CHANGED,
+    STAT_HISTOGRAM, STAT_SUM_HI, STAT_SUM_LO, STAT_VALID, STATS_WORDS, WORKGROUP_SIZE,
 };
 use super::{
-    ChangeKernel, ChangeMask, ChangeSettings, PairStats, RegionStats, SCENE_SLOTS, Slot,
-    check_scene, kernel_params, unloaded_slots,
+    ChangeKernel, ChangeMask, ChangeSettings, Outputs, PairStats, Radiometry, RegionStats,
+    SCENE_SLOTS, Slot, background_params, check_radiometry, check_scene, check_slot, check_stack,
+    kernel_params, split_profiles, unloaded_slots,
 };
 use crate::error::{Error, Result};
 use crate::rasterize::LabelRaster;
 use crate::scene::{Scene, SceneFormat};
+use bytemuck::{Pod, Zeroable};
 use std::borrow::Cow;
 use wgpu::util::DeviceExt;
 
 const PARAMS_WGSL: &str = include_str!("../../shaders/params.wgsl");
 
 /// Every stage: its name (the shader file's stem and the CPU mirror's module) and its WGSL source.
-pub const STAGES: [(&str, &str); 3] = [
+pub const STAGES: [(&str, &str); 4] = [
     ("magnitude", include_str!("../../shaders/magnitude.wgsl")),
     ("smooth", include_str!("../../shaders/smooth.wgsl")),
     (
         "region_stats",
         include_str!("../../shaders/region_stats.wgsl"),
     ),
+    ("background", include_str!("../../shaders/background.wgsl")),
 ];
+
+/// Most bytes of a background's stack buffer, whatever the adapter allows: the stripe's rows of every scene.
+const MAX_STACK_BYTES: u64 = 256 << 20;
+
+/// Where the background stage is in the stack. Mirror of `struct Stripe` in `shaders/background.wgsl`:
+/// keep in sync.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Pod, Zeroable)]
+struct Stripe {
+    first_pixel: u32,
+    pixels: u32,
+    first_word: u32,
+    first_validity_word: u32,
+    scene_words: u32,
+    validity_words: u32,
+    scenes: u32,
+    _padding: u32,
+}
 
 /// The complete source of a stage: the shared parameter file followed by the stage's own.
 pub fn shader_source(stage_wgsl: &str) -> String {
@@ -138,6 +160,8 @@ fn select_adapter(policy: AdapterPolicy) -> Result<wgpu::Adapter> {
 struct SceneSlot {
     samples: wgpu::Buffer,
     validity: wgpu::Buffer,
+    /// A uniform block holding the scene's `Radiometry`.
+    radiometry: wgpu::Buffer,
     has_validity: bool,
     loaded: bool,
 }
@@ -148,18 +172,27 @@ pub struct GpuKernel {
     queue: wgpu::Queue,
     format: SceneFormat,
     region_count: u32,
+    /// Where each region's profile starts: `LabelRaster::profile_offsets`.
+    profile_offsets: Vec<u32>,
     max_workgroups: u32,
+    /// The largest buffer the adapter can bind, in bytes.
+    max_binding: u64,
+    /// At most this many rows to a background stripe, when set (for tests).
+    stripe_rows: Option<usize>,
     params: wgpu::Buffer,
     slots: Vec<SceneSlot>,
     stats: wgpu::Buffer,
     change_mask: wgpu::Buffer,
+    profiles: wgpu::Buffer,
     stats_readback: wgpu::Buffer,
     mask_readback: wgpu::Buffer,
+    profiles_readback: wgpu::Buffer,
     magnitude_pipeline: wgpu::ComputePipeline,
     smooth_pipeline: wgpu::ComputePipeline,
     region_stats_pipeline: wgpu::ComputePipeline,
-    /// Indexed by slot a: magnitude of (slot a, the other slot).
-    magnitude_bindings: Vec<wgpu::BindGroup>,
+    background_pipeline: wgpu::ComputePipeline,
+    /// Indexed by [slot a][slot b], a ≠ b: magnitude of (slot a, slot b).
+    magnitude_bindings: Vec<Vec<Option<wgpu::BindGroup>>>,
     smooth_binding: wgpu::BindGroup,
     /// [reading the raw magnitude, reading the smoothed magnitude].
     region_stats_bindings: [wgpu::BindGroup; 2],
@@ -179,6 +212,7 @@ impl GpuKernel {
             format.pixel_count() * 4,
             labels.words.len() * 4,
             labels.region_count as usize * STATS_WORDS * 4,
+            labels.profile_bins() * PROFILE_WORDS * 4,
         ]
         .into_iter()
         .max()
@@ -207,6 +241,7 @@ impl GpuKernel {
             format,
             labels,
             limits.max_compute_workgroups_per_dimension,
+            allowed,
         );
         if let Some(error) = pollster::block_on(scope.pop()) {
             return Err(Error::Gpu(format!(
@@ -223,6 +258,7 @@ impl GpuKernel {
         format: SceneFormat,
         labels: &LabelRaster,
         max_workgroups: u32,
+        max_binding: u64,
     ) -> GpuKernel {
         let storage = |label: &str, words: usize, extra: wgpu::BufferUsages| {
             device.create_buffer(&wgpu::BufferDescriptor {
@@ -253,6 +289,12 @@ impl GpuKernel {
             .map(|_| SceneSlot {
                 samples: storage("scene", format.word_count(), copy_dst),
                 validity: storage("validity", format.bitmap_word_count(), copy_dst),
+                radiometry: device.create_buffer(&wgpu::BufferDescriptor {
+                    label: Some("radiometry"),
+                    size: std::mem::size_of::<Radiometry>() as u64,
+                    usage: wgpu::BufferUsages::UNIFORM | copy_dst,
+                    mapped_at_creation: false,
+                }),
                 has_validity: false,
                 loaded: false,
             })
@@ -272,8 +314,20 @@ impl GpuKernel {
             contents: bytemuck::cast_slice(&labels.words),
             usage: wgpu::BufferUsages::STORAGE,
         });
+        let position_buffer = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some("positions"),
+            contents: bytemuck::cast_slice(&labels.positions),
+            usage: wgpu::BufferUsages::STORAGE,
+        });
+        let profile_offsets = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some("profile offsets"),
+            contents: bytemuck::cast_slice(&labels.profile_offsets),
+            usage: wgpu::BufferUsages::STORAGE,
+        });
         let stats = storage("stats", stats_words, copy_src | copy_dst);
         let change_mask = storage("change mask", format.bitmap_word_count(), copy_src);
+        let profile_words = labels.profile_bins() * PROFILE_WORDS;
+        let profiles = storage("profiles", profile_words, copy_src | copy_dst);
 
         let pipeline = |name: &str| {
             let (_, wgsl) = STAGES
@@ -296,6 +350,7 @@ impl GpuKernel {
         let magnitude_pipeline = pipeline("magnitude");
         let smooth_pipeline = pipeline("smooth");
         let region_stats_pipeline = pipeline("region_stats");
+        let background_pipeline = pipeline("background");
         let bind = |pipeline: &wgpu::ComputePipeline, buffers: &[&wgpu::Buffer]| {
             let entries: Vec<wgpu::BindGroupEntry> = std::iter::once(&params)
                 .chain(buffers.iter().copied())
@@ -313,46 +368,96 @@ impl GpuKernel {
         };
         let magnitude_bindings = (0..SCENE_SLOTS)
             .map(|a| {
-                let (sa, sb) = (&slots[a], &slots[(a + 1) % SCENE_SLOTS]);
-                bind(
-                    &magnitude_pipeline,
-                    &[
-                        &sa.samples,
-                        &sb.samples,
-                        &sa.validity,
-                        &sb.validity,
-                        &magnitude,
-                    ],
-                )
+                (0..SCENE_SLOTS)
+                    .map(|b| {
+                        let (sa, sb) = (&slots[a], &slots[b]);
+                        (a != b).then(|| {
+                            bind(
+                                &magnitude_pipeline,
+                                &[
+                                    &sa.samples,
+                                    &sb.samples,
+                                    &sa.validity,
+                                    &sb.validity,
+                                    &sa.radiometry,
+                                    &sb.radiometry,
+                                    &magnitude,
+                                ],
+                            )
+                        })
+                    })
+                    .collect()
             })
             .collect();
         let smooth_binding = bind(&smooth_pipeline, &[&magnitude, &smoothed]);
         let region_stats_bindings = [&magnitude, &smoothed].map(|input| {
             bind(
                 &region_stats_pipeline,
-                &[input, &label_buffer, &stats, &change_mask],
+                &[
+                    input,
+                    &label_buffer,
+                    &stats,
+                    &change_mask,
+                    &position_buffer,
+                    &profile_offsets,
+                    &profiles,
+                ],
             )
         });
         GpuKernel {
             adapter,
             format,
             region_count: labels.region_count,
+            profile_offsets: labels.profile_offsets.clone(),
             max_workgroups,
+            max_binding,
+            stripe_rows: None,
             stats_readback: readback("stats readback", stats_words),
             mask_readback: readback("mask readback", format.bitmap_word_count()),
+            profiles_readback: readback("profiles readback", profile_words),
             params,
             slots,
             stats,
             change_mask,
+            profiles,
             magnitude_pipeline,
             smooth_pipeline,
             region_stats_pipeline,
+            background_pipeline,
             magnitude_bindings,
             smooth_binding,
             region_stats_bindings,
             device,
             queue,
         }
+    }
+
+    /// Limits background stripes to `rows` rows (at least 1), to exercise striping on small stacks.
+    #[doc(hidden)]
+    pub fn with_background_stripe_rows(mut self, rows: u32) -> GpuKernel {
+        self.stripe_rows = Some((rows as usize).max(1));
+        self
+    }
+
+    /// Rows per background stripe for a stack of `scenes`: as many as keep the stack buffer within the
+    /// binding limit (and `MAX_STACK_BYTES`). A stripe of r rows spans at most ⌈r · row samples / samples
+    /// per word⌉ + 1 words of each scene.
+    fn stripe_rows(&self, scenes: usize) -> Result<usize> {
+        let format = self.format;
+        let samples_per_word = (32 / format.bits_per_sample) as usize;
+        let row_samples = format.width as usize * format.bands as usize;
+        let words_per_scene = (self.max_binding.min(MAX_STACK_BYTES) / 4) as usize / scenes;
+        let rows = (words_per_scene.saturating_sub(1) * samples_per_word / row_samples)
+            .min(format.height as usize)
+            .min(self.stripe_rows.unwrap_or(usize::MAX));
+        if rows == 0 {
+            return Err(Error::Gpu(format!(
+                "a row of {scenes} scenes of {format} does not fit the {} MiB stack buffer that {} allows",
+                self.max_binding.min(MAX_STACK_BYTES) >> 20,
+                self.adapter.name
+            )));
+        }
+        Ok(rows)
     }
 
     /// Workgroups for `invocations`, spread over x and y so neither exceeds the per-dimension limit.
@@ -425,8 +530,10 @@ impl ChangeKernel for GpuKernel {
         format!("gpu: {}", describe_adapter(&self.adapter))
     }
 
-    fn load_scene(&mut self, slot: Slot, scene: Scene) -> Result<()> {
+    fn load_scene(&mut self, slot: Slot, scene: Scene, radiometry: Radiometry) -> Result<()> {
+        check_slot(slot)?;
         check_scene(self.format, &scene)?;
+        check_radiometry(self.format, &radiometry)?;
         let target = &mut self.slots[slot];
         self.queue
             .write_buffer(&target.samples, 0, bytemuck::cast_slice(&scene.words));
@@ -434,6 +541,8 @@ impl ChangeKernel for GpuKernel {
             self.queue
                 .write_buffer(&target.validity, 0, bytemuck::cast_slice(validity));
         }
+        self.queue
+            .write_buffer(&target.radiometry, 0, bytemuck::bytes_of(&radiometry));
         target.has_validity = scene.validity.is_some();
         target.loaded = true;
         Ok(())
@@ -444,31 +553,33 @@ impl ChangeKernel for GpuKernel {
         a: Slot,
         b: Slot,
         settings: &ChangeSettings,
-        with_mask: bool,
+        outputs: Outputs,
     ) -> Result<PairStats> {
-        if a == b || !self.slots[a].loaded || !self.slots[b].loaded {
+        check_slot(a)?;
+        check_slot(b)?;
+        let Some(magnitude_binding) = self.magnitude_bindings[a][b]
+            .as_ref()
+            .filter(|_| self.slots[a].loaded && self.slots[b].loaded)
+        else {
             return Err(unloaded_slots(a, b));
-        }
+        };
         let validity = [self.slots[a].has_validity, self.slots[b].has_validity];
-        let params = kernel_params(
-            self.format,
-            self.region_count,
-            settings,
-            validity,
-            with_mask,
-        )?;
+        let params = kernel_params(self.format, self.region_count, settings, validity, outputs)?;
         let scope = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
         self.queue
             .write_buffer(&self.params, 0, bytemuck::bytes_of(&params));
         let mut encoder = self.device.create_command_encoder(&Default::default());
         encoder.clear_buffer(&self.stats, 0, None);
+        if outputs.profiles {
+            encoder.clear_buffer(&self.profiles, 0, None);
+        }
         {
             let mut pass = encoder.begin_compute_pass(&Default::default());
             let pixels = self.format.pixel_count();
             self.dispatch(
                 &mut pass,
                 &self.magnitude_pipeline,
-                &self.magnitude_bindings[a],
+                magnitude_binding,
                 pixels,
             );
             if params.radius > 0 {
@@ -488,22 +599,29 @@ impl ChangeKernel for GpuKernel {
                 words,
             );
         }
+        let mut readbacks = vec![&self.stats_readback];
         encoder.copy_buffer_to_buffer(&self.stats, 0, &self.stats_readback, 0, None);
-        if with_mask {
+        if outputs.change_mask {
             encoder.copy_buffer_to_buffer(&self.change_mask, 0, &self.mask_readback, 0, None);
+            readbacks.push(&self.mask_readback);
+        }
+        if outputs.profiles {
+            encoder.copy_buffer_to_buffer(&self.profiles, 0, &self.profiles_readback, 0, None);
+            readbacks.push(&self.profiles_readback);
         }
         self.queue.submit([encoder.finish()]);
-        let readbacks: &[&wgpu::Buffer] = if with_mask {
-            &[&self.stats_readback, &self.mask_readback]
-        } else {
-            &[&self.stats_readback]
-        };
-        let mut words = self.read_back(readbacks)?;
+        let mut words = self.read_back(&readbacks)?.into_iter();
         if let Some(error) = pollster::block_on(scope.pop()) {
             return Err(Error::Gpu(format!("comparing scenes failed: {error}")));
         }
-        let change_mask = with_mask.then(|| {
-            let mut mask = words.pop().expect("mask was read back");
+        let regions = words
+            .next()
+            .expect("stats were read back")
+            .chunks_exact(STATS_WORDS)
+            .map(region_stats_from_words)
+            .collect();
+        let change_mask = outputs.change_mask.then(|| {
+            let mut mask = words.next().expect("mask was read back");
             mask.truncate(self.format.bitmap_word_count());
             ChangeMask {
                 width: self.format.width,
@@ -511,13 +629,163 @@ impl ChangeKernel for GpuKernel {
                 words: mask,
             }
         });
-        let regions = words[0]
-            .chunks_exact(STATS_WORDS)
-            .map(region_stats_from_words)
-            .collect();
+        let profiles = match outputs.profiles {
+            true => split_profiles(
+                &self.profile_offsets,
+                &words.next().expect("profiles were read back"),
+            ),
+            false => Vec::new(),
+        };
         Ok(PairStats {
             regions,
             change_mask,
+            profiles,
+        })
+    }
+
+    fn background(&mut self, stack: &[(&Scene, Radiometry)], nodata: Option<u32>) -> Result<Scene> {
+        check_stack(self.format, stack, nodata)?;
+        let params = background_params(self.format, nodata)?;
+        let format = self.format;
+        let (width, bands) = (format.width as usize, format.bands as usize);
+        let samples_per_word = (32 / format.bits_per_sample) as usize;
+        let rows = self.stripe_rows(stack.len())?;
+        // The most words a stripe spans, of a scene's samples and of its validity bitmap.
+        let scene_words = (rows * width * bands).div_ceil(samples_per_word) + 1;
+        let validity_words = (rows * width).div_ceil(32) + 1;
+        let device = &self.device;
+        let buffer = |label: &str, words: usize, usage: wgpu::BufferUsages| {
+            device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some(label),
+                size: (words * 4) as u64,
+                usage,
+                mapped_at_creation: false,
+            })
+        };
+        use wgpu::BufferUsages as Usage;
+        let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let stack_buffer = buffer(
+            "stack",
+            stack.len() * scene_words,
+            Usage::STORAGE | Usage::COPY_DST,
+        );
+        let stack_validity = buffer(
+            "stack validity",
+            stack.len() * validity_words,
+            Usage::STORAGE | Usage::COPY_DST,
+        );
+        let radiometry: Vec<Radiometry> = stack.iter().map(|&(_, r)| r).collect();
+        let stack_radiometry = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some("stack radiometry"),
+            contents: bytemuck::cast_slice(&radiometry),
+            usage: Usage::STORAGE,
+        });
+        let background = buffer("background", scene_words, Usage::STORAGE | Usage::COPY_SRC);
+        let background_validity = buffer(
+            "background validity",
+            validity_words,
+            Usage::STORAGE | Usage::COPY_SRC,
+        );
+        let readback_usage = Usage::MAP_READ | Usage::COPY_DST;
+        let background_readback = buffer("background readback", scene_words, readback_usage);
+        let validity_readback = buffer("validity readback", validity_words, readback_usage);
+        let stripe_buffer = device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("stripe"),
+            size: std::mem::size_of::<Stripe>() as u64,
+            usage: Usage::UNIFORM | Usage::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let entries: Vec<wgpu::BindGroupEntry> = [
+            &self.params,
+            &stripe_buffer,
+            &stack_buffer,
+            &stack_validity,
+            &stack_radiometry,
+            &background,
+            &background_validity,
+        ]
+        .into_iter()
+        .enumerate()
+        .map(|(binding, buffer)| wgpu::BindGroupEntry {
+            binding: binding as u32,
+            resource: buffer.as_entire_binding(),
+        })
+        .collect();
+        let binding = device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some("background"),
+            layout: &self.background_pipeline.get_bind_group_layout(0),
+            entries: &entries,
+        });
+        self.queue
+            .write_buffer(&self.params, 0, bytemuck::bytes_of(&params));
+        let all_valid = vec![u32::MAX; validity_words];
+        let mut words = vec![0; format.word_count()];
+        let mut validity = vec![0; format.bitmap_word_count()];
+        for first_row in (0..format.height as usize).step_by(rows) {
+            let pixels = first_row * width..(first_row + rows).min(format.height as usize) * width;
+            let samples = pixels.start * bands / samples_per_word
+                ..(pixels.end * bands).div_ceil(samples_per_word);
+            let bitmap = pixels.start / 32..pixels.end.div_ceil(32);
+            for (index, (scene, _)) in stack.iter().enumerate() {
+                self.queue.write_buffer(
+                    &stack_buffer,
+                    (index * scene_words * 4) as u64,
+                    bytemuck::cast_slice(&scene.words[samples.clone()]),
+                );
+                let scene_validity = match &scene.validity {
+                    Some(bits) => &bits[bitmap.clone()],
+                    None => &all_valid[..bitmap.len()],
+                };
+                self.queue.write_buffer(
+                    &stack_validity,
+                    (index * validity_words * 4) as u64,
+                    bytemuck::cast_slice(scene_validity),
+                );
+            }
+            let stripe = Stripe {
+                first_pixel: pixels.start as u32,
+                pixels: pixels.len() as u32,
+                first_word: samples.start as u32,
+                first_validity_word: bitmap.start as u32,
+                scene_words: scene_words as u32,
+                validity_words: validity_words as u32,
+                scenes: stack.len() as u32,
+                _padding: 0,
+            };
+            self.queue
+                .write_buffer(&stripe_buffer, 0, bytemuck::bytes_of(&stripe));
+            let mut encoder = self.device.create_command_encoder(&Default::default());
+            encoder.clear_buffer(&background, 0, None);
+            encoder.clear_buffer(&background_validity, 0, None);
+            {
+                let mut pass = encoder.begin_compute_pass(&Default::default());
+                self.dispatch(&mut pass, &self.background_pipeline, &binding, pixels.len());
+            }
+            encoder.copy_buffer_to_buffer(&background, 0, &background_readback, 0, None);
+            encoder.copy_buffer_to_buffer(&background_validity, 0, &validity_readback, 0, None);
+            self.queue.submit([encoder.finish()]);
+            let stripe_words = self.read_back(&[&background_readback, &validity_readback])?;
+            // Neighbouring stripes may share a word at their edge: each sets only its own pixels' bits.
+            for (total, word) in words[samples].iter_mut().zip(&stripe_words[0]) {
+                *total |= word;
+            }
+            for (total, word) in validity[bitmap].iter_mut().zip(&stripe_words[1]) {
+                *total |= word;
+            }
+        }
+        if let Some(error) = pollster::block_on(scope.pop()) {
+            return Err(Error::Gpu(format!(
+                "computing a background failed: {error}"
+            )));
+        }
+        let pixel_count = format.pixel_count();
+        let every_pixel_valid = (0..pixel_count)
+            .step_by(32)
+            .all(|first| validity[first / 32] == u32::MAX >> (32 - (pixel_count - first).min(32)));
+        Ok(Scene {
+            format,
+            words,
+            validity: (!every_pixel_valid).then_some(validity),
         })
     }
 }

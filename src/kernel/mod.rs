@@ -1,10 +1,17 @@
 //! The change kernel's contract: what both backends compute for a pair of scenes, and the one narrow
 //! interface through which the driver uses them without knowing which ran.
 //!
-//! For every pixel valid in both scenes, magnitude = Σ over bands |a − b| on the native sample scale;
+//! Each slot's scene carries a per-band radiometric correction ([`Radiometry`]) applied to its samples
+//! before they are compared. For every pixel valid in both scenes (validity bitmap, and nodata tested on
+//! the raw samples), magnitude = Σ over bands |a′ − b′| of the corrected samples on the native scale;
 //! optionally smoothed to the integer mean of the valid magnitudes in a (2r + 1)² window; changed when the
 //! (smoothed) magnitude is greater than the threshold. Per region: valid and changed pixel counts, the
-//! 64-bit sum of (smoothed) magnitudes and a 64-bin histogram of them ([`params::histogram_bin`]).
+//! 64-bit sum of (smoothed) magnitudes and a 64-bin histogram of them ([`params::histogram_bin`]); on
+//! request, per region, valid and changed pixel counts along the region's long axis (its profile, see
+//! [`LabelRaster`] for the positions).
+//!
+//! Separately, [`ChangeKernel::background`] reduces a stack of scenes to their per-pixel, per-band lower
+//! median of the corrected samples of the valid observations.
 //! Everything is integer arithmetic, so the GPU and CPU results are equal, not merely close.
 
 pub mod cpu;
@@ -14,12 +21,17 @@ pub mod params;
 use crate::error::{Error, Result};
 use crate::rasterize::LabelRaster;
 use crate::scene::{Scene, SceneFormat};
-use params::{HISTOGRAM_BINS, KernelParams, MAX_BANDS, MAX_SMOOTHING_RADIUS};
+pub use params::Radiometry;
+use params::{
+    HISTOGRAM_BINS, KernelParams, MAX_BANDS, MAX_SMOOTHING_RADIUS, PROFILE_CHANGED, PROFILE_WORDS,
+};
 
 /// A place on the backend that holds one loaded scene.
 pub type Slot = usize;
-/// Slots per kernel: the two scenes of the pair in hand.
-pub const SCENE_SLOTS: usize = 2;
+/// Slots per kernel: the background, the current scene and a previous one; any two can be compared.
+pub const SCENE_SLOTS: usize = 3;
+/// Most scenes in one background stack: the count of valid observations must fit 16 bits.
+pub const MAX_STACK_SCENES: usize = 65535;
 
 /// Which backend does the work.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -52,14 +64,19 @@ impl ChangeSettings {
                 self.radius
             )));
         }
-        if let Some(nodata) = self.nodata.filter(|&v| v > format.max_sample()) {
-            return Err(Error::Setting(format!(
-                "nodata value {nodata} does not fit {}-bit samples",
-                format.bits_per_sample
-            )));
-        }
-        Ok(())
+        check_nodata(format, self.nodata)
     }
+}
+
+/// Refuses a nodata value that no sample of `format` can take.
+fn check_nodata(format: SceneFormat, nodata: Option<u32>) -> Result<()> {
+    if let Some(nodata) = nodata.filter(|&v| v > format.max_sample()) {
+        return Err(Error::Setting(format!(
+            "nodata value {nodata} does not fit {}-bit samples",
+            format.bits_per_sample
+        )));
+    }
+    Ok(())
 }
 
 /// What the kernel measured in one region.
@@ -115,28 +132,74 @@ impl ChangeMask {
     }
 }
 
+/// What a comparison returns beyond the per-region statistics, which it always returns.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Outputs {
+    /// The change bitmap of every pixel.
+    pub change_mask: bool,
+    /// Every region's profile along its long axis.
+    pub profiles: bool,
+}
+
+/// One region's pixels along its long axis: bin i counts the region's pixels at position i
+/// ([`LabelRaster::position_at`]) whose (smoothed) magnitude is valid, and those of them that changed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RegionProfile {
+    pub valid: Vec<u32>,
+    pub changed: Vec<u32>,
+}
+
 /// The kernel's answer for one pair.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PairStats {
     /// One entry per region, in label order.
     pub regions: Vec<RegionStats>,
     pub change_mask: Option<ChangeMask>,
+    /// One entry per region, in label order, each of the region's profile length; empty unless asked for.
+    pub profiles: Vec<RegionProfile>,
+}
+
+/// Splits the regions' concatenated profiles, `PROFILE_WORDS` words per bin, into one per region, each
+/// starting at its entry of `profile_offsets` ([`LabelRaster::profile_offsets`]).
+fn split_profiles(profile_offsets: &[u32], words: &[u32]) -> Vec<RegionProfile> {
+    profile_offsets
+        .windows(2)
+        .map(|bins| {
+            let (start, end) = (bins[0] as usize, bins[1] as usize);
+            let words = &words[start * PROFILE_WORDS..end * PROFILE_WORDS];
+            RegionProfile {
+                valid: words.iter().step_by(PROFILE_WORDS).copied().collect(),
+                changed: words[PROFILE_CHANGED..]
+                    .iter()
+                    .step_by(PROFILE_WORDS)
+                    .copied()
+                    .collect(),
+            }
+        })
+        .collect()
 }
 
 /// A backend, set up for one archive's scene format and label raster.
 pub trait ChangeKernel: Send {
     /// Which backend and adapter do the work, for the run's log.
     fn description(&self) -> String;
-    /// Makes `scene` the content of `slot`; the scene must have the kernel's format.
-    fn load_scene(&mut self, slot: Slot, scene: Scene) -> Result<()>;
-    /// Compares the scenes in slots `a` and `b`, writing the change mask when `with_mask`.
+    /// Makes `scene` the content of `slot`, its samples to be compared after `radiometry`; the scene must
+    /// have the kernel's format.
+    fn load_scene(&mut self, slot: Slot, scene: Scene, radiometry: Radiometry) -> Result<()>;
+    /// Compares the scenes in slots `a` and `b`, with the extra `outputs` asked for.
     fn compare(
         &mut self,
         a: Slot,
         b: Slot,
         settings: &ChangeSettings,
-        with_mask: bool,
+        outputs: Outputs,
     ) -> Result<PairStats>;
+    /// The background of `stack`: per pixel and band, the lower median of the corrected samples of the
+    /// valid observations (validity bit set and, with `nodata`, not every raw band equal to it), that is
+    /// the smallest m such that at least (n + 1) / 2 of the n valid observations are at most m. A pixel
+    /// with no valid observation has samples 0 and validity bit 0; the bitmap is `None` when every pixel
+    /// has one. Scenes must have the kernel's format; 1 to [`MAX_STACK_SCENES`] of them.
+    fn background(&mut self, stack: &[(&Scene, Radiometry)], nodata: Option<u32>) -> Result<Scene>;
 }
 
 /// Sets up the chosen backend for scenes of `format` and the regions in `labels`.
@@ -192,6 +255,51 @@ fn check_format(format: SceneFormat, labels: &LabelRaster) -> Result<()> {
     Ok(())
 }
 
+/// Refuses a slot the kernels do not have.
+fn check_slot(slot: Slot) -> Result<()> {
+    if slot >= SCENE_SLOTS {
+        return Err(Error::Setting(format!(
+            "slot {slot} does not exist: the kernels have {SCENE_SLOTS}"
+        )));
+    }
+    Ok(())
+}
+
+/// Refuses a radiometric correction outside the documented ranges for scenes of `format`.
+fn check_radiometry(format: SceneFormat, radiometry: &Radiometry) -> Result<()> {
+    if !radiometry.fits(format.bits_per_sample) {
+        return Err(Error::Setting(format!(
+            "radiometric correction {radiometry:?} is out of range for {}-bit samples",
+            format.bits_per_sample
+        )));
+    }
+    Ok(())
+}
+
+/// Refuses a background stack the kernels cannot reduce: empty, too deep, of another format, or with a
+/// nodata value or correction out of range.
+fn check_stack(
+    format: SceneFormat,
+    stack: &[(&Scene, Radiometry)],
+    nodata: Option<u32>,
+) -> Result<()> {
+    if stack.is_empty() {
+        return Err(Error::Setting("background of an empty stack".into()));
+    }
+    if stack.len() > MAX_STACK_SCENES {
+        return Err(Error::Setting(format!(
+            "background of {} scenes: at most {MAX_STACK_SCENES} are supported",
+            stack.len()
+        )));
+    }
+    check_nodata(format, nodata)?;
+    for (scene, radiometry) in stack {
+        check_scene(format, scene)?;
+        check_radiometry(format, radiometry)?;
+    }
+    Ok(())
+}
+
 /// The error for a comparison asked of slots that do not both hold a scene.
 fn unloaded_slots(a: Slot, b: Slot) -> Error {
     Error::Setting(format!(
@@ -210,13 +318,23 @@ fn check_scene(expected: SceneFormat, scene: &Scene) -> Result<()> {
     Ok(())
 }
 
+/// The parameter block of the background stage, identical for both backends: the scene layout and nodata.
+fn background_params(format: SceneFormat, nodata: Option<u32>) -> Result<KernelParams> {
+    let settings = ChangeSettings {
+        threshold: 0,
+        radius: 0,
+        nodata,
+    };
+    kernel_params(format, 0, &settings, [false; 2], Outputs::default())
+}
+
 /// The parameter block for one comparison, identical for both backends.
 fn kernel_params(
     format: SceneFormat,
     region_count: u32,
     settings: &ChangeSettings,
     validity: [bool; 2],
-    with_mask: bool,
+    outputs: Outputs,
 ) -> Result<KernelParams> {
     settings.check(format)?;
     Ok(KernelParams {
@@ -230,7 +348,7 @@ fn kernel_params(
         threshold: settings.threshold,
         radius: settings.radius,
         region_count,
-        write_change_mask: u32::from(with_mask),
-        _padding: 0,
+        write_change_mask: u32::from(outputs.change_mask),
+        write_profiles: u32::from(outputs.profiles),
     })
 }

@@ -17,6 +17,10 @@ pub const STAT_SUM_HI: usize = 3;
 pub const STAT_HISTOGRAM: usize = 4;
 /// region_stats handles one word of the change bitmap, 32 consecutive pixels, per invocation.
 pub const PIXELS_PER_INVOCATION: usize = 32;
+/// Words per bin of a region's profile: valid pixels, changed pixels.
+pub const PROFILE_WORDS: usize = 2;
+pub const PROFILE_VALID: usize = 0;
+pub const PROFILE_CHANGED: usize = 1;
 /// Largest smoothing radius: keeps the window sum of 16-band 16-bit magnitudes inside 32 bits.
 pub const MAX_SMOOTHING_RADIUS: u32 = 15;
 /// Largest number of bands: keeps a run of 32 magnitudes inside 32 bits.
@@ -30,8 +34,10 @@ pub const MAX_RADIOMETRY_GAIN: u32 = (4 << RADIOMETRY_SHIFT) - 1;
 /// A per-band linear radiometric correction in fixed point, applied to a scene's samples by both backends
 /// before they are compared: `v' = clamp((v · gain + offset + 2^11) >> 12, 0, max_sample)`, in 32-bit
 /// signed arithmetic with an arithmetic (flooring) shift. `gain` is in [0, 4) and `offset` within
-/// ±(max_sample + 1) on the sample scale, both times 2^12.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// ±(max_sample + 1) on the sample scale, both times 2^12. Mirror of `struct Radiometry` and
+/// `radiometry_apply` in `shaders/params.wgsl`, which reads it as four vec4s of each: keep in sync.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Pod, Zeroable)]
 pub struct Radiometry {
     pub gain: [u32; MAX_BANDS as usize],
     pub offset: [i32; MAX_BANDS as usize],
@@ -53,8 +59,10 @@ impl Radiometry {
         for (band, (&gain, &offset)) in gains.iter().zip(offsets).enumerate() {
             radiometry.gain[band] = (gain * one)
                 .round()
-                .clamp(0.0, f64::from(MAX_RADIOMETRY_GAIN)) as u32;
-            radiometry.offset[band] = (offset * one).round().clamp(-offset_limit, offset_limit) as i32;
+                .clamp(0.0, f64::from(MAX_RADIOMETRY_GAIN))
+                as u32;
+            radiometry.offset[band] =
+                (offset * one).round().clamp(-offset_limit, offset_limit) as i32;
         }
         radiometry
     }
@@ -69,6 +77,17 @@ impl Radiometry {
 
     pub fn is_identity(&self) -> bool {
         *self == Radiometry::IDENTITY
+    }
+
+    /// Whether every band's gain and offset lie in the documented ranges for samples of
+    /// `bits_per_sample` bits, so that `apply` cannot overflow 32 bits.
+    pub fn fits(&self, bits_per_sample: u32) -> bool {
+        let offset_limit = (1i64 << bits_per_sample) << RADIOMETRY_SHIFT;
+        self.gain.iter().all(|&g| g <= MAX_RADIOMETRY_GAIN)
+            && self
+                .offset
+                .iter()
+                .all(|&o| i64::from(o).abs() <= offset_limit)
     }
 }
 
@@ -93,12 +112,17 @@ pub struct KernelParams {
     pub region_count: u32,
     /// 1 when region_stats writes the per-pixel change bitmap.
     pub write_change_mask: u32,
-    pub _padding: u32,
+    /// 1 when region_stats counts valid and changed pixels along each region's profile.
+    pub write_profiles: u32,
 }
 
 impl KernelParams {
     pub fn pixel_count(&self) -> u32 {
         self.width * self.height
+    }
+
+    pub fn max_sample(&self) -> u32 {
+        (1 << self.bits_per_sample) - 1
     }
 }
 

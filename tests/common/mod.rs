@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 use portwatch::Error;
+use portwatch::kernel::gpu::{AdapterPolicy, GpuKernel};
 use portwatch::kernel::{self, ChangeKernel, DeviceChoice};
 use portwatch::rasterize::LabelRaster;
 use portwatch::scene::SceneFormat;
@@ -19,7 +20,28 @@ pub fn gpu_kernel(
     format: SceneFormat,
     labels: &LabelRaster,
 ) -> Option<Box<dyn ChangeKernel>> {
-    match kernel::open(DeviceChoice::Gpu, format, labels) {
+    gpu_or_skip(test, kernel::open(DeviceChoice::Gpu, format, labels))
+}
+
+/// The GPU kernel as `gpu_kernel` gives it, but reducing background stacks in stripes of at most
+/// `stripe_rows` rows.
+pub fn gpu_kernel_with_stripes(
+    test: &str,
+    format: SceneFormat,
+    labels: &LabelRaster,
+    stripe_rows: u32,
+) -> Option<Box<dyn ChangeKernel>> {
+    let kernel = GpuKernel::new(AdapterPolicy::Any, format, labels).map(|kernel| {
+        Box::new(kernel.with_background_stripe_rows(stripe_rows)) as Box<dyn ChangeKernel>
+    });
+    gpu_or_skip(test, kernel)
+}
+
+fn gpu_or_skip(
+    test: &str,
+    kernel: portwatch::Result<Box<dyn ChangeKernel>>,
+) -> Option<Box<dyn ChangeKernel>> {
+    match kernel {
         Ok(kernel) => Some(kernel),
         Err(Error::Gpu(why)) if !gpu_required() => {
             eprintln!(

@@ -1,26 +1,42 @@
 //! The CPU backend: one function per shader stage, with the shader's name, constants and per-pixel logic,
 //! spread over cores by rayon in bands of rows. Each task runs every stage on its band, the magnitudes of
 //! its rows (and the smoothing window's rows either side) staying in task-local buffers in cache, where the
-//! GPU passes whole-image buffers from stage to stage.
+//! GPU passes whole-image buffers from stage to stage. The background runs on its own, a row a task.
 
+mod background;
 mod magnitude;
 mod region_stats;
 mod smooth;
 
-pub use magnitude::magnitude;
-pub use region_stats::{RegionTotals, region_stats};
+pub use background::{BackgroundScratch, background};
+pub use magnitude::{Scenes, magnitude};
+pub use region_stats::{RegionTotals, Totals, region_stats};
 pub use smooth::smooth;
 
-use super::params::{INVALID, PIXELS_PER_INVOCATION};
+use super::params::{INVALID, PIXELS_PER_INVOCATION, Radiometry};
 use super::{
-    ChangeKernel, ChangeMask, ChangeSettings, PairStats, RegionStats, SCENE_SLOTS, Slot,
-    check_scene, kernel_params, unloaded_slots,
+    ChangeKernel, ChangeMask, ChangeSettings, Outputs, PairStats, SCENE_SLOTS, Slot,
+    background_params, check_radiometry, check_scene, check_slot, check_stack, kernel_params,
+    split_profiles, unloaded_slots,
 };
 use crate::error::Result;
 use crate::rasterize::LabelRaster;
 use crate::scene::{Scene, SceneFormat};
 use rayon::prelude::*;
 use std::ops::Range;
+
+/// The word of sample `s` (pixel · bands + band): the shader's `sample_word` (params.wgsl) for BITS-bit
+/// samples.
+fn sample_word<const BITS: u32>(s: u32) -> usize {
+    (if BITS == 8 { s >> 2 } else { s >> 1 }) as usize
+}
+
+/// Sample `s` out of its word: the shader's `sample_value`.
+fn sample_value<const BITS: u32>(word: u32, s: u32) -> u32 {
+    let per_word_mask = if BITS == 8 { 3 } else { 1 };
+    let sample_mask = (1 << BITS) - 1;
+    (word >> ((s & per_word_mask) * BITS)) & sample_mask
+}
 
 /// Pixels per rayon task, roughly.
 const PIXELS_PER_TASK: usize = 1 << 14;
@@ -89,7 +105,7 @@ pub struct CpuKernel {
     format: SceneFormat,
     labels: LabelRaster,
     region_words: Vec<bool>,
-    slots: [Option<Scene>; SCENE_SLOTS],
+    slots: [Option<(Scene, Radiometry)>; SCENE_SLOTS],
     change_mask: Vec<u32>,
     /// Why `--device auto` settled on the CPU, for the run's log.
     chosen_because: Option<String>,
@@ -123,9 +139,11 @@ impl ChangeKernel for CpuKernel {
         }
     }
 
-    fn load_scene(&mut self, slot: Slot, scene: Scene) -> Result<()> {
+    fn load_scene(&mut self, slot: Slot, scene: Scene, radiometry: Radiometry) -> Result<()> {
+        check_slot(slot)?;
         check_scene(self.format, &scene)?;
-        self.slots[slot] = Some(scene);
+        check_radiometry(self.format, &radiometry)?;
+        self.slots[slot] = Some((scene, radiometry));
         Ok(())
     }
 
@@ -134,9 +152,13 @@ impl ChangeKernel for CpuKernel {
         a: Slot,
         b: Slot,
         settings: &ChangeSettings,
-        with_mask: bool,
+        outputs: Outputs,
     ) -> Result<PairStats> {
-        let (Some(scene_a), Some(scene_b)) = (&self.slots[a], &self.slots[b]) else {
+        check_slot(a)?;
+        check_slot(b)?;
+        let (Some((scene_a, radiometry_a)), Some((scene_b, radiometry_b))) =
+            (&self.slots[a], &self.slots[b])
+        else {
             return Err(unloaded_slots(a, b));
         };
         let validity = [scene_a.validity.is_some(), scene_b.validity.is_some()];
@@ -145,18 +167,25 @@ impl ChangeKernel for CpuKernel {
             self.labels.region_count,
             settings,
             validity,
-            with_mask,
+            outputs,
         )?;
         let no_bitmap = Vec::new();
-        let validity_a = scene_a.validity.as_ref().unwrap_or(&no_bitmap);
-        let validity_b = scene_b.validity.as_ref().unwrap_or(&no_bitmap);
+        let scenes = Scenes {
+            samples: [&scene_a.words, &scene_b.words],
+            validity: [
+                scene_a.validity.as_ref().unwrap_or(&no_bitmap),
+                scene_b.validity.as_ref().unwrap_or(&no_bitmap),
+            ],
+            radiometry: [radiometry_a, radiometry_b],
+        };
         let (width, height) = (self.format.width as usize, self.format.height as usize);
         let radius = params.radius as usize;
         let rows = rows_per_task(width, radius);
-        let labels = &self.labels.words;
+        let labels = &self.labels;
         let region_words = &self.region_words;
-        let empty = || (Scratch::default(), RegionTotals::new(&params));
-        let regions = self
+        let with_mask = outputs.change_mask;
+        let empty = || (Scratch::default(), RegionTotals::new(&params, labels));
+        let totals = self
             .change_mask
             .par_chunks_mut(rows * width / PIXELS_PER_INVOCATION)
             .enumerate()
@@ -185,8 +214,7 @@ impl ChangeKernel for CpuKernel {
                 scratch.magnitude.resize(end - first, INVALID);
                 magnitude(
                     &params,
-                    [&scene_a.words, &scene_b.words],
-                    [validity_a, validity_b],
+                    &scenes,
                     first,
                     &scratch.needed,
                     &mut scratch.magnitude,
@@ -217,22 +245,257 @@ impl ChangeKernel for CpuKernel {
                 (scratch, totals)
             })
             .map(|(_, totals)| totals.finish(&params))
-            .reduce(
-                || vec![RegionStats::default(); params.region_count as usize],
-                |mut totals, part| {
-                    for (total, region) in totals.iter_mut().zip(&part) {
-                        total.add(region);
-                    }
-                    totals
-                },
-            );
+            .reduce(|| empty().1.finish(&params), Totals::add);
         Ok(PairStats {
-            regions,
+            regions: totals.regions,
             change_mask: with_mask.then(|| ChangeMask {
                 width: self.format.width,
                 height: self.format.height,
                 words: self.change_mask.clone(),
             }),
+            profiles: if outputs.profiles {
+                split_profiles(&labels.profile_offsets, &totals.profiles)
+            } else {
+                Vec::new()
+            },
         })
+    }
+
+    fn background(&mut self, stack: &[(&Scene, Radiometry)], nodata: Option<u32>) -> Result<Scene> {
+        check_stack(self.format, stack, nodata)?;
+        let params = background_params(self.format, nodata)?;
+        let format = self.format;
+        let (width, bands) = (format.width as usize, format.bands as usize);
+        let mut samples = vec![0u16; format.pixel_count() * bands];
+        let mut valid = vec![false; format.pixel_count()];
+        samples
+            .par_chunks_mut(width * bands)
+            .zip(valid.par_chunks_mut(width))
+            .enumerate()
+            .for_each_init(
+                BackgroundScratch::default,
+                |scratch, (y, (samples, valid))| {
+                    background(&params, stack, y, scratch, samples, valid);
+                },
+            );
+        let mut scene = if format.bits_per_sample == 8 {
+            let bytes: Vec<u8> = samples.iter().map(|&v| v as u8).collect();
+            Scene::from_u8(format.width, format.height, format.bands, &bytes)
+        } else {
+            Scene::from_u16(format.width, format.height, format.bands, &samples)
+        };
+        if valid.contains(&false) {
+            let mut bitmap = vec![0; format.bitmap_word_count()];
+            for (pixel, _) in valid.iter().enumerate().filter(|&(_, &v)| v) {
+                bitmap[pixel / 32] |= 1 << (pixel % 32);
+            }
+            scene.validity = Some(bitmap);
+        }
+        Ok(scene)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The CPU backend against naive per-pixel loops written straight from the contract.
+
+    use super::*;
+    use crate::kernel::RegionProfile;
+    use crate::kernel::params::bitmap_bit;
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
+    fn random_scene(rng: &mut ChaCha8Rng, format: SceneFormat, nodata: u32) -> Scene {
+        let max = format.max_sample();
+        let bands = format.bands as usize;
+        let mut samples: Vec<u16> = (0..format.pixel_count() * bands)
+            .map(|_| rng.random_range(0..=max) as u16)
+            .collect();
+        for pixel in (0..format.pixel_count()).filter(|_| rng.random_bool(0.1)) {
+            samples[pixel * bands..(pixel + 1) * bands].fill(nodata as u16);
+        }
+        let mut scene = if format.bits_per_sample == 8 {
+            let bytes: Vec<u8> = samples.iter().map(|&v| v as u8).collect();
+            Scene::from_u8(format.width, format.height, format.bands, &bytes)
+        } else {
+            Scene::from_u16(format.width, format.height, format.bands, &samples)
+        };
+        if rng.random_bool(0.5) {
+            scene.validity = Some(
+                (0..format.bitmap_word_count())
+                    .map(|_| rng.random::<u32>() | rng.random::<u32>())
+                    .collect(),
+            );
+        }
+        scene
+    }
+
+    fn random_radiometry(rng: &mut ChaCha8Rng, format: SceneFormat) -> Radiometry {
+        let reach = f64::from(format.max_sample()) / 6.0;
+        let bands = format.bands as usize;
+        let gains: Vec<f64> = (0..bands).map(|_| rng.random_range(0.5..=2.0)).collect();
+        let offsets: Vec<f64> = (0..bands)
+            .map(|_| rng.random_range(-reach..=reach))
+            .collect();
+        Radiometry::from_linear(&gains, &offsets, format.bits_per_sample)
+    }
+
+    fn sample(scene: &Scene, pixel: usize, band: usize) -> u32 {
+        let f = scene.format;
+        let s = pixel * f.bands as usize + band;
+        let per_word = (32 / f.bits_per_sample) as usize;
+        (scene.words[s / per_word] >> ((s % per_word) as u32 * f.bits_per_sample)) & f.max_sample()
+    }
+
+    /// Whether a pixel of a scene is valid: its bit, and not every raw band equal to nodata.
+    fn is_valid(scene: &Scene, pixel: usize, nodata: Option<u32>) -> bool {
+        let marked = scene
+            .validity
+            .as_ref()
+            .is_none_or(|bitmap| bitmap_bit(bitmap[pixel / 32], pixel as u32));
+        let bands = 0..scene.format.bands as usize;
+        marked && !nodata.is_some_and(|v| bands.clone().all(|b| sample(scene, pixel, b) == v))
+    }
+
+    fn format(rng: &mut ChaCha8Rng, width: u32, height: u32) -> SceneFormat {
+        SceneFormat {
+            width,
+            height,
+            bands: rng.random_range(1..=4),
+            bits_per_sample: if rng.random_bool(0.5) { 8 } else { 16 },
+        }
+    }
+
+    #[test]
+    fn background_is_the_lower_median_of_the_sorted_observations() {
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        for (seed, depth) in [1, 2, 3, 4, 7, 12].into_iter().enumerate() {
+            let format = format(&mut rng, 37 + seed as u32, 5);
+            let nodata = rng.random_range(0..=format.max_sample());
+            let nodata = rng.random_bool(0.7).then_some(nodata);
+            let stack: Vec<(Scene, Radiometry)> = (0..depth)
+                .map(|_| {
+                    let scene = random_scene(&mut rng, format, nodata.unwrap_or(0));
+                    (scene, random_radiometry(&mut rng, format))
+                })
+                .collect();
+            let stack: Vec<(&Scene, Radiometry)> = stack.iter().map(|(s, r)| (s, *r)).collect();
+            let labels = LabelRaster::from_words(
+                format.width,
+                format.height,
+                0,
+                vec![0; format.pixel_count().div_ceil(2)],
+            )
+            .unwrap();
+            let background = CpuKernel::new(format, labels)
+                .background(&stack, nodata)
+                .unwrap();
+            let mut invalid = 0;
+            for pixel in 0..format.pixel_count() {
+                let valid: Vec<_> = stack
+                    .iter()
+                    .filter(|(s, _)| is_valid(s, pixel, nodata))
+                    .collect();
+                let marked = background
+                    .validity
+                    .as_ref()
+                    .is_none_or(|bitmap| bitmap_bit(bitmap[pixel / 32], pixel as u32));
+                assert_eq!(marked, !valid.is_empty());
+                invalid += usize::from(valid.is_empty());
+                for band in 0..format.bands as usize {
+                    let mut values: Vec<u32> = valid
+                        .iter()
+                        .map(|(s, r)| r.apply(band, sample(s, pixel, band), format.max_sample()))
+                        .collect();
+                    values.sort_unstable();
+                    let expected = if values.is_empty() {
+                        0
+                    } else {
+                        values[(values.len() - 1) / 2]
+                    };
+                    assert_eq!(
+                        sample(&background, pixel, band),
+                        expected,
+                        "{depth} scenes of {format}, pixel {pixel}"
+                    );
+                }
+            }
+            assert_eq!(background.validity.is_some(), invalid > 0);
+        }
+    }
+
+    #[test]
+    fn profiles_count_every_valid_pixel_at_its_position() {
+        let mut rng = ChaCha8Rng::seed_from_u64(4);
+        for seed in 0..6 {
+            let format = format(&mut rng, 41 + seed, 23);
+            let nodata = rng.random_range(0..=format.max_sample());
+            let scenes = [0, 1].map(|_| random_scene(&mut rng, format, nodata));
+            let radiometry = [0, 1].map(|_| random_radiometry(&mut rng, format));
+            // Three regions: a blob, a diagonal and scattered pixels.
+            let words = (0..format.pixel_count().div_ceil(2))
+                .map(|w| {
+                    let label = |pixel: usize| {
+                        let (x, y) = (pixel % format.width as usize, pixel / format.width as usize);
+                        if pixel >= format.pixel_count() {
+                            0
+                        } else if x < 10 && y < 7 {
+                            1
+                        } else if x == y + 12 {
+                            2
+                        } else if (x * 3 + y * 5) % 7 == 0 {
+                            3
+                        } else {
+                            0
+                        }
+                    };
+                    label(2 * w) | label(2 * w + 1) << 16
+                })
+                .collect();
+            let labels = LabelRaster::from_words(format.width, format.height, 3, words).unwrap();
+            let settings = ChangeSettings {
+                threshold: rng.random_range(0..format.max_sample()),
+                radius: 0,
+                nodata: Some(nodata),
+            };
+            let mut kernel = CpuKernel::new(format, labels.clone());
+            for (slot, (scene, radiometry)) in scenes.iter().zip(radiometry).enumerate() {
+                kernel.load_scene(slot, scene.clone(), radiometry).unwrap();
+            }
+            let outputs = Outputs {
+                change_mask: false,
+                profiles: true,
+            };
+            let stats = kernel.compare(0, 1, &settings, outputs).unwrap();
+            let mut expected: Vec<RegionProfile> = (1..=3)
+                .map(|label| RegionProfile {
+                    valid: vec![0; labels.profile_length(label)],
+                    changed: vec![0; labels.profile_length(label)],
+                })
+                .collect();
+            for pixel in 0..format.pixel_count() {
+                let label = usize::from(labels.label_at(pixel));
+                if label == 0 || !scenes.iter().all(|s| is_valid(s, pixel, Some(nodata))) {
+                    continue;
+                }
+                let magnitude: u32 = (0..format.bands as usize)
+                    .map(|band| {
+                        let [a, b] = [0, 1].map(|i| {
+                            radiometry[i].apply(
+                                band,
+                                sample(&scenes[i], pixel, band),
+                                format.max_sample(),
+                            )
+                        });
+                        a.abs_diff(b)
+                    })
+                    .sum();
+                let profile = &mut expected[label - 1];
+                let position = usize::from(labels.position_at(pixel));
+                profile.valid[position] += 1;
+                profile.changed[position] += u32::from(magnitude > settings.threshold);
+            }
+            assert_eq!(stats.profiles, expected, "{format}");
+        }
     }
 }

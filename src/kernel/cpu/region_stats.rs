@@ -2,10 +2,15 @@
 //! Where the shader adds each run into global atomics, each rayon task adds into its own totals, which are
 //! summed at the end; integer sums do not depend on the order. Where magnitudes take few values (8-bit
 //! samples), a task instead tallies its pixels per region and magnitude, one increment a pixel, and derives
-//! the counts, sums and histograms from the tallies once.
+//! the counts, sums and histograms from the tallies once. Profiles, when asked for, are counted in a loop
+//! of their own over the word's pixels, where the shader counts them in its single loop.
 
 use crate::kernel::RegionStats;
-use crate::kernel::params::{INVALID, KernelParams, PIXELS_PER_INVOCATION, histogram_bin};
+use crate::kernel::params::{
+    INVALID, KernelParams, PIXELS_PER_INVOCATION, PROFILE_CHANGED, PROFILE_VALID, PROFILE_WORDS,
+    histogram_bin,
+};
+use crate::rasterize::LabelRaster;
 
 /// Largest tally table a task keeps, in entries (4 MiB): beyond it, the runs of the shader.
 const MAX_TALLIES: usize = 1 << 20;
@@ -16,10 +21,30 @@ pub struct RegionTotals {
     /// Pixels per region and magnitude, `magnitudes` entries a region; empty when not tallying.
     tallies: Vec<u32>,
     magnitudes: usize,
+    /// The regions' concatenated profiles, `PROFILE_WORDS` words a bin; empty when not asked for.
+    profiles: Vec<u32>,
+}
+
+/// The statistics of a whole image or part of it: per region, and the concatenated profiles.
+pub struct Totals {
+    pub regions: Vec<RegionStats>,
+    pub profiles: Vec<u32>,
+}
+
+impl Totals {
+    pub fn add(mut self, other: Totals) -> Totals {
+        for (total, region) in self.regions.iter_mut().zip(&other.regions) {
+            total.add(region);
+        }
+        for (total, count) in self.profiles.iter_mut().zip(&other.profiles) {
+            *total += count;
+        }
+        self
+    }
 }
 
 impl RegionTotals {
-    pub fn new(params: &KernelParams) -> RegionTotals {
+    pub fn new(params: &KernelParams, labels: &LabelRaster) -> RegionTotals {
         let regions = params.region_count as usize;
         // The largest magnitude, smoothed or not, is bands · 255 for 8-bit samples.
         let magnitudes = (params.bands * 255 + 1) as usize;
@@ -32,11 +57,16 @@ impl RegionTotals {
                 Vec::new()
             },
             magnitudes,
+            profiles: if params.write_profiles != 0 {
+                vec![0; labels.profile_bins() * PROFILE_WORDS]
+            } else {
+                Vec::new()
+            },
         }
     }
 
     /// The statistics of every region, with the tallies counted in.
-    pub fn finish(mut self, params: &KernelParams) -> Vec<RegionStats> {
+    pub fn finish(mut self, params: &KernelParams) -> Totals {
         if !self.tallies.is_empty() {
             for (region, tallies) in self
                 .regions
@@ -54,7 +84,10 @@ impl RegionTotals {
                 }
             }
         }
-        self.regions
+        Totals {
+            regions: self.regions,
+            profiles: self.profiles,
+        }
     }
 }
 
@@ -64,7 +97,7 @@ impl RegionTotals {
 pub fn region_stats(
     params: &KernelParams,
     magnitude: &[u32],
-    labels: &[u32],
+    raster: &LabelRaster,
     first: usize,
     counted: &[bool],
     totals: &mut RegionTotals,
@@ -80,20 +113,61 @@ pub fn region_stats(
         // Two 16-bit labels to a word. The image's last word may be partial: padded with invalid pixels
         // outside every region, which count nowhere, to arrays of constant length that need no bounds checks.
         let label_start = (first_word + index) * PIXELS_PER_INVOCATION / 2;
-        let label_end = (label_start + PIXELS_PER_INVOCATION / 2).min(labels.len());
+        let label_end = (label_start + PIXELS_PER_INVOCATION / 2).min(raster.words.len());
+        let word_pairs = |packed: &[u32]| {
+            let mut pairs = [0; PIXELS_PER_INVOCATION / 2];
+            pairs[..label_end - label_start].copy_from_slice(&packed[label_start..label_end]);
+            pairs
+        };
         let mut word_magnitudes = [INVALID; PIXELS_PER_INVOCATION];
         word_magnitudes[..magnitude.len()].copy_from_slice(magnitude);
-        let mut word_labels = [0; PIXELS_PER_INVOCATION / 2];
-        word_labels[..label_end - label_start].copy_from_slice(&labels[label_start..label_end]);
+        let word_labels = word_pairs(&raster.words);
         let word = main(params, &word_magnitudes, &word_labels, totals);
         if params.write_change_mask != 0 {
             *mask_word = word;
+        }
+        if !totals.profiles.is_empty() {
+            profile(
+                params,
+                &word_magnitudes,
+                &word_labels,
+                &word_pairs(&raster.positions),
+                &raster.profile_offsets,
+                &mut totals.profiles,
+            );
         }
     }
 }
 
 fn label_at(labels: &[u32; PIXELS_PER_INVOCATION / 2], pixel: u32) -> u32 {
     (labels[(pixel >> 1) as usize] >> ((pixel & 1) * 16)) & 0xffff
+}
+
+/// The shader's `label_at` for the positions, packed alike.
+fn position_at(positions: &[u32; PIXELS_PER_INVOCATION / 2], pixel: u32) -> u32 {
+    label_at(positions, pixel)
+}
+
+/// The profile part of one invocation: each valid pixel in a region counts in its region's bin at its
+/// position, as changed too when its magnitude is above the threshold.
+fn profile(
+    params: &KernelParams,
+    magnitude: &[u32; PIXELS_PER_INVOCATION],
+    labels: &[u32; PIXELS_PER_INVOCATION / 2],
+    positions: &[u32; PIXELS_PER_INVOCATION / 2],
+    profile_offsets: &[u32],
+    profiles: &mut [u32],
+) {
+    for (pixel, &m) in (0..).zip(magnitude) {
+        let label = label_at(labels, pixel);
+        if label == 0 || m == INVALID {
+            continue;
+        }
+        let bin = (profile_offsets[(label - 1) as usize] + position_at(positions, pixel)) as usize
+            * PROFILE_WORDS;
+        profiles[bin + PROFILE_VALID] += 1;
+        profiles[bin + PROFILE_CHANGED] += u32::from(m > params.threshold);
+    }
 }
 
 fn flush(totals: &mut [RegionStats], label: u32, valid: u32, changed: u32, sum: u32) {
