@@ -8,15 +8,17 @@
 
 pub mod acquisition;
 pub mod archive;
-pub mod driver;
 pub mod error;
 pub mod eval;
 pub mod kernel;
 pub mod output;
 pub mod progress;
+pub mod radiometry;
 pub mod rasterize;
 pub mod regions;
 pub mod scene;
+pub mod series;
+pub mod statistics;
 pub mod synth;
 
 pub use error::{Error, Result};

@@ -3,13 +3,14 @@
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use portwatch::archive::Archive;
-use portwatch::driver::{CompareOptions, SeriesRun};
 use portwatch::eval::{self, Metric, Threshold};
 use portwatch::kernel::DeviceChoice;
 use portwatch::kernel::gpu;
-use portwatch::output::{PairsCsv, write_atomically, write_mask_png};
+use portwatch::output::{PairsCsv, events_csv, series_csv, write_atomically, write_mask_png};
 use portwatch::progress::Progress;
 use portwatch::regions::RegionSet;
+use portwatch::series::measure::{MeasureOptions, SeriesRun};
+use portwatch::series::{SeriesSettings, analyse, summarize};
 use portwatch::synth::{Cadence, Format, Scenario, Size, SynthSpec, Synthesizer};
 use std::io::Write;
 use std::path::PathBuf;
@@ -123,13 +124,31 @@ struct RunArgs {
     /// Which backend does the work
     #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
     device: DeviceChoice,
-    /// A pixel is changed when its magnitude (sum over bands of |a - b|) exceeds this [default: 20 per band on
-    /// the 8-bit scale, 5140 per band for 16-bit]
+    /// A pixel is changed when its (smoothed) magnitude, the sum over bands of |a - b|, exceeds this
+    /// [default: chosen from the data, 6 x the noise level]
     #[arg(long)]
     threshold: Option<u32>,
     /// Smoothing radius r: magnitudes are averaged over a (2r+1)x(2r+1) window (0 to 15)
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 1)]
     smooth: u32,
+    /// Compare raw samples instead of normalizing each scene's radiometry to the background
+    #[arg(long)]
+    no_normalize: bool,
+    /// The background of each date is the median of the K scenes around it [default: the whole archive]
+    #[arg(long, value_name = "K", value_parser = clap::value_parser!(u32).range(1..))]
+    background_window: Option<u32>,
+    /// A region is unobserved on a date when less than this fraction of it is valid
+    #[arg(long, default_value_t = 0.5, value_parser = parse_fraction)]
+    min_valid: f64,
+    /// Metres per pixel, for vessel lengths [default: unknown, lengths left empty]
+    #[arg(long, value_parser = parse_positive)]
+    gsd: Option<f64>,
+    /// A berth is occupied when its occupied stretch covers at least this fraction of its length
+    #[arg(long, default_value_t = 0.25, value_parser = parse_fraction)]
+    berth_occupied: f64,
+    /// A yard (or other region) is occupied when at least this fraction of it differs from the background
+    #[arg(long, default_value_t = 0.05, value_parser = parse_fraction)]
+    yard_occupied: f64,
     /// Sample value marking nodata when every band of a pixel equals it, or "none"
     #[arg(long, default_value = "0", value_parser = parse_nodata)]
     nodata: Nodata,
@@ -258,6 +277,20 @@ fn parse_limit(text: &str) -> Result<f64, String> {
     }
 }
 
+fn parse_fraction(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(v) if (0.0..=1.0).contains(&v) => Ok(v),
+        _ => Err(format!("expected a fraction from 0 to 1, got \"{text}\"")),
+    }
+}
+
+fn parse_positive(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(v) if v > 0.0 && v.is_finite() => Ok(v),
+        _ => Err(format!("expected a positive number, got \"{text}\"")),
+    }
+}
+
 fn parse_nodata(text: &str) -> Result<Nodata, String> {
     if text.eq_ignore_ascii_case("none") {
         return Ok(Nodata(None));
@@ -292,23 +325,31 @@ fn run(args: RunArgs) -> Result<()> {
         .unwrap_or_else(|| archive_dir.join("regions.geojson"));
     let archive = Archive::scan(&archive_dir)?;
     let regions = RegionSet::read(&regions_path)?;
-    let options = CompareOptions {
+    let options = MeasureOptions {
         threshold: args.threshold,
         radius: args.smooth,
         nodata: args.nodata.0,
-        with_masks: args.masks,
+        normalize: !args.no_normalize,
+        window: args.background_window.map(|k| k as usize),
+        min_valid_fraction: args.min_valid,
+        pair_masks: args.masks,
     };
-    let series = SeriesRun::open(&archive, &regions, args.device, options)?;
-    let settings = series.settings();
+    let series_settings = SeriesSettings {
+        min_valid_fraction: args.min_valid,
+        berth_occupied_above: args.berth_occupied,
+        yard_occupied_above: args.yard_occupied,
+        gsd_m: args.gsd,
+        ..SeriesSettings::default()
+    };
     let scene_count = archive.entries.len();
-    let mut progress = Progress::new(scene_count.saturating_sub(1) as u64, "pairs", args.quiet);
+    let mut progress = Progress::new(scene_count as u64, "scenes", args.quiet);
+    let series = SeriesRun::open(&archive, &regions, args.device, options)?;
     progress.say(&format!("backend {}", series.backend()));
     progress.say(&format!(
-        "{scene_count} scenes of {}, {} regions, threshold {}, smoothing radius {}",
+        "{scene_count} scenes of {}, {} regions, smoothing radius {}",
         series.format(),
         regions.regions.len(),
-        settings.threshold,
-        settings.radius
+        args.smooth
     ));
     let pixels = series.format().pixel_count() as f64;
     std::fs::create_dir_all(&args.out)
@@ -320,8 +361,7 @@ fn run(args: RunArgs) -> Result<()> {
     }
     let pairs_path = args.out.join("pairs.csv");
     let mut pairs = PairsCsv::create(&pairs_path)?;
-    let mut pair_count = 0;
-    series.run(|pair| {
+    let measurements = series.run(&mut progress, |pair| {
         pairs.add_pair(pair.from, pair.to, &regions.regions, &pair.stats.regions)?;
         if let Some(mask) = &pair.stats.change_mask {
             write_mask_png(
@@ -329,18 +369,32 @@ fn run(args: RunArgs) -> Result<()> {
                 mask,
             )?;
         }
-        pair_count += 1;
-        progress.advance(&format!("{} to {}", pair.from, pair.to));
         Ok(())
     })?;
+    let analysis = analyse(&measurements.regions, &measurements.cells, &series_settings);
+    let dates: Vec<_> = measurements.acquisitions.iter().map(|a| a.date).collect();
+    let summary = summarize(&dates, &measurements.regions, &analysis);
+    let acquisitions = &measurements.acquisitions;
     pairs.commit()?;
+    write_atomically(
+        &args.out.join("series.csv"),
+        series_csv(acquisitions, &measurements.regions, &analysis).as_bytes(),
+    )?;
+    write_atomically(
+        &args.out.join("events.csv"),
+        events_csv(acquisitions, &measurements.regions, &analysis).as_bytes(),
+    )?;
+    let json = serde_json::to_string_pretty(&summary).context("cannot encode summary.json")?;
+    write_atomically(&args.out.join("summary.json"), (json + "\n").as_bytes())?;
     progress.finish();
     let seconds = started.elapsed().as_secs_f64();
+    let pair_count = scene_count.saturating_sub(1);
     progress.say(&format!(
-        "{scene_count} scenes, {pair_count} pairs, {:.1} Mpx compared in {seconds:.2} s ({:.1} Mpx/s); wrote {}",
-        pixels * pair_count as f64 / 1e6,
-        pixels * pair_count as f64 / 1e6 / seconds,
-        pairs_path.display()
+        "{scene_count} scenes, {pair_count} pairs, {} events; {:.1} Mpx per pass in {seconds:.2} s ({:.1} Mpx/s of scenes); wrote pairs.csv, series.csv, events.csv, summary.json in {}",
+        analysis.events.len(),
+        pixels / 1e6,
+        pixels * scene_count as f64 / 1e6 / seconds,
+        args.out.display()
     ));
     Ok(())
 }

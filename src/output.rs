@@ -5,6 +5,7 @@ use crate::acquisition::Acquisition;
 use crate::error::{Error, Result};
 use crate::kernel::{ChangeMask, RegionStats};
 use crate::regions::Region;
+use crate::series::{Analysis, RegionInfo};
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -173,4 +174,57 @@ where
 /// Writes a change mask as an 8-bit PNG, 255 = changed.
 pub fn write_mask_png(path: &Path, mask: &ChangeMask) -> Result<()> {
     write_png(path, &mask.to_image())
+}
+
+/// `series.csv`: `date,region,kind,valid_fraction,change_score,occupancy,state`, one row per date and
+/// region, fractions with 4 decimals, empty where not measured.
+pub fn series_csv(
+    acquisitions: &[Acquisition],
+    regions: &[RegionInfo],
+    analysis: &Analysis,
+) -> String {
+    let mut csv = String::from("date,region,kind,valid_fraction,change_score,occupancy,state\n");
+    for (acquired, row) in acquisitions.iter().zip(&analysis.cells) {
+        for (region, cell) in regions.iter().zip(row) {
+            csv += &format!(
+                "{},{},{},{:.4},{},{},{}\n",
+                acquired.date,
+                region.name,
+                region.kind,
+                cell.valid_fraction,
+                fraction(cell.change_score),
+                fraction(cell.occupancy),
+                cell.state.word()
+            );
+        }
+    }
+    csv
+}
+
+/// `events.csv`: `date,region,kind,event,length_m`, in date order, length in metres with 1 decimal for
+/// arrivals whose pixel size is known, empty otherwise.
+pub fn events_csv(
+    acquisitions: &[Acquisition],
+    regions: &[RegionInfo],
+    analysis: &Analysis,
+) -> String {
+    let mut csv = String::from("date,region,kind,event,length_m\n");
+    for event in &analysis.events {
+        let region = &regions[event.region];
+        csv += &format!(
+            "{},{},{},{},{}\n",
+            acquisitions[event.date].date,
+            region.name,
+            region.kind,
+            event.kind.word(),
+            event
+                .length_m
+                .map_or_else(String::new, |m| format!("{m:.1}"))
+        );
+    }
+    csv
+}
+
+fn fraction(value: Option<f64>) -> String {
+    value.map_or_else(String::new, |v| format!("{v:.4}"))
 }

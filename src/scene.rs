@@ -92,6 +92,27 @@ impl Scene {
         }
     }
 
+    /// Sample `band` of `pixel` (row-major index).
+    pub fn sample(&self, pixel: usize, band: usize) -> u32 {
+        let bits = self.format.bits_per_sample as usize;
+        let index = pixel * self.format.bands as usize + band;
+        let per_word = 32 / bits;
+        (self.words[index / per_word] >> ((index % per_word) * bits)) & self.format.max_sample()
+    }
+
+    /// Whether `pixel` holds an observation: its validity bit is set (or the scene has no bitmap) and,
+    /// with `nodata`, not every band equals it.
+    pub fn is_valid(&self, pixel: usize, nodata: Option<u32>) -> bool {
+        let masked = self
+            .validity
+            .as_ref()
+            .is_some_and(|bitmap| (bitmap[pixel / 32] >> (pixel % 32)) & 1 == 0);
+        let is_nodata = nodata.is_some_and(|value| {
+            (0..self.format.bands as usize).all(|band| self.sample(pixel, band) == value)
+        });
+        !masked && !is_nodata
+    }
+
     /// Decodes a PNG, JPEG or TIFF of 1 to 4 bands, 8 or 16 bits per sample.
     pub fn decode(path: &Path) -> Result<Scene> {
         let image = open_image(path)?;

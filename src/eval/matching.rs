@@ -1,4 +1,4 @@
-//! One-to-one matching of true and reported events by acquisition index, and the median used by the metrics.
+//! One-to-one matching of true and reported events by acquisition index.
 
 /// Pairs the events at acquisition indices `truth` and `result` (each ascending) one to one, two events
 /// pairing when their indices differ by at most `tolerance`. The matching is optimal: the most pairs, then the
@@ -63,17 +63,6 @@ fn pair(t: usize, r: usize, tolerance: usize, rest: Score) -> Option<Score> {
     })
 }
 
-/// The median of `values` (the mean of the middle two for an even count), `None` when there are none.
-pub fn median(mut values: Vec<f64>) -> Option<f64> {
-    values.sort_by(f64::total_cmp);
-    let middle = values.len() / 2;
-    match values.len() {
-        0 => None,
-        len if len % 2 == 1 => Some(values[middle]),
-        _ => Some((values[middle - 1] + values[middle]) / 2.0),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -113,13 +102,5 @@ mod tests {
             match_events(&[1, 4, 9], &[2, 4, 5, 20], 1),
             [(0, 0), (1, 1)]
         );
-    }
-
-    #[test]
-    fn median_of_odd_even_and_no_values() {
-        assert_eq!(median(vec![9.0, 1.0, 4.0]), Some(4.0));
-        assert_eq!(median(vec![9.0, 1.0, 4.0, 2.0]), Some(3.0));
-        assert_eq!(median(vec![7.0]), Some(7.0));
-        assert_eq!(median(Vec::new()), None);
     }
 }

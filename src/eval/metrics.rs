@@ -1,11 +1,12 @@
 //! The metrics of `portwatch eval`, computed from the truth and a run's results (defined in the README).
 
-use super::matching::{match_events, median};
+use super::matching::match_events;
 use super::tables::{
     Event, EventKind, RESULT_EVENTS_FILE, ResultCell, RunResults, State, TRUTH_EVENTS_FILE, Truth,
     TruthCell,
 };
-use chrono::{Datelike, NaiveDate};
+use crate::statistics::{mean, median, median_interval_days, month_of, months_between};
+use chrono::NaiveDate;
 use serde::{Serialize, Serializer};
 use std::collections::BTreeMap;
 
@@ -202,10 +203,6 @@ pub fn score(truth: &Truth, results: &RunResults) -> Report {
     }
 }
 
-fn mean(values: &[f64]) -> Option<f64> {
-    (!values.is_empty()).then(|| values.iter().sum::<f64>() / values.len() as f64)
-}
-
 fn score_events(truth: &Truth, true_events: &[Event], reported_events: &[Event]) -> EventMetrics {
     let [arrival, departure, fill, clear] =
         EventKind::ALL.map(|kind| score_kind(kind, true_events, reported_events));
@@ -313,23 +310,12 @@ fn by_region(events: &[Event], kind: EventKind) -> BTreeMap<&str, Vec<&Event>> {
     grouped
 }
 
-fn month_of(date: NaiveDate) -> String {
-    date.format("%Y-%m").to_string()
-}
-
 fn arrivals_per_month(
     truth: &Truth,
     true_events: &[Event],
     reported_events: &[Event],
 ) -> ArrivalsPerMonth {
-    let mut months = Vec::new();
-    if let (Some(first), Some(last)) = (truth.acquisitions.first(), truth.acquisitions.last()) {
-        let mut month = first.with_day(1);
-        while let Some(day) = month.filter(|day| day <= last) {
-            months.push(month_of(day));
-            month = day.checked_add_months(chrono::Months::new(1));
-        }
-    }
+    let months = months_between(&truth.acquisitions);
     let zeros = || -> BTreeMap<String, TruthAndResult<usize>> {
         months
             .iter()
@@ -370,16 +356,10 @@ fn arrivals_per_month(
 
 /// The median number of days between consecutive arrivals, all regions together.
 fn median_inter_arrival_days(events: &[Event]) -> Option<f64> {
-    let mut dates: Vec<NaiveDate> = events
-        .iter()
-        .filter(|e| e.kind == EventKind::Arrival)
-        .map(|e| e.date)
-        .collect();
-    dates.sort_unstable();
-    median(
-        dates
-            .windows(2)
-            .map(|pair| (pair[1] - pair[0]).num_days() as f64)
-            .collect(),
+    median_interval_days(
+        events
+            .iter()
+            .filter(|e| e.kind == EventKind::Arrival)
+            .map(|e| e.date),
     )
 }

@@ -2,9 +2,9 @@
 //! results (`series.csv`, `events.csv`), checked line by line against each other.
 
 use crate::error::{Error, Result};
+pub use crate::series::{EventKind, State};
 use chrono::{NaiveDate, NaiveDateTime};
 use csv::StringRecord;
-use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
@@ -24,49 +24,11 @@ pub struct TruthCell {
     pub fill_fraction: Option<f64>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum State {
-    Occupied,
-    Empty,
-    Unobserved,
-}
-
 /// What a run says about one (date, region) cell; `occupancy` is present whenever the cell was observed.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct ResultCell {
     pub state: State,
     pub occupancy: Option<f64>,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum EventKind {
-    Arrival,
-    Departure,
-    Fill,
-    Clear,
-}
-
-impl EventKind {
-    pub const ALL: [EventKind; 4] = [
-        EventKind::Arrival,
-        EventKind::Departure,
-        EventKind::Fill,
-        EventKind::Clear,
-    ];
-
-    fn parse(word: &str) -> Option<EventKind> {
-        EventKind::ALL.into_iter().find(|kind| kind.word() == word)
-    }
-
-    fn word(self) -> &'static str {
-        match self {
-            EventKind::Arrival => "arrival",
-            EventKind::Departure => "departure",
-            EventKind::Fill => "fill",
-            EventKind::Clear => "clear",
-        }
-    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -218,16 +180,12 @@ impl Truth {
         let mut lines_of_cells = HashMap::new();
         for line in table.lines() {
             let (key, _) = self.cell_named_by(&line)?;
-            let state = match line.text("state") {
-                "occupied" => State::Occupied,
-                "empty" => State::Empty,
-                "unobserved" => State::Unobserved,
-                other => {
-                    return Err(line.error(format!(
-                        "unknown state \"{other}\" (expected occupied, empty or unobserved)"
-                    )));
-                }
-            };
+            let state = State::parse(line.text("state")).ok_or_else(|| {
+                line.error(format!(
+                    "unknown state \"{}\" (expected occupied, empty or unobserved)",
+                    line.text("state")
+                ))
+            })?;
             let occupancy = line.fraction("occupancy")?;
             if occupancy.is_none() && state != State::Unobserved {
                 return Err(line.error("the occupancy of an observed cell is empty"));

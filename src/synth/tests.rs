@@ -370,7 +370,7 @@ fn clouded_regions_are_unobserved_as_their_masks_say() {
                     masked += usize::from(pixel.0[0] == 0);
                 }
             }
-            let observed = masked as f64 / inside as f64 <= 0.3;
+            let observed = masked as f64 / inside as f64 <= super::truth::UNOBSERVED_ABOVE;
             let row = rows[k * synth.regions().len() + r];
             let field: Vec<&str> = row.split(',').collect();
             assert_eq!(field[1], region.name);

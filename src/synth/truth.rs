@@ -8,8 +8,9 @@ use super::nuisance::SceneNuisance;
 use super::plan::{Plan, present};
 use chrono::NaiveDate;
 
-/// A region is unobserved on a scene when cloud or cloud shadow covers more than this fraction of it.
-pub(super) const UNOBSERVED_ABOVE: f64 = 0.3;
+/// A region is unobserved on a scene when cloud or cloud shadow covers more than this fraction of it:
+/// half, the default of `portwatch run --min-valid`.
+pub(super) const UNOBSERVED_ABOVE: f64 = 0.5;
 
 /// The fraction of `region`'s pixels that the scene's cloud or its shadow covers (0 on a clear scene).
 pub(super) fn clouded_fraction(

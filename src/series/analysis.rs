@@ -1,0 +1,398 @@
+//! States with hysteresis, events and vessel lengths, from the measurements of each region date by date.
+
+use super::{CellMeasurement, RegionInfo, SeriesSettings, Stretch};
+use crate::statistics::median;
+use serde::Serialize;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum State {
+    Occupied,
+    Empty,
+    /// Too little of the region was valid (clouds, shadows, nodata, masks).
+    Unobserved,
+}
+
+impl State {
+    pub const ALL: [State; 3] = [State::Occupied, State::Empty, State::Unobserved];
+
+    /// The state named by its word in `series.csv`.
+    pub fn parse(word: &str) -> Option<State> {
+        State::ALL.into_iter().find(|state| state.word() == word)
+    }
+
+    pub fn word(self) -> &'static str {
+        match self {
+            State::Occupied => "occupied",
+            State::Empty => "empty",
+            State::Unobserved => "unobserved",
+        }
+    }
+}
+
+/// One (date, region) cell of the series.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Cell {
+    pub valid_fraction: f64,
+    /// The fraction of the valid pixels that differ from the background; `None` when unobserved.
+    pub occupancy: Option<f64>,
+    /// The fraction changed since the previous observed date; `None` when unobserved or first observed.
+    pub change_score: Option<f64>,
+    pub state: State,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EventKind {
+    Arrival,
+    Departure,
+    Fill,
+    Clear,
+}
+
+impl EventKind {
+    pub const ALL: [EventKind; 4] = [
+        EventKind::Arrival,
+        EventKind::Departure,
+        EventKind::Fill,
+        EventKind::Clear,
+    ];
+
+    /// The kind named by its word in `events.csv`.
+    pub fn parse(word: &str) -> Option<EventKind> {
+        EventKind::ALL.into_iter().find(|kind| kind.word() == word)
+    }
+
+    pub fn word(self) -> &'static str {
+        match self {
+            EventKind::Arrival => "arrival",
+            EventKind::Departure => "departure",
+            EventKind::Fill => "fill",
+            EventKind::Clear => "clear",
+        }
+    }
+}
+
+/// A change of a region's occupant, dated at the first observation that shows it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Event {
+    /// Index of the date in the series.
+    pub date: usize,
+    pub region: usize,
+    pub kind: EventKind,
+    /// For arrivals: the vessel's length, when the pixel size is known.
+    pub length_m: Option<f64>,
+}
+
+/// The whole series: `cells[date][region]` and the events in date order, then region order.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Analysis {
+    pub cells: Vec<Vec<Cell>>,
+    pub events: Vec<Event>,
+}
+
+/// Turns the measurements `measurements[date][region]` into states and events.
+///
+/// A cell is unobserved when less than `min_valid_fraction` of its region is valid. An observed berth is
+/// occupied when its longest occupied stretch covers at least `berth_occupied_above` of its length; any
+/// other region when at least `yard_occupied_above` of its valid pixels differ from the background. It
+/// falls back to empty only below `release` times that level; in between it keeps its previous state, so
+/// noise near the level does not flicker. An unobserved cell changes nothing: a transition across a gap
+/// is dated at the first observation after it. At a berth that stays occupied, an end of the occupied
+/// stretch moving by more than `new_ship_shift_px` (or `new_ship_shift_fraction` of its length) since the
+/// previous observation is a new ship: a departure and an arrival on the same date. (The change score is
+/// no guide there: the same ship changes between visits of the satellite as its deck is worked.)
+pub fn analyse(
+    regions: &[RegionInfo],
+    measurements: &[Vec<CellMeasurement>],
+    settings: &SeriesSettings,
+) -> Analysis {
+    let mut cells: Vec<Vec<Cell>> = measurements.iter().map(|_| Vec::new()).collect();
+    let mut events = Vec::new();
+    for (region_index, region) in regions.iter().enumerate() {
+        let column = measurements.iter().map(|row| &row[region_index]);
+        let (column_cells, column_events) = analyse_region(region, column, settings);
+        for (row, cell) in cells.iter_mut().zip(column_cells) {
+            row.push(cell);
+        }
+        events.extend(column_events.into_iter().map(|mut event| {
+            event.region = region_index;
+            event
+        }));
+    }
+    events.sort_by_key(|e| (e.date, e.region, e.kind == EventKind::Arrival));
+    Analysis { cells, events }
+}
+
+/// One stay of a vessel at a berth: the arrival event it belongs to and its stretches while it lasted.
+struct Stay {
+    event: usize,
+    stretches: Vec<f64>,
+}
+
+fn analyse_region<'a>(
+    region: &RegionInfo,
+    column: impl Iterator<Item = &'a CellMeasurement>,
+    settings: &SeriesSettings,
+) -> (Vec<Cell>, Vec<Event>) {
+    let (occupied_above, came, went) = if region.is_berth() {
+        let berth = (
+            settings.berth_occupied_above,
+            EventKind::Arrival,
+            EventKind::Departure,
+        );
+        (berth.0, Some(berth.1), Some(berth.2))
+    } else if region.is_yard() {
+        (
+            settings.yard_occupied_above,
+            Some(EventKind::Fill),
+            Some(EventKind::Clear),
+        )
+    } else {
+        (settings.yard_occupied_above, None, None)
+    };
+    let mut cells = Vec::new();
+    let mut events: Vec<Event> = Vec::new();
+    let mut stays: Vec<Stay> = Vec::new();
+    let mut previous: Option<(State, Stretch)> = None;
+    for (date, m) in column.enumerate() {
+        let valid_fraction = m.valid_px as f64 / region.pixel_count.max(1) as f64;
+        if valid_fraction < settings.min_valid_fraction || m.valid_px == 0 {
+            cells.push(Cell {
+                valid_fraction,
+                occupancy: None,
+                change_score: None,
+                state: State::Unobserved,
+            });
+            continue;
+        }
+        let occupancy = m.changed_px as f64 / m.valid_px as f64;
+        let stretch = f64::from(m.stretch.length);
+        let presence = if region.is_berth() {
+            stretch / f64::from(region.profile_length.max(1))
+        } else {
+            occupancy
+        };
+        let state = if presence >= occupied_above {
+            State::Occupied
+        } else if presence < occupied_above * settings.release {
+            State::Empty
+        } else {
+            previous.map_or(State::Empty, |(state, _)| state)
+        };
+        let mut event = |kind: Option<EventKind>| {
+            if let Some(kind) = kind {
+                events.push(Event {
+                    date,
+                    region: 0,
+                    kind,
+                    length_m: None,
+                });
+            }
+        };
+        match (previous, state) {
+            (Some((State::Empty, _)), State::Occupied) => event(came),
+            (Some((State::Occupied, _)), State::Empty) => event(went),
+            (Some((State::Occupied, before)), State::Occupied)
+                if region.is_berth() && is_new_ship(before, m.stretch, settings) =>
+            {
+                event(went);
+                event(came);
+            }
+            _ => {}
+        }
+        if region.is_berth() && state == State::Occupied {
+            match events.last() {
+                Some(e) if e.date == date && e.kind == EventKind::Arrival => stays.push(Stay {
+                    event: events.len() - 1,
+                    stretches: vec![stretch],
+                }),
+                _ => {
+                    if let Some(stay) = stays.last_mut() {
+                        stay.stretches.push(stretch);
+                    }
+                }
+            }
+        }
+        if state == State::Empty {
+            // A later occupied cell without an arrival (the first observation) belongs to no stay.
+            stays.push(Stay {
+                event: usize::MAX,
+                stretches: Vec::new(),
+            });
+        }
+        previous = Some((state, m.stretch));
+        cells.push(Cell {
+            valid_fraction,
+            occupancy: Some(occupancy),
+            change_score: m.change_score,
+            state,
+        });
+    }
+    if let Some(gsd) = settings.gsd_m {
+        for stay in stays.into_iter().filter(|s| s.event != usize::MAX) {
+            events[stay.event].length_m = median(stay.stretches).map(|px| px * gsd);
+        }
+    }
+    (cells, events)
+}
+
+/// Whether an end of the occupied stretch moved by more than the settings allow.
+fn is_new_ship(before: Stretch, now: Stretch, settings: &SeriesSettings) -> bool {
+    let allowed = f64::from(settings.new_ship_shift_px)
+        .max(settings.new_ship_shift_fraction * f64::from(before.length.max(now.length)));
+    let moved = |a: u32, b: u32| f64::from(a.abs_diff(b)) > allowed;
+    moved(before.start, now.start) || moved(before.end(), now.end())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn berth(profile_length: u32) -> RegionInfo {
+        RegionInfo {
+            name: "berth-1".into(),
+            kind: "berth".into(),
+            pixel_count: 1000,
+            profile_length,
+        }
+    }
+
+    fn yard() -> RegionInfo {
+        RegionInfo {
+            name: "yard".into(),
+            kind: "yard".into(),
+            pixel_count: 1000,
+            profile_length: 50,
+        }
+    }
+
+    fn cell(
+        valid_px: u64,
+        changed_px: u64,
+        stretch_px: u32,
+        change_score: Option<f64>,
+    ) -> CellMeasurement {
+        CellMeasurement {
+            valid_px,
+            changed_px,
+            stretch: Stretch {
+                start: 10,
+                length: stretch_px,
+            },
+            change_score,
+        }
+    }
+
+    fn kinds(analysis: &Analysis) -> Vec<(usize, EventKind)> {
+        analysis.events.iter().map(|e| (e.date, e.kind)).collect()
+    }
+
+    #[test]
+    fn a_ship_arrives_and_leaves_across_a_cloudy_gap() {
+        let settings = SeriesSettings {
+            gsd_m: Some(3.0),
+            ..Default::default()
+        };
+        let column = [
+            cell(1000, 5, 2, None),
+            cell(1000, 200, 40, Some(0.2)),
+            cell(100, 0, 0, None),
+            cell(1000, 210, 44, Some(0.01)),
+            cell(1000, 0, 0, Some(0.2)),
+        ];
+        let rows: Vec<Vec<CellMeasurement>> = column.into_iter().map(|c| vec![c]).collect();
+        let analysis = analyse(&[berth(100)], &rows, &settings);
+        let states: Vec<State> = analysis.cells.iter().map(|row| row[0].state).collect();
+        assert_eq!(
+            states,
+            [
+                State::Empty,
+                State::Occupied,
+                State::Unobserved,
+                State::Occupied,
+                State::Empty
+            ]
+        );
+        assert_eq!(
+            kinds(&analysis),
+            [(1, EventKind::Arrival), (4, EventKind::Departure)]
+        );
+        assert_eq!(analysis.events[0].length_m, Some(126.0));
+        assert_eq!(analysis.events[1].length_m, None);
+    }
+
+    #[test]
+    fn hysteresis_holds_the_state_between_the_levels() {
+        // Yard level 0.05, released below 0.03.
+        let occupancies = [0.0, 0.06, 0.04, 0.031, 0.029, 0.04, 0.05];
+        let rows: Vec<Vec<CellMeasurement>> = occupancies
+            .iter()
+            .map(|&o| vec![cell(1000, (o * 1000.0) as u64, 0, None)])
+            .collect();
+        let analysis = analyse(&[yard()], &rows, &SeriesSettings::default());
+        assert_eq!(
+            kinds(&analysis),
+            [
+                (1, EventKind::Fill),
+                (4, EventKind::Clear),
+                (6, EventKind::Fill)
+            ]
+        );
+    }
+
+    #[test]
+    fn a_new_ship_at_an_occupied_berth_is_a_departure_and_an_arrival() {
+        let rows = vec![
+            vec![cell(1000, 0, 0, None)],
+            vec![cell(1000, 200, 40, Some(0.2))],
+            // The same ship, its deck worked: a large change, its ends within 4 px.
+            vec![cell(1000, 190, 42, Some(0.25))],
+            vec![cell(1000, 250, 60, Some(0.18))],
+        ];
+        let settings = SeriesSettings {
+            gsd_m: Some(2.0),
+            ..Default::default()
+        };
+        let analysis = analyse(&[berth(100)], &rows, &settings);
+        assert_eq!(
+            kinds(&analysis),
+            [
+                (1, EventKind::Arrival),
+                (3, EventKind::Departure),
+                (3, EventKind::Arrival)
+            ]
+        );
+        assert_eq!(analysis.events[0].length_m, Some(82.0));
+        assert_eq!(analysis.events[2].length_m, Some(120.0));
+    }
+
+    #[test]
+    fn an_occupied_first_observation_is_no_arrival_and_lengths_need_a_pixel_size() {
+        let rows = vec![
+            vec![cell(1000, 200, 40, None)],
+            vec![cell(1000, 0, 0, Some(0.2))],
+            vec![cell(1000, 200, 30, Some(0.2))],
+        ];
+        let analysis = analyse(&[berth(100)], &rows, &SeriesSettings::default());
+        assert_eq!(
+            kinds(&analysis),
+            [(1, EventKind::Departure), (2, EventKind::Arrival)]
+        );
+        assert_eq!(analysis.events[1].length_m, None);
+    }
+
+    #[test]
+    fn other_regions_have_states_but_no_events() {
+        let rail = RegionInfo {
+            kind: "rail".into(),
+            ..yard()
+        };
+        let rows = vec![
+            vec![cell(1000, 0, 0, None)],
+            vec![cell(1000, 500, 0, Some(0.5))],
+        ];
+        let analysis = analyse(&[rail], &rows, &SeriesSettings::default());
+        assert_eq!(analysis.cells[1][0].state, State::Occupied);
+        assert!(analysis.events.is_empty());
+    }
+}

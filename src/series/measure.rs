@@ -1,0 +1,356 @@
+//! Runs the kernel over a whole archive for the series: the background of the empty port, each scene's
+//! radiometric correction, the thresholds chosen from the data, then every date against the background
+//! (occupancy and profiles), against the previous scene (`pairs.csv`) and against the previous scene on
+//! which each region was observed (change scores). The kernel is seen only through [`ChangeKernel`].
+//!
+//! The scenes are decoded once, in parallel, and held while the run lasts: the median needs every one.
+
+use super::threshold::Thresholds;
+use super::{CellMeasurement, RegionInfo, longest_stretch};
+use crate::acquisition::Acquisition;
+use crate::archive::Archive;
+use crate::error::{Error, Result};
+use crate::kernel::params::Radiometry;
+use crate::kernel::{
+    self, ChangeKernel, ChangeSettings, DeviceChoice, Outputs, PairStats, RegionStats, Slot,
+};
+use crate::progress::Progress;
+use crate::radiometry;
+use crate::rasterize::LabelRaster;
+use crate::regions::RegionSet;
+use crate::scene::{Scene, SceneFormat};
+use rayon::prelude::*;
+use std::collections::BTreeMap;
+
+const BACKGROUND_SLOT: Slot = 0;
+const SCENE_SLOT: Slot = 1;
+const EARLIER_SLOT: Slot = 2;
+
+/// How to measure.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct MeasureOptions {
+    /// The change threshold; chosen from the data when `None`.
+    pub threshold: Option<u32>,
+    /// Smoothing radius of the magnitudes.
+    pub radius: u32,
+    pub nodata: Option<u32>,
+    /// Fit each scene's radiometry to the background.
+    pub normalize: bool,
+    /// The background of each date is the median of this many scenes around it, instead of the archive's.
+    pub window: Option<usize>,
+    /// A region is observed on a date when at least this fraction of it is valid.
+    pub min_valid_fraction: f64,
+    /// Write the change mask of each consecutive pair.
+    pub pair_masks: bool,
+}
+
+/// One consecutive pair of scenes and what the kernel measured, region by region in name order.
+pub struct PairResult {
+    pub from: Acquisition,
+    pub to: Acquisition,
+    pub stats: PairStats,
+}
+
+/// What a run measured: one row of cells per date, one cell per region in name order.
+pub struct Measurements {
+    pub acquisitions: Vec<Acquisition>,
+    pub regions: Vec<RegionInfo>,
+    pub cells: Vec<Vec<CellMeasurement>>,
+    pub thresholds: Thresholds,
+}
+
+/// An archive decoded and set up for a run: its scenes, its regions rasterized, its kernel open.
+pub struct SeriesRun<'a> {
+    archive: &'a Archive,
+    scenes: Vec<Scene>,
+    regions: Vec<RegionInfo>,
+    kernel: Box<dyn ChangeKernel>,
+    options: MeasureOptions,
+}
+
+impl<'a> SeriesRun<'a> {
+    /// Decodes every scene of the archive (checking they share one format), rasterizes the regions and
+    /// opens the chosen backend.
+    pub fn open(
+        archive: &'a Archive,
+        regions: &RegionSet,
+        device: DeviceChoice,
+        options: MeasureOptions,
+    ) -> Result<Self> {
+        if archive.entries.is_empty() {
+            return Err(Error::input(&archive.dir, "archive holds no scenes"));
+        }
+        let scenes = archive
+            .entries
+            .par_iter()
+            .map(|entry| entry.load())
+            .collect::<Result<Vec<Scene>>>()?;
+        let format = scenes[0].format;
+        if let Some((entry, scene)) = archive
+            .entries
+            .iter()
+            .zip(&scenes)
+            .find(|(_, scene)| scene.format != format)
+        {
+            return Err(Error::Conflict {
+                first: archive.entries[0].image.clone(),
+                second: entry.image.clone(),
+                message: format!("scenes differ ({format} against {})", scene.format),
+            });
+        }
+        let labels = LabelRaster::rasterize(regions, format.width, format.height)?;
+        let kernel = kernel::open(device, format, &labels)?;
+        Ok(SeriesRun {
+            archive,
+            scenes,
+            regions: region_infos(regions, &labels),
+            kernel,
+            options,
+        })
+    }
+
+    /// Which backend and adapter do the work.
+    pub fn backend(&self) -> String {
+        self.kernel.description()
+    }
+
+    pub fn format(&self) -> SceneFormat {
+        self.scenes[0].format
+    }
+
+    pub fn regions(&self) -> &[RegionInfo] {
+        &self.regions
+    }
+
+    /// Measures every date, handing each consecutive pair to `on_pair` in acquisition order.
+    pub fn run(
+        mut self,
+        progress: &mut Progress,
+        mut on_pair: impl FnMut(PairResult) -> Result<()>,
+    ) -> Result<Measurements> {
+        let options = self.options;
+        let (backgrounds, radiometry) = self.backgrounds()?;
+        progress.say(&describe_radiometry(&radiometry, self.format()));
+        let settings = |threshold| ChangeSettings {
+            threshold,
+            radius: options.radius,
+            nodata: options.nodata,
+        };
+        // Every date against its background, for the thresholds and the observed cells.
+        let mut calibration = Vec::with_capacity(self.scenes.len());
+        for date in 0..self.scenes.len() {
+            self.load_date(date, &backgrounds, &radiometry)?;
+            let stats = self.kernel.compare(
+                SCENE_SLOT,
+                BACKGROUND_SLOT,
+                &settings(0),
+                Outputs::default(),
+            )?;
+            calibration.push(stats.regions);
+        }
+        let observed = |stats: &RegionStats, region: &RegionInfo| {
+            stats.valid_px as f64 >= options.min_valid_fraction * region.pixel_count as f64
+                && stats.valid_px > 0
+        };
+        let thresholds = match options.threshold {
+            Some(threshold) => Thresholds::given(threshold),
+            None => Thresholds::choose(
+                calibration.iter().flat_map(|row| {
+                    row.iter()
+                        .zip(&self.regions)
+                        .filter(|(stats, region)| observed(stats, region))
+                        .map(|(stats, _)| stats)
+                }),
+                self.format().bands,
+            ),
+        };
+        progress.say(&describe_thresholds(&thresholds));
+
+        let mut cells = Vec::with_capacity(self.scenes.len());
+        let mut last_observed: Vec<Option<usize>> = vec![None; self.regions.len()];
+        for date in 0..self.scenes.len() {
+            self.load_date(date, &backgrounds, &radiometry)?;
+            let mut row = vec![CellMeasurement::default(); self.regions.len()];
+            // Against the background, once per distinct cell threshold.
+            let mut by_threshold: BTreeMap<u32, Vec<usize>> = BTreeMap::new();
+            for (region, stats) in calibration[date].iter().enumerate() {
+                by_threshold
+                    .entry(thresholds.for_cell(stats))
+                    .or_default()
+                    .push(region);
+            }
+            for (threshold, regions) in by_threshold {
+                let outputs = Outputs {
+                    change_mask: false,
+                    profiles: true,
+                };
+                let stats = self.kernel.compare(
+                    SCENE_SLOT,
+                    BACKGROUND_SLOT,
+                    &settings(threshold),
+                    outputs,
+                )?;
+                for region in regions {
+                    let cell = &mut row[region];
+                    cell.valid_px = stats.regions[region].valid_px;
+                    cell.changed_px = stats.regions[region].changed_px;
+                    cell.stretch = longest_stretch(&stats.profiles[region]);
+                }
+            }
+            // Against earlier scenes: the previous one for pairs.csv, and the previous observation of
+            // each region for its change score.
+            let mut by_earlier: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+            for (region, last) in last_observed.iter().enumerate() {
+                if let Some(earlier) = last {
+                    by_earlier.entry(*earlier).or_default().push(region);
+                }
+            }
+            if date > 0 {
+                by_earlier.entry(date - 1).or_default();
+            }
+            for (earlier, regions) in by_earlier.into_iter().rev() {
+                self.load(EARLIER_SLOT, earlier, radiometry[earlier])?;
+                let is_pair = earlier + 1 == date;
+                let outputs = Outputs {
+                    change_mask: is_pair && options.pair_masks,
+                    profiles: false,
+                };
+                let stats = self.kernel.compare(
+                    EARLIER_SLOT,
+                    SCENE_SLOT,
+                    &settings(thresholds.base),
+                    outputs,
+                )?;
+                for region in regions {
+                    let r = &stats.regions[region];
+                    row[region].change_score =
+                        (r.valid_px > 0).then(|| r.changed_px as f64 / r.valid_px as f64);
+                }
+                if is_pair {
+                    on_pair(PairResult {
+                        from: self.archive.entries[earlier].acquired,
+                        to: self.archive.entries[date].acquired,
+                        stats,
+                    })?;
+                }
+            }
+            for (region, stats) in calibration[date].iter().enumerate() {
+                if observed(stats, &self.regions[region]) {
+                    last_observed[region] = Some(date);
+                } else {
+                    row[region].change_score = None;
+                }
+            }
+            cells.push(row);
+            progress.advance(&self.archive.entries[date].acquired.to_string());
+        }
+        Ok(Measurements {
+            acquisitions: self.archive.entries.iter().map(|e| e.acquired).collect(),
+            regions: self.regions,
+            cells,
+            thresholds,
+        })
+    }
+
+    /// The background of each date (one for the whole archive unless a window is set) and each scene's
+    /// radiometric correction: a first median of the raw scenes, each scene fitted to it, the median of
+    /// the corrected scenes, and each scene fitted again to that.
+    fn backgrounds(&mut self) -> Result<(Vec<Scene>, Vec<Radiometry>)> {
+        let nodata = self.options.nodata;
+        let count = self.scenes.len();
+        let mut radiometry = vec![Radiometry::IDENTITY; count];
+        let mut background = self.median(0..count, &radiometry)?;
+        if self.options.normalize {
+            for _ in 0..2 {
+                radiometry = self
+                    .scenes
+                    .par_iter()
+                    .map(|scene| radiometry::fit(scene, &background, nodata))
+                    .collect();
+                background = self.median(0..count, &radiometry)?;
+            }
+        }
+        let backgrounds = match self.options.window {
+            Some(window) if window < count => (0..count)
+                .map(|date| {
+                    let start = date.saturating_sub(window / 2).min(count - window);
+                    self.median(start..start + window, &radiometry)
+                })
+                .collect::<Result<Vec<_>>>()?,
+            _ => vec![background],
+        };
+        Ok((backgrounds, radiometry))
+    }
+
+    fn median(
+        &mut self,
+        dates: std::ops::Range<usize>,
+        radiometry: &[Radiometry],
+    ) -> Result<Scene> {
+        let stack: Vec<(&Scene, Radiometry)> = dates
+            .map(|date| (&self.scenes[date], radiometry[date]))
+            .collect();
+        self.kernel.background(&stack, self.options.nodata)
+    }
+
+    /// Loads the date's background and scene.
+    fn load_date(
+        &mut self,
+        date: usize,
+        backgrounds: &[Scene],
+        radiometry: &[Radiometry],
+    ) -> Result<()> {
+        let background = &backgrounds[date.min(backgrounds.len() - 1)];
+        self.kernel
+            .load_scene(BACKGROUND_SLOT, background.clone(), Radiometry::IDENTITY)?;
+        self.load(SCENE_SLOT, date, radiometry[date])
+    }
+
+    fn load(&mut self, slot: Slot, date: usize, radiometry: Radiometry) -> Result<()> {
+        self.kernel
+            .load_scene(slot, self.scenes[date].clone(), radiometry)
+    }
+}
+
+/// Each region's name, kind, pixel count and profile length.
+fn region_infos(regions: &RegionSet, labels: &LabelRaster) -> Vec<RegionInfo> {
+    let mut pixel_counts = vec![0u64; regions.regions.len() + 1];
+    for pixel in 0..labels.width as usize * labels.height as usize {
+        pixel_counts[usize::from(labels.label_at(pixel))] += 1;
+    }
+    regions
+        .regions
+        .iter()
+        .enumerate()
+        .map(|(index, region)| RegionInfo {
+            name: region.name.clone(),
+            kind: region.kind.clone(),
+            pixel_count: pixel_counts[index + 1],
+            profile_length: labels.profile_length(index + 1) as u32,
+        })
+        .collect()
+}
+
+fn describe_thresholds(thresholds: &Thresholds) -> String {
+    match thresholds.noise {
+        Some(noise) => format!(
+            "threshold {} (chosen: {} x the noise level {noise}; raised in cells whose median magnitude is above it)",
+            thresholds.base,
+            super::threshold::NOISE_MULTIPLE
+        ),
+        None => format!("threshold {} (given)", thresholds.base),
+    }
+}
+
+fn describe_radiometry(radiometry: &[Radiometry], format: SceneFormat) -> String {
+    let bands = format.bands as usize;
+    let gains = radiometry
+        .iter()
+        .flat_map(|r| r.gain[..bands].iter().map(|&g| f64::from(g) / 4096.0));
+    let (lo, hi) = gains.fold((f64::MAX, f64::MIN), |(lo, hi), g| (lo.min(g), hi.max(g)));
+    if radiometry.iter().all(Radiometry::is_identity) {
+        "radiometry: not normalized".to_owned()
+    } else {
+        format!("radiometry: each scene normalized to the background, gains {lo:.3} to {hi:.3}")
+    }
+}
