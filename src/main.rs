@@ -390,10 +390,10 @@ fn run(args: RunArgs) -> Result<()> {
     let seconds = started.elapsed().as_secs_f64();
     let pair_count = scene_count.saturating_sub(1);
     progress.say(&format!(
-        "{scene_count} scenes, {pair_count} pairs, {} events; {:.1} Mpx per pass in {seconds:.2} s ({:.1} Mpx/s of scenes); wrote pairs.csv, series.csv, events.csv, summary.json in {}",
+        "{scene_count} scenes, {pair_count} pairs, {} events, {:.1} Mpx compared in {seconds:.2} s ({:.1} Mpx/s); wrote pairs.csv, series.csv, events.csv and summary.json in {}",
         analysis.events.len(),
-        pixels / 1e6,
-        pixels * scene_count as f64 / 1e6 / seconds,
+        pixels * pair_count as f64 / 1e6,
+        pixels * pair_count as f64 / 1e6 / seconds,
         args.out.display()
     ));
     Ok(())

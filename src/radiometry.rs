@@ -4,11 +4,15 @@
 
 use crate::kernel::params::Radiometry;
 use crate::scene::Scene;
+use crate::statistics::median;
 
 /// At most this many pixels, spread evenly over the scene, take part in a fit.
 const MAX_FIT_PIXELS: usize = 1 << 16;
 /// Fewer usable pixels than this leave the scene uncorrected.
 const MIN_FIT_PIXELS: usize = 64;
+/// A fitted gain outside this range is no change of haze or sun angle but a fit gone wrong (a flat
+/// scene, a scene mostly changed): the band is then corrected by an offset alone.
+const PLAUSIBLE_GAINS: std::ops::RangeInclusive<f64> = 0.5..=2.0;
 /// At most this many rounds of refitting on the pixels whose residual is within `OUTLIER_MADS` robust
 /// deviations; the rounds stop when the kept pixels no longer change.
 const MAX_REFITS: usize = 12;
@@ -67,6 +71,10 @@ pub fn fit(scene: &Scene, reference: &Scene, nodata: Option<u32>) -> Radiometry 
                 break;
             }
             kept = refit;
+        }
+        if !PLAUSIBLE_GAINS.contains(&gains[band]) {
+            let differences = x.iter().zip(&y).map(|(x, y)| y - x).collect();
+            (gains[band], offsets[band]) = (1.0, median(differences).unwrap_or(0.0));
         }
     }
     Radiometry::from_linear(&gains, &offsets, format.bits_per_sample)

@@ -47,15 +47,22 @@ fn run_on(device: &str, args: &[&str], cwd: &Path, test: &str) -> Option<RunOutp
     Some(RunOutput { out, pairs, stderr })
 }
 
-/// Runs on the CPU and on the GPU, asserts that both wrote the same pairs.csv, and returns both runs.
+/// Every table a run writes.
+const RUN_OUTPUTS: [&str; 4] = ["pairs.csv", "series.csv", "events.csv", "summary.json"];
+
+/// Runs on the CPU and on the GPU, asserts that both wrote the same tables, byte for byte, and returns
+/// both runs.
 fn run_on_both(args: &[&str], cwd: &Path, test: &str) -> (RunOutput, Option<RunOutput>) {
     let cpu = run_on("cpu", args, cwd, test).expect("the CPU always runs");
     let gpu = run_on("gpu", args, cwd, test);
     if let Some(gpu) = &gpu {
-        assert!(
-            gpu.pairs == cpu.pairs,
-            "{test}: pairs.csv differs between the CPU and GPU runs"
-        );
+        for name in RUN_OUTPUTS {
+            let read = |run: &RunOutput| std::fs::read(run.out.path().join(name)).unwrap();
+            assert!(
+                read(gpu) == read(&cpu),
+                "{test}: {name} differs between the CPU and GPU runs"
+            );
+        }
     }
     (cpu, gpu)
 }
@@ -142,7 +149,8 @@ fn smoothed_runs_and_masks_agree_across_backends() {
 #[test]
 fn pairs_csv_has_one_row_per_pair_and_region_in_order() {
     let dir = archive(&["20230805", "2023-08-01", "2023-08-03"]);
-    let pairs = run_cpu(dir.path(), &["--threshold", "60"]).pairs;
+    let raw = ["--threshold", "60", "--smooth", "0", "--no-normalize"];
+    let pairs = run_cpu(dir.path(), &raw).pairs;
     let lines: Vec<&str> = pairs.lines().collect();
     assert_eq!(
         lines[0],
@@ -407,7 +415,12 @@ fn bad_settings_are_refused() {
 #[test]
 fn an_earlier_output_survives_a_failed_run() {
     let dir = archive(&["2023-08-01", "2023-08-02", "2023-08-03"]);
-    let RunOutput { out, pairs, .. } = run_cpu(dir.path(), &[]);
+    let RunOutput { out, .. } = run_cpu(dir.path(), &[]);
+    let outputs = RUN_OUTPUTS;
+    let before: Vec<String> = outputs
+        .iter()
+        .map(|name| std::fs::read_to_string(out.path().join(name)).unwrap())
+        .collect();
     std::fs::write(dir.path().join("2023-08-03.png"), b"broken").unwrap();
     let output = portwatch(
         &[
@@ -421,13 +434,13 @@ fn an_earlier_output_survives_a_failed_run() {
         dir.path(),
     );
     assert!(!output.status.success());
-    assert_eq!(
-        std::fs::read_to_string(out.path().join("pairs.csv")).unwrap(),
-        pairs
-    );
+    for (name, before) in outputs.iter().zip(&before) {
+        let after = std::fs::read_to_string(out.path().join(name)).unwrap();
+        assert_eq!(&after, before, "{name} changed");
+    }
     assert_eq!(
         std::fs::read_dir(out.path()).unwrap().count(),
-        1,
+        outputs.len(),
         "no temporary file is left"
     );
 }
@@ -559,13 +572,13 @@ fn progress_goes_to_stderr_as_lines_and_quiet_silences_it() {
     assert!(
         lines
             .iter()
-            .any(|l| l.starts_with("portwatch: 2/2 pairs done (2023-08-02 to 2023-08-03), ")),
+            .any(|l| l.starts_with("portwatch: 3/3 scenes done (2023-08-03), ")),
         "{}",
         logged.stderr
     );
     let last = lines.last().unwrap();
     assert!(
-        last.starts_with("portwatch: 3 scenes, 2 pairs, 0.0 Mpx compared in "),
+        last.starts_with("portwatch: 3 scenes, 2 pairs, 0 events, 0.0 Mpx compared in "),
         "{last}"
     );
     assert!(last.contains(" Mpx/s); wrote "), "{last}");

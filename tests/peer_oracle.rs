@@ -47,6 +47,9 @@ fn peer_script_writes_the_same_pairs_csv() {
             "cpu",
             "--threshold",
             "60",
+            "--smooth",
+            "0",
+            "--no-normalize",
             "--out",
         ])
         .arg(out.path())

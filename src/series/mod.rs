@@ -80,8 +80,8 @@ impl Default for SeriesSettings {
             berth_occupied_above: 0.25,
             yard_occupied_above: 0.05,
             release: 0.6,
-            new_ship_shift_px: 4,
-            new_ship_shift_fraction: 0.1,
+            new_ship_shift_px: 6,
+            new_ship_shift_fraction: 0.15,
             gsd_m: None,
         }
     }
