@@ -680,12 +680,9 @@ impl ChangeKernel for GpuKernel {
             contents: bytemuck::cast_slice(&radiometry),
             usage: Usage::STORAGE,
         });
-        let background = buffer("background", scene_words, Usage::STORAGE | Usage::COPY_SRC);
-        let background_validity = buffer(
-            "background validity",
-            validity_words,
-            Usage::STORAGE | Usage::COPY_SRC,
-        );
+        let output = Usage::STORAGE | Usage::COPY_SRC | Usage::COPY_DST;
+        let background = buffer("background", scene_words, output);
+        let background_validity = buffer("background validity", validity_words, output);
         let readback_usage = Usage::MAP_READ | Usage::COPY_DST;
         let background_readback = buffer("background readback", scene_words, readback_usage);
         let validity_readback = buffer("validity readback", validity_words, readback_usage);

@@ -23,7 +23,8 @@ use crate::rasterize::LabelRaster;
 use crate::scene::{Scene, SceneFormat};
 pub use params::Radiometry;
 use params::{
-    HISTOGRAM_BINS, KernelParams, MAX_BANDS, MAX_SMOOTHING_RADIUS, PROFILE_CHANGED, PROFILE_WORDS,
+    HISTOGRAM_BINS, KernelParams, MAX_BANDS, MAX_SMOOTHING_RADIUS, PROFILE_CHANGED, PROFILE_VALID,
+    PROFILE_WORDS,
 };
 
 /// A place on the backend that holds one loaded scene.
@@ -167,13 +168,10 @@ fn split_profiles(profile_offsets: &[u32], words: &[u32]) -> Vec<RegionProfile> 
         .map(|bins| {
             let (start, end) = (bins[0] as usize, bins[1] as usize);
             let words = &words[start * PROFILE_WORDS..end * PROFILE_WORDS];
+            let bins = words.chunks_exact(PROFILE_WORDS);
             RegionProfile {
-                valid: words.iter().step_by(PROFILE_WORDS).copied().collect(),
-                changed: words[PROFILE_CHANGED..]
-                    .iter()
-                    .step_by(PROFILE_WORDS)
-                    .copied()
-                    .collect(),
+                valid: bins.clone().map(|bin| bin[PROFILE_VALID]).collect(),
+                changed: bins.map(|bin| bin[PROFILE_CHANGED]).collect(),
             }
         })
         .collect()
