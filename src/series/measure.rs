@@ -168,12 +168,12 @@ impl<'a> SeriesRun<'a> {
 
         let mut cells = Vec::with_capacity(self.scenes.len());
         let mut last_observed: Vec<Option<usize>> = vec![None; self.regions.len()];
-        for date in 0..self.scenes.len() {
+        for (date, calibrated) in calibration.iter().enumerate() {
             self.load_date(date, &backgrounds, &radiometry)?;
             let mut row = vec![CellMeasurement::default(); self.regions.len()];
             // Against the background, once per distinct cell threshold.
             let mut by_threshold: BTreeMap<u32, Vec<usize>> = BTreeMap::new();
-            for (region, stats) in calibration[date].iter().enumerate() {
+            for (region, stats) in calibrated.iter().enumerate() {
                 by_threshold
                     .entry(thresholds.for_cell(stats))
                     .or_default()
@@ -234,7 +234,7 @@ impl<'a> SeriesRun<'a> {
                     })?;
                 }
             }
-            for (region, stats) in calibration[date].iter().enumerate() {
+            for (region, stats) in calibrated.iter().enumerate() {
                 if observed(stats, &self.regions[region]) {
                     last_observed[region] = Some(date);
                 } else {
