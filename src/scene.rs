@@ -2,6 +2,7 @@
 //! words, plus an optional validity bitmap.
 
 use crate::error::{Error, Result};
+use crate::kernel::params::bitmap_bit;
 use image::{DynamicImage, ImageReader};
 use std::fmt;
 use std::path::Path;
@@ -106,7 +107,7 @@ impl Scene {
         let masked = self
             .validity
             .as_ref()
-            .is_some_and(|bitmap| (bitmap[pixel / 32] >> (pixel % 32)) & 1 == 0);
+            .is_some_and(|bitmap| !bitmap_bit(bitmap[pixel / 32], pixel as u32));
         let is_nodata = nodata.is_some_and(|value| {
             (0..self.format.bands as usize).all(|band| self.sample(pixel, band) == value)
         });

@@ -156,7 +156,7 @@ fn analyse_region<'a>(
     let mut previous: Option<(State, Stretch)> = None;
     for (date, m) in column.enumerate() {
         let valid_fraction = m.valid_px as f64 / region.pixel_count.max(1) as f64;
-        if valid_fraction < settings.min_valid_fraction || m.valid_px == 0 {
+        if !region.is_observed(m.valid_px, settings.min_valid_fraction) {
             cells.push(Cell {
                 valid_fraction,
                 occupancy: None,
@@ -206,19 +206,13 @@ fn analyse_region<'a>(
                     event: events.len() - 1,
                     stretches: vec![stretch],
                 }),
+                // The stay in hand; none for a ship already there at the first observation.
                 _ => {
                     if let Some(stay) = stays.last_mut() {
                         stay.stretches.push(stretch);
                     }
                 }
             }
-        }
-        if state == State::Empty {
-            // A later occupied cell without an arrival (the first observation) belongs to no stay.
-            stays.push(Stay {
-                event: usize::MAX,
-                stretches: Vec::new(),
-            });
         }
         previous = Some((state, m.stretch));
         cells.push(Cell {
@@ -229,7 +223,7 @@ fn analyse_region<'a>(
         });
     }
     if let Some(gsd) = settings.gsd_m {
-        for stay in stays.into_iter().filter(|s| s.event != usize::MAX) {
+        for stay in stays {
             events[stay.event].length_m = median(stay.stretches).map(|px| px * gsd);
         }
     }

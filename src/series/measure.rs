@@ -66,6 +66,8 @@ pub struct SeriesRun<'a> {
     regions: Vec<RegionInfo>,
     kernel: Box<dyn ChangeKernel>,
     options: MeasureOptions,
+    /// Which of the run's backgrounds the background slot holds.
+    loaded_background: Option<usize>,
 }
 
 impl<'a> SeriesRun<'a> {
@@ -106,6 +108,7 @@ impl<'a> SeriesRun<'a> {
             regions: region_infos(regions, &labels),
             kernel,
             options,
+            loaded_background: None,
         })
     }
 
@@ -149,8 +152,7 @@ impl<'a> SeriesRun<'a> {
             calibration.push(stats.regions);
         }
         let observed = |stats: &RegionStats, region: &RegionInfo| {
-            stats.valid_px as f64 >= options.min_valid_fraction * region.pixel_count as f64
-                && stats.valid_px > 0
+            region.is_observed(stats.valid_px, options.min_valid_fraction)
         };
         let thresholds = match options.threshold {
             Some(threshold) => Thresholds::given(threshold),
@@ -293,16 +295,22 @@ impl<'a> SeriesRun<'a> {
         self.kernel.background(&stack, self.options.nodata)
     }
 
-    /// Loads the date's background and scene.
+    /// Loads the date's scene, and its background unless the slot already holds it.
     fn load_date(
         &mut self,
         date: usize,
         backgrounds: &[Scene],
         radiometry: &[Radiometry],
     ) -> Result<()> {
-        let background = &backgrounds[date.min(backgrounds.len() - 1)];
-        self.kernel
-            .load_scene(BACKGROUND_SLOT, background.clone(), Radiometry::IDENTITY)?;
+        let background = date.min(backgrounds.len() - 1);
+        if self.loaded_background != Some(background) {
+            self.kernel.load_scene(
+                BACKGROUND_SLOT,
+                backgrounds[background].clone(),
+                Radiometry::IDENTITY,
+            )?;
+            self.loaded_background = Some(background);
+        }
         self.load(SCENE_SLOT, date, radiometry[date])
     }
 

@@ -36,6 +36,12 @@ impl RegionInfo {
     pub fn is_yard(&self) -> bool {
         self.kind == "yard"
     }
+
+    /// Whether the region is observed on a date where `valid_px` of its pixels are valid: at least one,
+    /// and at least `min_valid_fraction` of them.
+    pub fn is_observed(&self, valid_px: u64, min_valid_fraction: f64) -> bool {
+        valid_px > 0 && valid_px as f64 >= min_valid_fraction * self.pixel_count as f64
+    }
 }
 
 /// What the kernel measured in one region on one date.
