@@ -245,7 +245,7 @@ impl ChangeKernel for CpuKernel {
                 (scratch, totals)
             })
             .map(|(_, totals)| totals.finish(&params))
-            .reduce(|| empty().1.finish(&params), Totals::add);
+            .reduce(|| empty().1.finish(&params), Totals::merge);
         Ok(PairStats {
             regions: totals.regions,
             change_mask: with_mask.then(|| ChangeMask {

@@ -32,7 +32,7 @@ pub struct Totals {
 }
 
 impl Totals {
-    pub fn add(mut self, other: Totals) -> Totals {
+    pub fn merge(mut self, other: Totals) -> Totals {
         for (total, region) in self.regions.iter_mut().zip(&other.regions) {
             total.add(region);
         }
