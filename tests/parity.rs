@@ -519,17 +519,22 @@ fn random_stack(
         stack.push(random_scene(rng, format, Some(&base), nodata));
     }
     let bands = format.bands as usize;
-    for pixel in (0..format.pixel_count()).filter(|_| rng.random_bool(0.05)) {
-        for scene in &mut stack {
-            match (&mut scene.validity, nodata) {
-                (None, Some(nodata)) => {
-                    let mut samples = samples_of(scene);
+    let dead: Vec<usize> = (0..format.pixel_count())
+        .filter(|_| rng.random_bool(0.05))
+        .collect();
+    for scene in &mut stack {
+        match (&mut scene.validity, nodata) {
+            (None, Some(nodata)) => {
+                let mut samples = samples_of(scene);
+                for &pixel in &dead {
                     samples[pixel * bands..(pixel + 1) * bands].fill(nodata);
-                    *scene = rebuilt(format, &samples, None);
                 }
-                (validity, _) => {
-                    let bitmap =
-                        validity.get_or_insert_with(|| vec![u32::MAX; format.bitmap_word_count()]);
+                *scene = rebuilt(format, &samples);
+            }
+            (validity, _) => {
+                let bitmap =
+                    validity.get_or_insert_with(|| vec![u32::MAX; format.bitmap_word_count()]);
+                for &pixel in &dead {
                     bitmap[pixel / 32] &= !(1 << (pixel % 32));
                 }
             }
@@ -548,16 +553,14 @@ fn random_stack(
         .collect()
 }
 
-fn rebuilt(format: SceneFormat, samples: &[u32], validity: Option<Vec<u32>>) -> Scene {
-    let mut scene = if format.bits_per_sample == 8 {
+fn rebuilt(format: SceneFormat, samples: &[u32]) -> Scene {
+    if format.bits_per_sample == 8 {
         let bytes: Vec<u8> = samples.iter().map(|&v| v as u8).collect();
         Scene::from_u8(format.width, format.height, format.bands, &bytes)
     } else {
         let words: Vec<u16> = samples.iter().map(|&v| v as u16).collect();
         Scene::from_u16(format.width, format.height, format.bands, &words)
-    };
-    scene.validity = validity;
-    scene
+    }
 }
 
 fn no_regions(width: u32, height: u32) -> LabelRaster {

@@ -245,7 +245,9 @@ impl ChangeKernel for CpuKernel {
                 (scratch, totals)
             })
             .map(|(_, totals)| totals.finish(&params))
-            .reduce(|| empty().1.finish(&params), Totals::merge);
+            // Not `reduce`, whose identity would build (and finish) a tally table for every split.
+            .reduce_with(Totals::merge)
+            .unwrap_or_else(|| empty().1.finish(&params));
         Ok(PairStats {
             regions: totals.regions,
             change_mask: with_mask.then(|| ChangeMask {
