@@ -126,7 +126,21 @@ pub fn analyse(
 /// One stay of a vessel at a berth: the arrival event it belongs to and its stretches while it lasted.
 struct Stay {
     event: usize,
-    stretches: Vec<f64>,
+    stretches: Vec<Stretch>,
+}
+
+impl Stay {
+    /// The median length of the stretches whose both ends were seen, or of all when none was.
+    fn length_px(&self) -> Option<f64> {
+        let lengths = |seen_only: bool| -> Vec<f64> {
+            self.stretches
+                .iter()
+                .filter(|s| !seen_only || s.both_ends_seen())
+                .map(|s| f64::from(s.length))
+                .collect()
+        };
+        median(lengths(true)).or_else(|| median(lengths(false)))
+    }
 }
 
 fn analyse_region<'a>(
@@ -153,6 +167,7 @@ fn analyse_region<'a>(
     let mut cells = Vec::new();
     let mut events: Vec<Event> = Vec::new();
     let mut stays: Vec<Stay> = Vec::new();
+    // The state of the last observation and, at a berth, the occupied stretch as last seen.
     let mut previous: Option<(State, Stretch)> = None;
     for (date, m) in column.enumerate() {
         let valid_fraction = m.valid_px as f64 / region.pixel_count.max(1) as f64;
@@ -168,7 +183,7 @@ fn analyse_region<'a>(
         let occupancy = m.changed_px as f64 / m.valid_px as f64;
         let stretch = f64::from(m.stretch.length);
         let presence = if region.is_berth() {
-            stretch / f64::from(region.profile_length.max(1))
+            stretch / f64::from(region.profile_length().max(1))
         } else {
             occupancy
         };
@@ -189,14 +204,17 @@ fn analyse_region<'a>(
                 });
             }
         };
+        let mut seen = m.stretch;
         match (previous, state) {
             (Some((State::Empty, _)), State::Occupied) => event(came),
             (Some((State::Occupied, _)), State::Empty) => event(went),
-            (Some((State::Occupied, before)), State::Occupied)
-                if region.is_berth() && is_new_ship(before, m.stretch, settings) =>
-            {
-                event(went);
-                event(came);
+            (Some((State::Occupied, before)), State::Occupied) if region.is_berth() => {
+                if is_new_ship(before, m.stretch, settings) {
+                    event(went);
+                    event(came);
+                } else {
+                    seen = before.updated_by(m.stretch);
+                }
             }
             _ => {}
         }
@@ -204,17 +222,17 @@ fn analyse_region<'a>(
             match events.last() {
                 Some(e) if e.date == date && e.kind == EventKind::Arrival => stays.push(Stay {
                     event: events.len() - 1,
-                    stretches: vec![stretch],
+                    stretches: vec![m.stretch],
                 }),
                 // The stay in hand; none for a ship already there at the first observation.
                 _ => {
                     if let Some(stay) = stays.last_mut() {
-                        stay.stretches.push(stretch);
+                        stay.stretches.push(m.stretch);
                     }
                 }
             }
         }
-        previous = Some((state, m.stretch));
+        previous = Some((state, seen));
         cells.push(Cell {
             valid_fraction,
             occupancy: Some(occupancy),
@@ -224,18 +242,21 @@ fn analyse_region<'a>(
     }
     if let Some(gsd) = settings.gsd_m {
         for stay in stays {
-            events[stay.event].length_m = median(stay.stretches).map(|px| px * gsd);
+            events[stay.event].length_m = stay.length_px().map(|px| px * gsd);
         }
     }
     (cells, events)
 }
 
-/// Whether an end of the occupied stretch moved by more than the settings allow.
+/// Whether an end of the occupied stretch, seen both before and now, moved by more than the settings
+/// allow.
 fn is_new_ship(before: Stretch, now: Stretch, settings: &SeriesSettings) -> bool {
     let allowed = f64::from(settings.new_ship_shift_px)
         .max(settings.new_ship_shift_fraction * f64::from(before.length.max(now.length)));
-    let moved = |a: u32, b: u32| f64::from(a.abs_diff(b)) > allowed;
-    moved(before.start, now.start) || moved(before.end(), now.end())
+    let moved = |end: usize, a: u32, b: u32| {
+        before.ends_seen[end] && now.ends_seen[end] && f64::from(a.abs_diff(b)) > allowed
+    };
+    moved(0, before.start, now.start) || moved(1, before.end(), now.end())
 }
 
 #[cfg(test)]
@@ -247,7 +268,7 @@ mod tests {
             name: "berth-1".into(),
             kind: "berth".into(),
             pixel_count: 1000,
-            profile_length,
+            bin_pixels: vec![10; profile_length as usize],
         }
     }
 
@@ -256,7 +277,7 @@ mod tests {
             name: "yard".into(),
             kind: "yard".into(),
             pixel_count: 1000,
-            profile_length: 50,
+            bin_pixels: vec![20; 50],
         }
     }
 
@@ -272,6 +293,7 @@ mod tests {
             stretch: Stretch {
                 start: 10,
                 length: stretch_px,
+                ends_seen: [true; 2],
             },
             change_score,
         }

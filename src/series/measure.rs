@@ -68,6 +68,8 @@ pub struct SeriesRun<'a> {
     options: MeasureOptions,
     /// Which of the run's backgrounds the background slot holds.
     loaded_background: Option<usize>,
+    /// Which date the earlier slot holds.
+    loaded_earlier: Option<usize>,
 }
 
 impl<'a> SeriesRun<'a> {
@@ -109,6 +111,7 @@ impl<'a> SeriesRun<'a> {
             kernel,
             options,
             loaded_background: None,
+            loaded_earlier: None,
         })
     }
 
@@ -155,18 +158,21 @@ impl<'a> SeriesRun<'a> {
             region.is_observed(stats.valid_px, options.min_valid_fraction)
         };
         let thresholds = match options.threshold {
-            Some(threshold) => Thresholds::given(threshold),
-            None => Thresholds::choose(
-                calibration.iter().flat_map(|row| {
-                    row.iter()
-                        .zip(&self.regions)
-                        .filter(|(stats, region)| observed(stats, region))
-                        .map(|(stats, _)| stats)
-                }),
-                self.format().bands,
-            ),
+            Some(threshold) => Thresholds::given(threshold, self.regions.len()),
+            None => {
+                let observed_cells: Vec<Vec<Option<&RegionStats>>> = calibration
+                    .iter()
+                    .map(|row| {
+                        row.iter()
+                            .zip(&self.regions)
+                            .map(|(stats, region)| observed(stats, region).then_some(stats))
+                            .collect()
+                    })
+                    .collect();
+                Thresholds::choose(&observed_cells, self.regions.len(), self.format().bands)
+            }
         };
-        progress.say(&describe_thresholds(&thresholds));
+        progress.say(&describe_thresholds(&thresholds, &self.regions));
 
         let mut cells = Vec::with_capacity(self.scenes.len());
         let mut last_observed: Vec<Option<usize>> = vec![None; self.regions.len()];
@@ -177,7 +183,7 @@ impl<'a> SeriesRun<'a> {
             let mut by_threshold: BTreeMap<u32, Vec<usize>> = BTreeMap::new();
             for (region, stats) in calibrated.iter().enumerate() {
                 by_threshold
-                    .entry(thresholds.for_cell(stats))
+                    .entry(thresholds.regions[region].for_cell(stats))
                     .or_default()
                     .push(region);
             }
@@ -196,33 +202,41 @@ impl<'a> SeriesRun<'a> {
                     let cell = &mut row[region];
                     cell.valid_px = stats.regions[region].valid_px;
                     cell.changed_px = stats.regions[region].changed_px;
-                    cell.stretch = longest_stretch(&stats.profiles[region]);
+                    cell.stretch =
+                        longest_stretch(&stats.profiles[region], &self.regions[region].bin_pixels);
                 }
             }
-            // Against earlier scenes: the previous one for pairs.csv, and the previous observation of
-            // each region for its change score.
-            let mut by_earlier: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+            // Against earlier scenes: the previous one at the port's threshold for pairs.csv, and the
+            // previous observation of each region at its own threshold for its change score.
+            let mut by_earlier: BTreeMap<(usize, u32), Vec<usize>> = BTreeMap::new();
             for (region, last) in last_observed.iter().enumerate() {
                 if let Some(earlier) = last {
-                    by_earlier.entry(*earlier).or_default().push(region);
+                    let threshold = thresholds.regions[region].base;
+                    by_earlier
+                        .entry((*earlier, threshold))
+                        .or_default()
+                        .push(region);
                 }
             }
-            if date > 0 {
-                by_earlier.entry(date - 1).or_default();
+            let pair = date
+                .checked_sub(1)
+                .map(|previous| (previous, thresholds.port.base));
+            if let Some(pair) = pair {
+                by_earlier.entry(pair).or_default();
             }
-            for (earlier, regions) in by_earlier.into_iter().rev() {
-                self.load(EARLIER_SLOT, earlier, radiometry[earlier])?;
-                let is_pair = earlier + 1 == date;
+            for ((earlier, threshold), regions) in by_earlier.into_iter().rev() {
+                if self.loaded_earlier != Some(earlier) {
+                    self.load(EARLIER_SLOT, earlier, radiometry[earlier])?;
+                    self.loaded_earlier = Some(earlier);
+                }
+                let is_pair = pair == Some((earlier, threshold));
                 let outputs = Outputs {
                     change_mask: is_pair && options.pair_masks,
                     profiles: false,
                 };
-                let stats = self.kernel.compare(
-                    EARLIER_SLOT,
-                    SCENE_SLOT,
-                    &settings(thresholds.base),
-                    outputs,
-                )?;
+                let stats =
+                    self.kernel
+                        .compare(EARLIER_SLOT, SCENE_SLOT, &settings(threshold), outputs)?;
                 for region in regions {
                     let r = &stats.regions[region];
                     row[region].change_score =
@@ -320,34 +334,59 @@ impl<'a> SeriesRun<'a> {
     }
 }
 
-/// Each region's name, kind, pixel count and profile length.
+/// Each region's name, kind, pixel count and pixels per profile bin.
 fn region_infos(regions: &RegionSet, labels: &LabelRaster) -> Vec<RegionInfo> {
     let mut pixel_counts = vec![0u64; regions.regions.len() + 1];
+    let mut bin_pixels: Vec<Vec<u32>> = (0..=regions.regions.len())
+        .map(|label| {
+            vec![
+                0;
+                if label == 0 {
+                    0
+                } else {
+                    labels.profile_length(label)
+                }
+            ]
+        })
+        .collect();
     for pixel in 0..labels.width as usize * labels.height as usize {
-        pixel_counts[usize::from(labels.label_at(pixel))] += 1;
+        let label = usize::from(labels.label_at(pixel));
+        pixel_counts[label] += 1;
+        if label > 0 {
+            bin_pixels[label][usize::from(labels.position_at(pixel))] += 1;
+        }
     }
     regions
         .regions
         .iter()
+        .zip(bin_pixels.into_iter().skip(1))
         .enumerate()
-        .map(|(index, region)| RegionInfo {
+        .map(|(index, (region, bin_pixels))| RegionInfo {
             name: region.name.clone(),
             kind: region.kind.clone(),
             pixel_count: pixel_counts[index + 1],
-            profile_length: labels.profile_length(index + 1) as u32,
+            bin_pixels,
         })
         .collect()
 }
 
-fn describe_thresholds(thresholds: &Thresholds) -> String {
-    match thresholds.noise {
-        Some(noise) => format!(
-            "threshold {} (chosen: {} x the noise level {noise}; raised in cells whose median magnitude is above it)",
-            thresholds.base,
-            super::threshold::NOISE_MULTIPLE
-        ),
-        None => format!("threshold {} (given)", thresholds.base),
-    }
+fn describe_thresholds(thresholds: &Thresholds, regions: &[RegionInfo]) -> String {
+    let Some(noise) = thresholds.port.noise else {
+        return format!("threshold {} (given)", thresholds.port.base);
+    };
+    let per_region: Vec<String> = regions
+        .iter()
+        .zip(&thresholds.regions)
+        .map(|(region, threshold)| format!("{} {}", region.name, threshold.base))
+        .collect();
+    format!(
+        "thresholds chosen as {} x each region's noise level: {}; raised on dates when a whole region \
+         reads above its usual level; pairs.csv at {} ({} x the port's noise level {noise})",
+        super::threshold::NOISE_MULTIPLE,
+        per_region.join(", "),
+        thresholds.port.base,
+        super::threshold::NOISE_MULTIPLE,
+    )
 }
 
 fn describe_radiometry(radiometry: &[Radiometry], format: SceneFormat) -> String {

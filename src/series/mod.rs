@@ -24,11 +24,16 @@ pub struct RegionInfo {
     pub kind: String,
     /// Pixels of the region in the label raster.
     pub pixel_count: u64,
-    /// Bins of the region's profile along its long axis (one per pixel of length).
-    pub profile_length: u32,
+    /// Pixels in each bin of the region's profile along its long axis (one bin per pixel of length).
+    pub bin_pixels: Vec<u32>,
 }
 
 impl RegionInfo {
+    /// Bins of the region's profile.
+    pub fn profile_length(&self) -> u32 {
+        self.bin_pixels.len() as u32
+    }
+
     pub fn is_berth(&self) -> bool {
         self.kind == "berth"
     }

@@ -8,23 +8,50 @@ use crate::kernel::RegionProfile;
 pub const OCCUPIED_BIN_FRACTION: f64 = 0.15;
 /// Unoccupied bins a stretch may bridge: a hatch or a dark deck stripe does not split a ship in two.
 pub const MAX_GAP_BINS: usize = 2;
+/// A bin is in view when at least this fraction of its pixels is valid: a cloud's edge crossing a
+/// berth can hide the hull in a bin and leave the water beside it.
+pub const IN_VIEW_FRACTION: f64 = 0.9;
 
 /// A run of occupied bins along a region's axis, in pixels.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Stretch {
     pub start: u32,
     pub length: u32,
+    /// Whether the start and the end were seen: the bin beyond is in view (at least
+    /// [`IN_VIEW_FRACTION`] of its pixels valid) or beyond the region. An end at a cloud may be the
+    /// cloud's edge, not the ship's.
+    pub ends_seen: [bool; 2],
 }
 
 impl Stretch {
     pub fn end(&self) -> u32 {
         self.start + self.length
     }
+
+    pub fn both_ends_seen(&self) -> bool {
+        self.ends_seen == [true, true]
+    }
+
+    /// This stretch with each end that `later` saw moved to where `later` saw it.
+    pub fn updated_by(self, later: Stretch) -> Stretch {
+        let [start_seen, end_seen] = later.ends_seen;
+        let start = if start_seen { later.start } else { self.start };
+        let end = if end_seen { later.end() } else { self.end() };
+        Stretch {
+            start,
+            length: end.saturating_sub(start),
+            ends_seen: [
+                self.ends_seen[0] || start_seen,
+                self.ends_seen[1] || end_seen,
+            ],
+        }
+    }
 }
 
 /// The longest run of occupied bins of `profile`, bridging gaps of at most [`MAX_GAP_BINS`] unoccupied
-/// bins (the first such run on a tie); of length 0 when no bin is occupied.
-pub fn longest_stretch(profile: &RegionProfile) -> Stretch {
+/// bins (the first such run on a tie); of length 0 when no bin is occupied. `bin_pixels` holds each
+/// bin's pixel count, to tell which ends were seen.
+pub fn longest_stretch(profile: &RegionProfile, bin_pixels: &[u32]) -> Stretch {
     let occupied = profile
         .valid
         .iter()
@@ -48,9 +75,21 @@ pub fn longest_stretch(profile: &RegionProfile) -> Stretch {
             longest = Stretch {
                 start: first as u32,
                 length: (last - first + 1) as u32,
+                ends_seen: [false; 2],
             };
         }
     }
+    let in_view = |bin: Option<usize>| match bin {
+        Some(bin) if bin < bin_pixels.len() => {
+            f64::from(profile.valid[bin]) >= IN_VIEW_FRACTION * f64::from(bin_pixels[bin])
+        }
+        _ => true,
+    };
+    let start = longest.start as usize;
+    longest.ends_seen = [
+        in_view(start.checked_sub(1)),
+        in_view(Some(longest.end() as usize)),
+    ];
     longest
 }
 
@@ -68,7 +107,7 @@ mod tests {
     #[test]
     fn runs_bridge_short_gaps_only() {
         let stretch = |changed: &[u32]| {
-            let s = longest_stretch(&profile(changed));
+            let s = longest_stretch(&profile(changed), &vec![10; changed.len()]);
             (s.start, s.length)
         };
         assert_eq!(stretch(&[0, 0, 0]), (0, 0));
@@ -84,6 +123,40 @@ mod tests {
             valid: vec![0, 10, 0],
             changed: vec![0, 10, 0],
         };
-        assert_eq!(longest_stretch(&profile).length, 1);
+        assert_eq!(longest_stretch(&profile, &[10, 10, 10]).length, 1);
+    }
+
+    #[test]
+    fn an_end_against_a_cloud_is_not_seen() {
+        // Bins 4 and 5 partly under a cloud; the region's ends count as seen.
+        let profile = RegionProfile {
+            valid: vec![10, 10, 10, 10, 8, 0],
+            changed: vec![9, 9, 9, 9, 0, 0],
+        };
+        let stretch = longest_stretch(&profile, &[10; 6]);
+        assert_eq!((stretch.start, stretch.length), (0, 4));
+        assert_eq!(stretch.ends_seen, [true, false]);
+        let clear = RegionProfile {
+            valid: vec![10; 6],
+            changed: vec![0, 9, 9, 9, 9, 9],
+        };
+        assert_eq!(longest_stretch(&clear, &[10; 6]).ends_seen, [true, true]);
+    }
+
+    #[test]
+    fn an_update_keeps_the_ends_it_did_not_see() {
+        let seen = Stretch {
+            start: 10,
+            length: 40,
+            ends_seen: [true, true],
+        };
+        let clouded = Stretch {
+            start: 12,
+            length: 20,
+            ends_seen: [true, false],
+        };
+        let updated = seen.updated_by(clouded);
+        assert_eq!((updated.start, updated.end()), (12, 50));
+        assert!(updated.both_ends_seen());
     }
 }

@@ -152,17 +152,21 @@ impl Layout {
 
     /// The regions in name order, the order of the engine's outputs.
     pub(super) fn regions(&self) -> Vec<SynthRegion> {
-        let region = |name: &str, kind: &str, ring: &[P]| SynthRegion {
+        let region = |name: &str, kind: &str, rects: &[Rect]| SynthRegion {
             name: name.into(),
             kind: kind.into(),
-            polygon: closed(ring),
+            polygons: rects.iter().map(|rect| closed(&rect.ring())).collect(),
         };
         let berths = self
             .berths
             .iter()
-            .map(|b| region(&b.name, "berth", &b.rect.ring()));
-        let yards = self.yards.iter().map(|y| region(&y.name, "yard", &y.ring));
-        let siding = region(&self.siding.name, "rail", &self.siding.rect.ring());
+            .map(|b| region(&b.name, "berth", &[b.rect]));
+        // An analyst draws a yard's stacking blocks, not the lanes between them, which never fill.
+        let yards = self
+            .yards
+            .iter()
+            .map(|y| region(&y.name, "yard", &y.blocks));
+        let siding = region(&self.siding.name, "rail", &[self.siding.rect]);
         let mut regions: Vec<SynthRegion> = berths.chain(yards).chain([siding]).collect();
         regions.sort_by(|a, b| a.name.cmp(&b.name));
         regions

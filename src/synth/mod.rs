@@ -228,8 +228,21 @@ pub struct SynthRegion {
     pub name: String,
     /// `"berth"`, `"yard"` or `"rail"`.
     pub kind: String,
-    /// Closed ring in pixel coordinates (x right, y down, origin at the top-left pixel's corner).
-    pub polygon: Vec<[f64; 2]>,
+    /// Closed rings, one per part, in pixel coordinates (x right, y down, origin at the top-left pixel's
+    /// corner): a berth or the siding is one rectangle, a yard its stacking blocks.
+    pub polygons: Vec<Vec<[f64; 2]>>,
+}
+
+impl SynthRegion {
+    /// Whether the point lies in one of the region's parts.
+    pub fn contains(&self, p: [f64; 2]) -> bool {
+        self.polygons.iter().any(|ring| geometry::contains(ring, p))
+    }
+
+    /// The least and greatest corners of the region's bounding box.
+    pub fn bounds(&self) -> ([f64; 2], [f64; 2]) {
+        geometry::bounds(self.polygons.concat().as_slice())
+    }
 }
 
 /// One rendered acquisition.
@@ -392,7 +405,13 @@ pub fn regions_geojson(regions: &[SynthRegion]) -> String {
             json!({
                 "type": "Feature",
                 "properties": { "name": r.name, "kind": r.kind },
-                "geometry": { "type": "Polygon", "coordinates": [r.polygon] },
+                "geometry": match r.polygons.as_slice() {
+                    [ring] => json!({ "type": "Polygon", "coordinates": [ring] }),
+                    parts => json!({
+                        "type": "MultiPolygon",
+                        "coordinates": parts.iter().map(|ring| [ring]).collect::<Vec<_>>(),
+                    }),
+                },
             })
         })
         .collect();

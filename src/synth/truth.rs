@@ -2,7 +2,7 @@
 //! shows it (`truth.csv`), and the changes dated at the first scene that shows them (`truth_events.csv`).
 
 use super::SynthRegion;
-use super::geometry::{bounds, centre, contains};
+use super::geometry::centre;
 use super::layout::Layout;
 use super::nuisance::SceneNuisance;
 use super::plan::{Plan, present};
@@ -22,13 +22,13 @@ pub(super) fn clouded_fraction(
     if scene.cloud.is_none() {
         return 0.0;
     }
-    let (lo, hi) = bounds(&region.polygon);
+    let (lo, hi) = region.bounds();
     let (x0, x1) = (lo[0].max(0.0) as usize, (hi[0].ceil() as usize).min(w));
     let (y0, y1) = (lo[1].max(0.0) as usize, (hi[1].ceil() as usize).min(h));
     let (mut inside, mut clouded) = (0_u64, 0_u64);
     for y in y0..y1 {
         for x in x0..x1 {
-            if contains(&region.polygon, centre(x, y)) {
+            if region.contains(centre(x, y)) {
                 inside += 1;
                 clouded += u64::from(!scene.clear_at(x, y));
             }
