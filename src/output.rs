@@ -2,6 +2,7 @@
 //! or interrupted run never leaves a half-written file.
 
 use crate::acquisition::Acquisition;
+use crate::archive::SceneFailure;
 use crate::error::{Error, Result};
 use crate::kernel::{ChangeMask, RegionStats};
 use crate::regions::Region;
@@ -189,8 +190,8 @@ pub fn series_csv(
             csv += &format!(
                 "{},{},{},{:.4},{},{},{}\n",
                 acquired.date,
-                region.name,
-                region.kind,
+                quoted(&region.name),
+                quoted(&region.kind),
                 cell.valid_fraction,
                 fraction(cell.change_score),
                 fraction(cell.occupancy),
@@ -214,8 +215,8 @@ pub fn events_csv(
         csv += &format!(
             "{},{},{},{},{}\n",
             acquisitions[event.date].date,
-            region.name,
-            region.kind,
+            quoted(&region.name),
+            quoted(&region.kind),
             event.kind.word(),
             event
                 .length_m
@@ -223,6 +224,29 @@ pub fn events_csv(
         );
     }
     csv
+}
+
+/// Writes `failures.csv`, atomically: `file,reason`, one row per scene left out of the run (a header alone
+/// when none was), quoted as in RFC 4180 where needed; a file name that is not UTF-8 is written lossily.
+pub fn write_failures_csv(path: &Path, failures: &[SceneFailure]) -> Result<()> {
+    write_with(path, |file| {
+        let mut csv = csv::Writer::from_writer(file);
+        csv.write_record(["file", "reason"])?;
+        for failure in failures {
+            csv.write_record([&failure.file.to_string_lossy(), failure.reason.as_str()])?;
+        }
+        csv.flush()
+    })
+}
+
+/// A CSV field as RFC 4180 writes it: quoted, its quotes doubled, when it holds a comma, a quote or a line
+/// break (as `pairs.csv` writes names).
+fn quoted(field: &str) -> std::borrow::Cow<'_, str> {
+    if field.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", field.replace('"', "\"\"")).into()
+    } else {
+        field.into()
+    }
 }
 
 fn fraction(value: Option<f64>) -> String {

@@ -3,13 +3,16 @@
 //! (occupancy and profiles), against the previous scene (`pairs.csv`) and against the previous scene on
 //! which each region was observed (change scores). The kernel is seen only through [`ChangeKernel`].
 //!
-//! The scenes are decoded once, in parallel, and held while the run lasts: the median needs every one.
+//! The scenes are decoded once, in parallel, and held while the run lasts: the median needs every one. A
+//! scene that cannot be used ([`SceneFailure`]) is left out as if it were not in the archive: the
+//! backgrounds, radiometry, thresholds and pairs are those of the other scenes (so the pair around it
+//! compares its neighbours), and its date stays in the series with every region unobserved.
 
 use super::threshold::Thresholds;
 use super::{CellMeasurement, RegionInfo, longest_stretch};
 use crate::acquisition::Acquisition;
-use crate::archive::Archive;
-use crate::error::{Error, Result};
+use crate::archive::{Archive, SceneFailure};
+use crate::error::Result;
 use crate::kernel::params::Radiometry;
 use crate::kernel::{
     self, ChangeKernel, ChangeSettings, DeviceChoice, Outputs, PairStats, RegionStats, Slot,
@@ -62,7 +65,10 @@ pub struct Measurements {
 /// An archive decoded and set up for a run: its scenes, its regions rasterized, its kernel open.
 pub struct SeriesRun<'a> {
     archive: &'a Archive,
+    /// The scenes that could be used; `entries[i]` is the archive entry of `scenes[i]`.
     scenes: Vec<Scene>,
+    entries: Vec<usize>,
+    failures: Vec<SceneFailure>,
     regions: Vec<RegionInfo>,
     kernel: Box<dyn ChangeKernel>,
     options: MeasureOptions,
@@ -71,40 +77,24 @@ pub struct SeriesRun<'a> {
 }
 
 impl<'a> SeriesRun<'a> {
-    /// Decodes every scene of the archive (checking they share one format), rasterizes the regions and
-    /// opens the chosen backend.
+    /// Decodes every scene of the archive ([`Archive::load`]: those that cannot be used are failures),
+    /// rasterizes the regions and opens the chosen backend.
     pub fn open(
         archive: &'a Archive,
         regions: &RegionSet,
         device: DeviceChoice,
         options: MeasureOptions,
     ) -> Result<Self> {
-        if archive.entries.is_empty() {
-            return Err(Error::input(&archive.dir, "archive holds no scenes"));
-        }
-        let scenes = archive
-            .entries
-            .par_iter()
-            .map(|entry| entry.load())
-            .collect::<Result<Vec<Scene>>>()?;
+        let loaded = archive.load()?;
+        let (entries, scenes): (Vec<usize>, Vec<Scene>) = loaded.scenes.into_iter().unzip();
         let format = scenes[0].format;
-        if let Some((entry, scene)) = archive
-            .entries
-            .iter()
-            .zip(&scenes)
-            .find(|(_, scene)| scene.format != format)
-        {
-            return Err(Error::Conflict {
-                first: archive.entries[0].image.clone(),
-                second: entry.image.clone(),
-                message: format!("scenes differ ({format} against {})", scene.format),
-            });
-        }
         let labels = LabelRaster::rasterize(regions, format.width, format.height)?;
         let kernel = kernel::open(device, format, &labels)?;
         Ok(SeriesRun {
             archive,
             scenes,
+            entries,
+            failures: loaded.failures,
             regions: region_infos(regions, &labels),
             kernel,
             options,
@@ -123,6 +113,21 @@ impl<'a> SeriesRun<'a> {
 
     pub fn regions(&self) -> &[RegionInfo] {
         &self.regions
+    }
+
+    /// The scenes left out of the run, in acquisition order.
+    pub fn failures(&self) -> &[SceneFailure] {
+        &self.failures
+    }
+
+    /// How many scenes the run measures: the archive's, less the failures.
+    pub fn scene_count(&self) -> usize {
+        self.scenes.len()
+    }
+
+    /// The acquisition time of the run's scene `date`.
+    fn acquired(&self, date: usize) -> Acquisition {
+        self.archive.entries[self.entries[date]].acquired
     }
 
     /// Measures every date, handing each consecutive pair to `on_pair` in acquisition order.
@@ -230,8 +235,8 @@ impl<'a> SeriesRun<'a> {
                 }
                 if is_pair {
                     on_pair(PairResult {
-                        from: self.archive.entries[earlier].acquired,
-                        to: self.archive.entries[date].acquired,
+                        from: self.acquired(earlier),
+                        to: self.acquired(date),
                         stats,
                     })?;
                 }
@@ -244,8 +249,16 @@ impl<'a> SeriesRun<'a> {
                 }
             }
             cells.push(row);
-            progress.advance(&self.archive.entries[date].acquired.to_string());
+            progress.advance(&self.acquired(date).to_string());
         }
+        // A failed scene's date: every region unobserved (no valid pixel).
+        let mut measured = self.entries.iter().zip(cells).peekable();
+        let cells = (0..self.archive.entries.len())
+            .map(|entry| match measured.next_if(|(e, _)| **e == entry) {
+                Some((_, row)) => row,
+                None => vec![CellMeasurement::default(); self.regions.len()],
+            })
+            .collect();
         Ok(Measurements {
             acquisitions: self.archive.entries.iter().map(|e| e.acquired).collect(),
             regions: self.regions,
