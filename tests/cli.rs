@@ -380,6 +380,56 @@ fn a_corrupt_scene_in_the_middle_is_left_out_and_its_date_unobserved() {
 }
 
 #[test]
+fn a_lost_gpu_device_hands_the_run_to_the_cpu() {
+    let test = "a_lost_gpu_device_hands_the_run_to_the_cpu";
+    let dir = archive(&[
+        "2023-08-01",
+        "2023-08-03",
+        "2023-08-05",
+        "2023-08-07",
+        "2023-08-09",
+    ]);
+    let cpu = run_cpu(dir.path(), &[]);
+    // Lost at the first comparison, during the pairs, and at the last date.
+    for lose_after in ["0", "6", "10"] {
+        let out = tempfile::tempdir().unwrap();
+        let output = Command::new(common::portwatch_bin())
+            .args([
+                "run",
+                dir.path().to_str().unwrap(),
+                "--device",
+                "gpu",
+                "--out",
+            ])
+            .arg(out.path())
+            .env("PORTWATCH_TEST_LOSE_GPU_AFTER", lose_after)
+            .output()
+            .unwrap();
+        let message = stderr(&output);
+        if message.contains("GPU: no adapter") && !common::gpu_required() {
+            eprintln!(
+                "SKIPPED {test}: no GPU adapter; set PORTWATCH_REQUIRE_GPU=1 to make this a failure"
+            );
+            return;
+        }
+        assert!(output.status.success(), "{message}");
+        assert!(
+            message.contains(
+                "portwatch: GPU device lost (Destroyed); measuring again on the CPU, whose results are identical"
+            ),
+            "lost after {lose_after}: {message}"
+        );
+        for name in RUN_OUTPUTS {
+            let read = |dir: &Path| std::fs::read(dir.join(name)).unwrap();
+            assert!(
+                read(out.path()) == read(cpu.out.path()),
+                "{name} differs from the CPU run's when the device is lost after {lose_after} comparisons"
+            );
+        }
+    }
+}
+
+#[test]
 fn an_earlier_output_survives_a_failed_run() {
     let dir = archive(&["2023-08-01", "2023-08-02", "2023-08-03"]);
     let RunOutput { out, .. } = run_cpu(dir.path(), &[]);

@@ -12,7 +12,7 @@ use super::threshold::Thresholds;
 use super::{CellMeasurement, RegionInfo, longest_stretch};
 use crate::acquisition::Acquisition;
 use crate::archive::{Archive, SceneFailure};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::kernel::params::Radiometry;
 use crate::kernel::{
     self, ChangeKernel, ChangeSettings, DeviceChoice, Outputs, PairStats, RegionStats, Slot,
@@ -70,6 +70,8 @@ pub struct SeriesRun<'a> {
     entries: Vec<usize>,
     failures: Vec<SceneFailure>,
     regions: Vec<RegionInfo>,
+    /// Kept to open the CPU kernel should the GPU device be lost.
+    labels: LabelRaster,
     kernel: Box<dyn ChangeKernel>,
     options: MeasureOptions,
     /// Which of the run's backgrounds the background slot holds.
@@ -96,6 +98,7 @@ impl<'a> SeriesRun<'a> {
             entries,
             failures: loaded.failures,
             regions: region_infos(regions, &labels),
+            labels,
             kernel,
             options,
             loaded_background: None,
@@ -131,11 +134,60 @@ impl<'a> SeriesRun<'a> {
     }
 
     /// Measures every date, handing each consecutive pair to `on_pair` in acquisition order.
+    ///
+    /// When the GPU device is lost, the run says so and measures again on the CPU, whose results are
+    /// identical; the pairs `on_pair` already had are not handed over twice.
     pub fn run(
         mut self,
         progress: &mut Progress,
         mut on_pair: impl FnMut(PairResult) -> Result<()>,
     ) -> Result<Measurements> {
+        let mut delivered = 0;
+        let (cells, thresholds) = loop {
+            let mut pair = 0;
+            let measured = self.measure(progress, &mut |result| {
+                pair += 1;
+                if pair <= delivered {
+                    return Ok(());
+                }
+                delivered += 1;
+                on_pair(result)
+            });
+            match measured {
+                Err(Error::DeviceLost(why)) => {
+                    self.kernel = kernel::open(DeviceChoice::Cpu, self.format(), &self.labels)?;
+                    self.loaded_background = None;
+                    eprintln!(
+                        "portwatch: GPU device lost ({why}); measuring again on the CPU, whose results are identical"
+                    );
+                    progress.restart();
+                }
+                measured => break measured?,
+            }
+        };
+        // A failed scene's date: every region unobserved (no valid pixel).
+        let mut measured = self.entries.iter().zip(cells).peekable();
+        let cells = (0..self.archive.entries.len())
+            .map(|entry| match measured.next_if(|(e, _)| **e == entry) {
+                Some((_, row)) => row,
+                None => vec![CellMeasurement::default(); self.regions.len()],
+            })
+            .collect();
+        Ok(Measurements {
+            acquisitions: self.archive.entries.iter().map(|e| e.acquired).collect(),
+            regions: self.regions,
+            cells,
+            thresholds,
+        })
+    }
+
+    /// Measures every scene of the run: each date's cells, in the order of the run's scenes, and the
+    /// thresholds.
+    fn measure(
+        &mut self,
+        progress: &mut Progress,
+        on_pair: &mut impl FnMut(PairResult) -> Result<()>,
+    ) -> Result<(Vec<Vec<CellMeasurement>>, Thresholds)> {
         let options = self.options;
         let (backgrounds, radiometry) = self.backgrounds()?;
         progress.say(&describe_radiometry(&radiometry, self.format()));
@@ -251,20 +303,7 @@ impl<'a> SeriesRun<'a> {
             cells.push(row);
             progress.advance(&self.acquired(date).to_string());
         }
-        // A failed scene's date: every region unobserved (no valid pixel).
-        let mut measured = self.entries.iter().zip(cells).peekable();
-        let cells = (0..self.archive.entries.len())
-            .map(|entry| match measured.next_if(|(e, _)| **e == entry) {
-                Some((_, row)) => row,
-                None => vec![CellMeasurement::default(); self.regions.len()],
-            })
-            .collect();
-        Ok(Measurements {
-            acquisitions: self.archive.entries.iter().map(|e| e.acquired).collect(),
-            regions: self.regions,
-            cells,
-            thresholds,
-        })
+        Ok((cells, thresholds))
     }
 
     /// The background of each date (one for the whole archive unless a window is set) and each scene's
