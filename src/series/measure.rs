@@ -157,9 +157,9 @@ impl<'a> SeriesRun<'a> {
                 Err(Error::DeviceLost(why)) => {
                     self.kernel = kernel::open(DeviceChoice::Cpu, self.format(), &self.labels)?;
                     self.loaded_background = None;
-                    eprintln!(
-                        "portwatch: GPU device lost ({why}); measuring again on the CPU, whose results are identical"
-                    );
+                    progress.warn(&format!(
+                        "GPU device lost ({why}); measuring again on the CPU, whose results are identical"
+                    ));
                     progress.restart();
                 }
                 measured => break measured?,
