@@ -34,23 +34,17 @@ impl ArchiveEntry {
 /// A scene left out of a run: the file at fault (the scene or its mask) and why.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SceneFailure {
-    /// Index of the scene in [`Archive::entries`].
-    pub entry: usize,
     pub file: PathBuf,
     pub reason: String,
 }
 
 impl SceneFailure {
-    fn new(entry: usize, image: &Path, error: Error) -> SceneFailure {
+    fn new(image: &Path, error: Error) -> SceneFailure {
         let (file, reason) = match error {
             Error::Input { path, message } => (path, message),
             other => (image.to_path_buf(), other.to_string()),
         };
-        SceneFailure {
-            entry,
-            file,
-            reason,
-        }
+        SceneFailure { file, reason }
     }
 }
 
@@ -198,9 +192,7 @@ impl Archive {
             });
             match scene {
                 Ok(scene) => loaded.scenes.push((index, scene)),
-                Err(error) => loaded
-                    .failures
-                    .push(SceneFailure::new(index, &entry.image, error)),
+                Err(error) => loaded.failures.push(SceneFailure::new(&entry.image, error)),
             }
         }
         if loaded.scenes.is_empty() {
