@@ -3,8 +3,10 @@
 
 use crate::acquisition::Acquisition;
 use crate::error::{Error, Result};
-use crate::scene::Scene;
+use crate::scene::{Scene, SceneFormat};
+use rayon::prelude::*;
 use std::collections::HashMap;
+use std::fmt;
 use std::path::{Path, PathBuf};
 
 const SCENE_EXTENSIONS: [&str; 5] = ["png", "jpg", "jpeg", "tif", "tiff"];
@@ -29,6 +31,38 @@ impl ArchiveEntry {
     }
 }
 
+/// A scene left out of a run: the file at fault (the scene or its mask) and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SceneFailure {
+    pub file: PathBuf,
+    pub reason: String,
+}
+
+impl SceneFailure {
+    fn new(image: &Path, error: Error) -> SceneFailure {
+        let (file, reason) = match error {
+            Error::Input { path, message } => (path, message),
+            other => (image.to_path_buf(), other.to_string()),
+        };
+        SceneFailure { file, reason }
+    }
+}
+
+impl fmt::Display for SceneFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.file.display(), self.reason)
+    }
+}
+
+/// The scenes of an archive that could be used, all of one format, and those that could not.
+#[derive(Debug)]
+pub struct LoadedScenes {
+    /// Each decoded scene with its index in [`Archive::entries`], in acquisition order.
+    pub scenes: Vec<(usize, Scene)>,
+    /// In acquisition order.
+    pub failures: Vec<SceneFailure>,
+}
+
 /// The scenes of an archive in acquisition order.
 #[derive(Clone, Debug)]
 pub struct Archive {
@@ -48,7 +82,10 @@ impl Archive {
             let path = item
                 .map_err(|e| Error::input(dir, format!("cannot list archive: {e}")))?
                 .path();
-            if !path.is_file() {
+            // A link to nowhere (a file of a git-annex archive not fetched) is a scene that will fail
+            // to load; directories, pipes and devices are not scenes.
+            let dangling = path.is_symlink() && !path.exists();
+            if !path.is_file() && !dangling {
                 continue;
             }
             let name = path
@@ -116,5 +153,61 @@ impl Archive {
             dir: dir.to_path_buf(),
             entries,
         })
+    }
+
+    /// Decodes every scene, in parallel. A scene that cannot be read or decoded (or whose mask cannot), or
+    /// whose format differs from the archive's, is a failure, not an error: the run goes on without it.
+    /// The archive's format is the one most scenes share, the earliest scene's on a tie. An error when no
+    /// scene can be used.
+    pub fn load(&self) -> Result<LoadedScenes> {
+        let decoded: Vec<Result<Scene>> = self.entries.par_iter().map(ArchiveEntry::load).collect();
+        let mut counts: Vec<(SceneFormat, usize)> = Vec::new();
+        for scene in decoded.iter().flatten() {
+            match counts
+                .iter_mut()
+                .find(|(format, _)| *format == scene.format)
+            {
+                Some((_, count)) => *count += 1,
+                None => counts.push((scene.format, 1)),
+            }
+        }
+        // The first of the most common: max_by_key would take the last on a tie.
+        let most = counts.iter().map(|&(_, count)| count).max().unwrap_or(0);
+        let format = counts.iter().find(|&&(_, count)| count == most);
+        let mut loaded = LoadedScenes {
+            scenes: Vec::new(),
+            failures: Vec::new(),
+        };
+        for (index, (entry, scene)) in self.entries.iter().zip(decoded).enumerate() {
+            let scene = scene.and_then(|scene| match format {
+                Some(&(format, count)) if scene.format != format => Err(Error::input(
+                    &entry.image,
+                    format!(
+                        "scene is {} but the archive's scenes are {format} ({count} of {})",
+                        scene.format,
+                        self.entries.len()
+                    ),
+                )),
+                _ => Ok(scene),
+            });
+            match scene {
+                Ok(scene) => loaded.scenes.push((index, scene)),
+                Err(error) => loaded.failures.push(SceneFailure::new(&entry.image, error)),
+            }
+        }
+        if loaded.scenes.is_empty() {
+            let first = loaded
+                .failures
+                .first()
+                .map_or_else(String::new, |f| format!("; the first: {f}"));
+            return Err(Error::input(
+                &self.dir,
+                format!(
+                    "none of the archive's {} scenes could be read{first}",
+                    self.entries.len()
+                ),
+            ));
+        }
+        Ok(loaded)
     }
 }

@@ -38,6 +38,9 @@ pub enum Error {
     Setting(String),
     #[error("GPU: {0}")]
     Gpu(String),
+    /// The GPU device was lost while in use (driver reset, device removed); the CPU can take over.
+    #[error("GPU device lost: {0}")]
+    DeviceLost(String),
 }
 
 impl Error {

@@ -6,7 +6,9 @@ use portwatch::archive::Archive;
 use portwatch::eval::{self, Metric, Threshold};
 use portwatch::kernel::DeviceChoice;
 use portwatch::kernel::gpu;
-use portwatch::output::{PairsCsv, events_csv, series_csv, write_atomically, write_mask_png};
+use portwatch::output::{
+    PairsCsv, events_csv, series_csv, write_atomically, write_failures_csv, write_mask_png,
+};
 use portwatch::progress::Progress;
 use portwatch::regions::RegionSet;
 use portwatch::series::measure::{MeasureOptions, SeriesRun};
@@ -110,6 +112,8 @@ impl EvalArgs {
 
 /// The exit status of `portwatch eval` when a metric misses its threshold (errors are 1, usage errors 2).
 const THRESHOLD_MISSED: u8 = 3;
+/// The exit status of `portwatch run` when it finished but left out scenes that could not be used.
+const SCENES_FAILED: u8 = 4;
 
 #[derive(clap::Args)]
 struct RunArgs {
@@ -158,6 +162,9 @@ struct RunArgs {
     /// Print nothing on stderr but errors
     #[arg(long, short)]
     quiet: bool,
+    /// Exit 0 even when scenes failed to load (they are still listed in failures.csv and on stderr)
+    #[arg(long)]
+    allow_failures: bool,
 }
 
 #[derive(clap::Args)]
@@ -303,7 +310,7 @@ fn parse_nodata(text: &str) -> Result<Nodata, String> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Run(args) => run(args).map(|()| ExitCode::SUCCESS),
+        Command::Run(args) => run(args),
         Command::Devices => devices().map(|()| ExitCode::SUCCESS),
         Command::Eval(args) => eval(&args),
         Command::Synth(args) => synth(&args).map(|()| ExitCode::SUCCESS),
@@ -317,7 +324,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(args: RunArgs) -> Result<()> {
+fn run(args: RunArgs) -> Result<ExitCode> {
     let started = Instant::now();
     let archive_dir = args.archive.unwrap_or_else(|| PathBuf::from("samples"));
     let regions_path = args
@@ -341,16 +348,26 @@ fn run(args: RunArgs) -> Result<()> {
         gsd_m: args.gsd,
         ..SeriesSettings::default()
     };
-    let scene_count = archive.entries.len();
-    let mut progress = Progress::new(scene_count as u64, "scenes", args.quiet);
     let series = SeriesRun::open(&archive, &regions, args.device, options)?;
+    // Failed scenes are reported even with --quiet: they change the exit status.
+    for failure in series.failures() {
+        eprintln!("portwatch: scene left out, its date unobserved: {failure}");
+    }
+    let failed = series.failures().len();
+    let scene_count = series.scene_count();
+    let mut progress = Progress::new(scene_count as u64, "scenes", args.quiet);
     progress.say(&format!("backend {}", series.backend()));
     progress.say(&format!(
-        "{scene_count} scenes of {}, {} regions, smoothing radius {}",
+        "{scene_count} scenes of {}{}, {} regions, smoothing radius {}",
         series.format(),
+        match failed {
+            0 => String::new(),
+            n => format!(" ({n} more failed)"),
+        },
         regions.regions.len(),
         args.smooth
     ));
+    let failures = series.failures().to_vec();
     let pixels = series.format().pixel_count() as f64;
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("cannot create output directory {}", args.out.display()))?;
@@ -386,17 +403,30 @@ fn run(args: RunArgs) -> Result<()> {
     )?;
     let json = serde_json::to_string_pretty(&summary).context("cannot encode summary.json")?;
     write_atomically(&args.out.join("summary.json"), (json + "\n").as_bytes())?;
+    write_failures_csv(&args.out.join("failures.csv"), &failures)?;
     progress.finish();
     let seconds = started.elapsed().as_secs_f64();
     let pair_count = scene_count.saturating_sub(1);
     progress.say(&format!(
-        "{scene_count} scenes, {pair_count} pairs, {} events, {:.1} Mpx compared in {seconds:.2} s ({:.1} Mpx/s); wrote pairs.csv, series.csv, events.csv and summary.json in {}",
+        "{scene_count} scenes, {pair_count} pairs, {} events, {:.1} Mpx compared in {seconds:.2} s ({:.1} Mpx/s); wrote pairs.csv, series.csv, events.csv, summary.json and failures.csv in {}",
         analysis.events.len(),
         pixels * pair_count as f64 / 1e6,
         pixels * pair_count as f64 / 1e6 / seconds,
         args.out.display()
     ));
-    Ok(())
+    if failed == 0 {
+        return Ok(ExitCode::SUCCESS);
+    }
+    eprintln!(
+        "portwatch: {failed} of {} scenes failed and were left out (listed in {})",
+        archive.entries.len(),
+        args.out.join("failures.csv").display()
+    );
+    Ok(if args.allow_failures {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(SCENES_FAILED)
+    })
 }
 
 /// `FROM_TO.png` with the acquisition times made safe for every file system.

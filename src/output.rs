@@ -2,6 +2,7 @@
 //! or interrupted run never leaves a half-written file.
 
 use crate::acquisition::Acquisition;
+use crate::archive::SceneFailure;
 use crate::error::{Error, Result};
 use crate::kernel::{ChangeMask, RegionStats};
 use crate::regions::Region;
@@ -10,48 +11,63 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-/// A file being written; it appears under its name only on [`AtomicFile::commit`].
+/// Test hook: with this variable set, every output is written to `/dev/full` (Linux), on which every
+/// write fails as on a full disk, so that tests can check that a run then fails cleanly.
+const FULL_DISK_HOOK: &str = "PORTWATCH_TEST_FULL_DISK";
+
+/// A file being written; it appears under its name only on [`AtomicFile::commit`], and the temporary file
+/// is removed when it is dropped uncommitted, a failed commit included.
 pub struct AtomicFile {
     target: PathBuf,
     temporary: PathBuf,
-    writer: Option<BufWriter<File>>,
+    writer: BufWriter<File>,
+    committed: bool,
 }
 
 impl AtomicFile {
     pub fn create(target: &Path) -> Result<AtomicFile> {
         let name = target.file_name().unwrap_or_default().to_string_lossy();
         let temporary = target.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
-        let file = File::create(&temporary).map_err(|source| write_error(&temporary, source))?;
+        let mut file =
+            File::create(&temporary).map_err(|source| write_error(&temporary, source))?;
+        if std::env::var_os(FULL_DISK_HOOK).is_some() {
+            file = File::options()
+                .write(true)
+                .open("/dev/full")
+                .map_err(|source| write_error(&temporary, source))?;
+        }
         Ok(AtomicFile {
             target: target.to_path_buf(),
             temporary,
-            writer: Some(BufWriter::new(file)),
+            writer: BufWriter::new(file),
+            committed: false,
         })
     }
 
     /// Flushes to disk and moves the file into place.
     pub fn commit(mut self) -> Result<()> {
-        let writer = self.writer.take().expect("committed once");
         let fail = |source| write_error(&self.target, source);
-        let file = writer.into_inner().map_err(|e| fail(e.into_error()))?;
-        file.sync_all().map_err(fail)?;
-        std::fs::rename(&self.temporary, &self.target).map_err(fail)
+        self.writer.flush().map_err(fail)?;
+        self.writer.get_ref().sync_all().map_err(fail)?;
+        std::fs::rename(&self.temporary, &self.target).map_err(fail)?;
+        self.committed = true;
+        Ok(())
     }
 }
 
 impl Write for AtomicFile {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.writer.as_mut().expect("not committed").write(buf)
+        self.writer.write(buf)
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
-        self.writer.as_mut().expect("not committed").flush()
+        self.writer.flush()
     }
 }
 
 impl Drop for AtomicFile {
     fn drop(&mut self) {
-        if self.writer.take().is_some() {
+        if !self.committed {
             let _ = std::fs::remove_file(&self.temporary);
         }
     }
@@ -189,8 +205,8 @@ pub fn series_csv(
             csv += &format!(
                 "{},{},{},{:.4},{},{},{}\n",
                 acquired.date,
-                region.name,
-                region.kind,
+                quoted(&region.name),
+                quoted(&region.kind),
                 cell.valid_fraction,
                 fraction(cell.change_score),
                 fraction(cell.occupancy),
@@ -214,8 +230,8 @@ pub fn events_csv(
         csv += &format!(
             "{},{},{},{},{}\n",
             acquisitions[event.date].date,
-            region.name,
-            region.kind,
+            quoted(&region.name),
+            quoted(&region.kind),
             event.kind.word(),
             event
                 .length_m
@@ -223,6 +239,29 @@ pub fn events_csv(
         );
     }
     csv
+}
+
+/// Writes `failures.csv`, atomically: `file,reason`, one row per scene left out of the run (a header alone
+/// when none was), quoted as in RFC 4180 where needed; a file name that is not UTF-8 is written lossily.
+pub fn write_failures_csv(path: &Path, failures: &[SceneFailure]) -> Result<()> {
+    write_with(path, |file| {
+        let mut csv = csv::Writer::from_writer(file);
+        csv.write_record(["file", "reason"])?;
+        for failure in failures {
+            csv.write_record([&failure.file.to_string_lossy(), failure.reason.as_str()])?;
+        }
+        csv.flush()
+    })
+}
+
+/// A CSV field as RFC 4180 writes it: quoted, its quotes doubled, when it holds a comma, a quote or a line
+/// break (as `pairs.csv` writes names).
+fn quoted(field: &str) -> std::borrow::Cow<'_, str> {
+    if field.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", field.replace('"', "\"\"")).into()
+    } else {
+        field.into()
+    }
 }
 
 fn fraction(value: Option<f64>) -> String {

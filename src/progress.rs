@@ -84,6 +84,22 @@ impl Progress {
         }
     }
 
+    /// Writes a warning, even when quiet, without tearing the bar.
+    pub fn warn(&self, line: &str) {
+        match &self.display {
+            Display::Bar(bar) => bar.println(format!("portwatch: {line}")),
+            Display::Lines { .. } | Display::Quiet => eprintln!("portwatch: {line}"),
+        }
+    }
+
+    /// Starts counting again from none done, as when work has to be done again.
+    pub fn restart(&mut self) {
+        self.done = 0;
+        if let Display::Bar(bar) = &self.display {
+            bar.set_position(0);
+        }
+    }
+
     /// Seconds since the progress began.
     pub fn elapsed_seconds(&self) -> f64 {
         self.started.elapsed().as_secs_f64()

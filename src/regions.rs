@@ -185,10 +185,97 @@ fn polygon_from_rings(rings: Vec<Vec<Vec<f64>>>) -> Result<Polygon, String> {
             if ring.first() != ring.last() {
                 return Err("ring is not closed: its last position differs from its first".into());
             }
+            if let Some((a, b)) = self_intersection(&ring) {
+                return Err(format!(
+                    "ring crosses or touches itself: the edge {} meets the edge {} (a region must be a \
+                     simple polygon; split a figure of eight into a MultiPolygon)",
+                    describe_edge(a),
+                    describe_edge(b)
+                ));
+            }
             Ok(ring)
         })
         .collect::<Result<_, _>>()?;
     Ok(Polygon { rings })
+}
+
+type Edge = [[f64; 2]; 2];
+
+fn describe_edge([[x0, y0], [x1, y1]]: Edge) -> String {
+    format!("from ({x0}, {y0}) to ({x1}, {y1})")
+}
+
+/// Two edges of a closed ring that meet where a simple polygon's edges do not: edges that are not
+/// neighbours sharing any point, or neighbours doubling back over each other. Repeated positions are
+/// skipped. Edges are swept in order of their smallest x, so only edges whose x ranges overlap are tested.
+fn self_intersection(ring: &[[f64; 2]]) -> Option<(Edge, Edge)> {
+    let mut points: Vec<[f64; 2]> = ring[..ring.len() - 1].to_vec();
+    points.dedup();
+    while points.len() > 1 && points.first() == points.last() {
+        points.pop();
+    }
+    let n = points.len();
+    if n < 3 {
+        return None;
+    }
+    let edges: Vec<Edge> = (0..n).map(|i| [points[i], points[(i + 1) % n]]).collect();
+    let min_x = |e: &Edge| e[0][0].min(e[1][0]);
+    let max_x = |e: &Edge| e[0][0].max(e[1][0]);
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_by(|&a, &b| min_x(&edges[a]).total_cmp(&min_x(&edges[b])));
+    for (k, &i) in order.iter().enumerate() {
+        for &j in &order[k + 1..] {
+            if min_x(&edges[j]) > max_x(&edges[i]) {
+                break;
+            }
+            let (a, b) = (i.min(j), i.max(j));
+            let neighbours = b == a + 1 || (a == 0 && b == n - 1);
+            let meet = if neighbours {
+                // Ordered so that the shared vertex is the end of the first and the start of the second.
+                let (first, second) = if b == a + 1 { (a, b) } else { (b, a) };
+                doubles_back(edges[first], edges[second])
+            } else {
+                segments_meet(edges[a], edges[b])
+            };
+            if meet {
+                return Some((edges[a], edges[b]));
+            }
+        }
+    }
+    None
+}
+
+fn cross(o: [f64; 2], a: [f64; 2], b: [f64; 2]) -> f64 {
+    (a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0])
+}
+
+/// Whether `second`, which starts where `first` ends, runs back along it.
+fn doubles_back(first: Edge, second: Edge) -> bool {
+    let [p, q] = first;
+    let r = second[1];
+    let dot = (p[0] - q[0]) * (r[0] - q[0]) + (p[1] - q[1]) * (r[1] - q[1]);
+    cross(p, q, r) == 0.0 && dot > 0.0
+}
+
+/// Whether two closed segments share a point.
+fn segments_meet([p, q]: Edge, [r, s]: Edge) -> bool {
+    let within = |a: [f64; 2], b: [f64; 2], c: [f64; 2]| {
+        c[0] >= a[0].min(b[0])
+            && c[0] <= a[0].max(b[0])
+            && c[1] >= a[1].min(b[1])
+            && c[1] <= a[1].max(b[1])
+    };
+    let (d1, d2) = (cross(r, s, p), cross(r, s, q));
+    let (d3, d4) = (cross(p, q, r), cross(p, q, s));
+    if ((d1 > 0.0 && d2 < 0.0) || (d1 < 0.0 && d2 > 0.0))
+        && ((d3 > 0.0 && d4 < 0.0) || (d3 < 0.0 && d4 > 0.0))
+    {
+        return true;
+    }
+    (d1 == 0.0 && within(r, s, p))
+        || (d2 == 0.0 && within(r, s, q))
+        || (d3 == 0.0 && within(p, q, r))
+        || (d4 == 0.0 && within(p, q, s))
 }
 
 #[cfg(test)]
@@ -271,6 +358,37 @@ mod tests {
                 message.starts_with("regions.geojson"),
                 "{message:?} should name the file"
             );
+        }
+    }
+
+    #[test]
+    fn refuses_rings_that_cross_or_touch_themselves() {
+        let region = |ring: &str| {
+            parse(&feature(
+                r#"{"name":"b1"}"#,
+                &format!(r#"{{"type":"Polygon","coordinates":[{ring}]}}"#),
+            ))
+        };
+        for ring in [
+            "[[0,0],[4,4],[4,0],[0,4],[0,0]]",
+            "[[0,0],[4,0],[4,4],[2,4],[2,-1],[0,4],[0,0]]",
+            "[[0,0],[4,0],[4,4],[0,4],[4,4],[0,0]]",
+            "[[0,0],[4,0],[4,4],[2,0],[0,4],[0,0]]",
+            "[[0,0],[4,0],[2,0],[2,4],[0,0]]",
+        ] {
+            let message = region(ring).unwrap_err().to_string();
+            assert!(
+                message.contains("region \"b1\": ring crosses or touches itself: the edge from"),
+                "{ring}: {message}"
+            );
+        }
+        for ring in [
+            "[[0,0],[4,0],[4,4],[0,4],[0,0]]",
+            "[[0,0],[4,0],[4,0],[4,4],[0,4],[0,0],[0,0]]",
+            "[[0,0],[4,0],[4,4],[2,1],[0,4],[0,0]]",
+            "[[0,0],[2,0],[4,0],[4,4],[0,4],[0,0]]",
+        ] {
+            assert!(region(ring).is_ok(), "{ring} is simple");
         }
     }
 

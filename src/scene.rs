@@ -3,12 +3,14 @@
 
 use crate::error::{Error, Result};
 use crate::kernel::params::bitmap_bit;
-use image::{DynamicImage, ImageReader};
+use image::{DynamicImage, ImageDecoder, ImageReader};
 use std::fmt;
+use std::io::{BufRead, Cursor, Seek};
 use std::path::Path;
 
-/// Largest decoded image accepted, in bytes: a guard against files that claim absurd dimensions.
-const MAX_DECODED_BYTES: u64 = 4 << 30;
+/// Largest decoded image accepted, in bytes (16384x16384 px of 4 bands at 16 bits): a guard against files
+/// that claim absurd dimensions, checked on the header before any pixel is allocated.
+pub const MAX_DECODED_BYTES: u64 = 2 << 30;
 
 /// The geometry and sample type every scene of an archive must share.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -114,13 +116,24 @@ impl Scene {
         !masked && !is_nodata
     }
 
-    /// Decodes a PNG, JPEG or TIFF of 1 to 4 bands, 8 or 16 bits per sample.
+    /// Decodes a PNG, JPEG or TIFF of 1 to 4 bands, 8 or 16 bits per sample, of at most
+    /// [`MAX_DECODED_BYTES`].
     pub fn decode(path: &Path) -> Result<Scene> {
-        let image = open_image(path)?;
-        let (w, h) = (image.width(), image.height());
-        if w == 0 || h == 0 {
-            return Err(Error::input(path, format!("image is empty ({w}x{h} px)")));
+        Self::from_image(open_image(path)?, path)
+    }
+
+    /// Decodes an image file's content held in memory, as [`Scene::decode`] decodes the file; `path` only
+    /// names it in errors.
+    pub fn decode_bytes(bytes: &[u8], path: &Path) -> Result<Scene> {
+        let mut reader = ImageReader::new(Cursor::new(bytes));
+        if let Ok(format) = image::ImageFormat::from_path(path) {
+            reader.set_format(format);
         }
+        Self::from_image(decode_image(reader, path)?, path)
+    }
+
+    fn from_image(image: DynamicImage, path: &Path) -> Result<Scene> {
+        let (w, h) = (image.width(), image.height());
         let bands = u32::from(image.color().channel_count());
         Ok(match image {
             DynamicImage::ImageLuma8(_)
@@ -172,13 +185,38 @@ impl Scene {
 }
 
 fn open_image(path: &Path) -> Result<DynamicImage> {
+    let reader =
+        ImageReader::open(path).map_err(|e| Error::input(path, format!("cannot open: {e}")))?;
+    decode_image(reader, path)
+}
+
+/// Decodes an image after checking what its header claims: not empty, and at most [`MAX_DECODED_BYTES`].
+/// The format is recognised by the content, or else by `path`'s extension.
+fn decode_image(reader: ImageReader<impl BufRead + Seek>, path: &Path) -> Result<DynamicImage> {
     let fail = |what: &str, e: &dyn fmt::Display| Error::input(path, format!("{what}: {e}"));
-    let mut reader = ImageReader::open(path)
-        .map_err(|e| fail("cannot open", &e))?
+    let mut reader = reader
         .with_guessed_format()
         .map_err(|e| fail("cannot read", &e))?;
     let mut limits = image::Limits::default();
     limits.max_alloc = Some(MAX_DECODED_BYTES);
     reader.limits(limits);
-    reader.decode().map_err(|e| fail("cannot decode image", &e))
+    let decoder = reader
+        .into_decoder()
+        .map_err(|e| fail("cannot decode image", &e))?;
+    let (w, h) = decoder.dimensions();
+    if w == 0 || h == 0 {
+        return Err(Error::input(path, format!("image is empty ({w}x{h} px)")));
+    }
+    let bytes = decoder.total_bytes();
+    if bytes > MAX_DECODED_BYTES {
+        return Err(Error::input(
+            path,
+            format!(
+                "image claims {w}x{h} px, {} MiB once decoded, above the {} MiB a scene may take",
+                bytes >> 20,
+                MAX_DECODED_BYTES >> 20
+            ),
+        ));
+    }
+    DynamicImage::from_decoder(decoder).map_err(|e| fail("cannot decode image", &e))
 }

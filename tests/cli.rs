@@ -3,20 +3,11 @@
 
 mod common;
 
+use common::run::{
+    REGIONS, archive, assert_left_out, assert_refused, portwatch, run_cpu_into, stderr, write_rgb,
+};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn portwatch(args: &[&str], cwd: &Path) -> Output {
-    Command::new(common::portwatch_bin())
-        .args(args)
-        .current_dir(cwd)
-        .output()
-        .expect("portwatch runs")
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
+use std::process::Command;
 
 /// The outputs of one `run`.
 struct RunOutput {
@@ -48,7 +39,13 @@ fn run_on(device: &str, args: &[&str], cwd: &Path, test: &str) -> Option<RunOutp
 }
 
 /// Every table a run writes.
-const RUN_OUTPUTS: [&str; 4] = ["pairs.csv", "series.csv", "events.csv", "summary.json"];
+const RUN_OUTPUTS: [&str; 5] = [
+    "pairs.csv",
+    "series.csv",
+    "events.csv",
+    "summary.json",
+    "failures.csv",
+];
 
 /// Runs on the CPU and on the GPU, asserts that both wrote the same tables, byte for byte, and returns
 /// both runs.
@@ -69,29 +66,6 @@ fn run_on_both(args: &[&str], cwd: &Path, test: &str) -> (RunOutput, Option<RunO
 
 fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-const REGIONS: &str = r#"{"type":"FeatureCollection","features":[
- {"type":"Feature","properties":{"name":"berth-1","kind":"berth"},"geometry":{"type":"Polygon","coordinates":[[[0,0],[20,0],[20,8],[0,8],[0,0]]]}},
- {"type":"Feature","properties":{"name":"yard, north","kind":"yard"},"geometry":{"type":"Polygon","coordinates":[[[4,12],[30,12],[30,24],[4,24],[4,12]]]}}]}"#;
-
-/// A small archive: `dates` as 32x24 RGB PNGs whose content changes with the date, plus REGIONS.
-fn archive(dates: &[&str]) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    for (index, date) in dates.iter().enumerate() {
-        write_rgb(&dir.path().join(format!("{date}.png")), 32, 24, index as u8);
-    }
-    std::fs::write(dir.path().join("regions.geojson"), REGIONS).unwrap();
-    dir
-}
-
-fn write_rgb(path: &Path, width: u32, height: u32, phase: u8) {
-    image::RgbImage::from_fn(width, height, |x, y| {
-        let on = (x + y + u32::from(phase)) % 3 == 0;
-        image::Rgb([if on { 200 } else { 40 }, 90 + phase, 60 + (x as u8)])
-    })
-    .save(path)
-    .unwrap();
 }
 
 /// A run of `archive` on the CPU with `flags`.
@@ -227,82 +201,8 @@ fn masks_and_nodata_exclude_pixels() {
     assert_eq!(pairs.lines().nth(3).unwrap().split(',').nth(4), Some("80"));
 }
 
-/// Runs on a broken archive: must fail, name `culprits` in the message, and leave no output file.
-fn assert_refused(dir: &Path, extra: &[&str], culprits: &[&str]) {
-    let out = tempfile::tempdir().unwrap();
-    let mut args = vec![
-        "run",
-        dir.to_str().unwrap(),
-        "--device",
-        "cpu",
-        "--out",
-        out.path().to_str().unwrap(),
-    ];
-    args.extend(extra);
-    let output = portwatch(&args, out.path());
-    let message = stderr(&output);
-    assert_eq!(
-        output.status.code(),
-        Some(1),
-        "{args:?} should fail: {message}"
-    );
-    assert!(
-        message
-            .lines()
-            .last()
-            .is_some_and(|l| l.starts_with("error: ")),
-        "{message}"
-    );
-    for culprit in culprits {
-        assert!(
-            message.contains(culprit),
-            "{message:?} should name {culprit:?}"
-        );
-    }
-    assert!(!message.contains("panicked"), "{message}");
-    let left: Vec<_> = std::fs::read_dir(out.path())
-        .unwrap()
-        .map(|e| e.unwrap().file_name())
-        .collect();
-    assert!(left.is_empty(), "a failed run left {left:?} behind");
-}
-
 #[test]
-fn bad_scenes_are_refused_by_name() {
-    let truncated = archive(&["2023-08-01", "2023-08-02", "2023-08-03"]);
-    let path = truncated.path().join("2023-08-03.png");
-    let bytes = std::fs::read(&path).unwrap();
-    std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
-    assert_refused(truncated.path(), &[], &["2023-08-03.png", "cannot decode"]);
-
-    let garbage = archive(&["2023-08-01", "2023-08-02"]);
-    std::fs::write(garbage.path().join("2023-08-04.jpg"), b"not a jpeg at all").unwrap();
-    assert_refused(garbage.path(), &[], &["2023-08-04.jpg"]);
-
-    let sizes = archive(&["2023-08-01", "2023-08-02"]);
-    write_rgb(&sizes.path().join("2023-08-05.png"), 33, 24, 1);
-    assert_refused(
-        sizes.path(),
-        &[],
-        &["2023-08-01.png", "2023-08-05.png", "32x24", "33x24"],
-    );
-
-    let bands = archive(&["2023-08-01", "2023-08-02"]);
-    image::GrayImage::new(32, 24)
-        .save(bands.path().join("2023-08-07.png"))
-        .unwrap();
-    assert_refused(
-        bands.path(),
-        &[],
-        &["2023-08-01.png", "2023-08-07.png", "1 band"],
-    );
-
-    let depth = archive(&["2023-08-01"]);
-    image::ImageBuffer::<image::Rgb<u16>, Vec<u16>>::from_pixel(32, 24, image::Rgb([9, 9, 9]))
-        .save(depth.path().join("2023-08-08.png"))
-        .unwrap();
-    assert_refused(depth.path(), &[], &["2023-08-08.png", "16-bit"]);
-
+fn bad_archives_are_refused_by_name() {
     let undated = archive(&["2023-08-01", "2023-08-02"]);
     write_rgb(&undated.path().join("overview.png"), 32, 24, 0);
     assert_refused(
@@ -413,6 +313,123 @@ fn bad_settings_are_refused() {
 }
 
 #[test]
+fn a_corrupt_scene_in_the_middle_is_left_out_and_its_date_unobserved() {
+    let dates = [
+        "2023-08-01",
+        "2023-08-03",
+        "2023-08-05",
+        "2023-08-07",
+        "2023-08-09",
+    ];
+    let dir = archive(&dates);
+    let without = archive(&[]);
+    for date in dates.iter().filter(|&&d| d != "2023-08-05") {
+        let name = format!("{date}.png");
+        std::fs::copy(dir.path().join(&name), without.path().join(&name)).unwrap();
+    }
+    let corrupt = dir.path().join("2023-08-05.png");
+    let bytes = std::fs::read(&corrupt).unwrap();
+    std::fs::write(&corrupt, &bytes[..bytes.len() / 2]).unwrap();
+
+    let (out, failures) =
+        assert_left_out(dir.path(), &[], &["2023-08-05.png", "cannot decode image"]);
+    assert_eq!(failures.lines().count(), 2, "{failures}");
+    // Everything but the failed date's rows is what the archive without the file gives: the pair around
+    // it compares its neighbours.
+    let reference = run_cpu(without.path(), &[]);
+    let read = |dir: &Path, name: &str| std::fs::read_to_string(dir.join(name)).unwrap();
+    for name in ["pairs.csv", "events.csv"] {
+        assert_eq!(
+            read(out.path(), name),
+            read(reference.out.path(), name),
+            "{name}"
+        );
+    }
+    assert!(reference.pairs.contains("2023-08-03,2023-08-07,berth-1,"));
+    let series = read(out.path(), "series.csv");
+    let (unobserved, observed): (Vec<&str>, Vec<&str>) = series
+        .lines()
+        .partition(|line| line.starts_with("2023-08-05,"));
+    assert_eq!(
+        unobserved,
+        [
+            "2023-08-05,berth-1,berth,0.0000,,,unobserved",
+            "2023-08-05,\"yard, north\",yard,0.0000,,,unobserved"
+        ]
+    );
+    assert_eq!(
+        observed.join("\n") + "\n",
+        read(reference.out.path(), "series.csv")
+    );
+
+    let (allowed, output) = run_cpu_into(dir.path(), &["--allow-failures"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("1 of 5 scenes failed and were left out"),
+        "{}",
+        stderr(&output)
+    );
+    for name in RUN_OUTPUTS {
+        assert_eq!(read(allowed.path(), name), read(out.path(), name), "{name}");
+    }
+    run_on_both(
+        &[dir.path().to_str().unwrap(), "--allow-failures"],
+        dir.path(),
+        "a_corrupt_scene_in_the_middle_is_left_out_and_its_date_unobserved",
+    );
+}
+
+#[test]
+fn a_lost_gpu_device_hands_the_run_to_the_cpu() {
+    let test = "a_lost_gpu_device_hands_the_run_to_the_cpu";
+    let dir = archive(&[
+        "2023-08-01",
+        "2023-08-03",
+        "2023-08-05",
+        "2023-08-07",
+        "2023-08-09",
+    ]);
+    let cpu = run_cpu(dir.path(), &[]);
+    // Lost at the first comparison, during the pairs, and at the last date.
+    for lose_after in ["0", "6", "10"] {
+        let out = tempfile::tempdir().unwrap();
+        let output = Command::new(common::portwatch_bin())
+            .args([
+                "run",
+                dir.path().to_str().unwrap(),
+                "--device",
+                "gpu",
+                "--out",
+            ])
+            .arg(out.path())
+            .env("PORTWATCH_TEST_LOSE_GPU_AFTER", lose_after)
+            .output()
+            .unwrap();
+        let message = stderr(&output);
+        if message.contains("GPU: no adapter") && !common::gpu_required() {
+            eprintln!(
+                "SKIPPED {test}: no GPU adapter; set PORTWATCH_REQUIRE_GPU=1 to make this a failure"
+            );
+            return;
+        }
+        assert!(output.status.success(), "{message}");
+        assert!(
+            message.contains(
+                "portwatch: GPU device lost (Destroyed); measuring again on the CPU, whose results are identical"
+            ),
+            "lost after {lose_after}: {message}"
+        );
+        for name in RUN_OUTPUTS {
+            let read = |dir: &Path| std::fs::read(dir.join(name)).unwrap();
+            assert!(
+                read(out.path()) == read(cpu.out.path()),
+                "{name} differs from the CPU run's when the device is lost after {lose_after} comparisons"
+            );
+        }
+    }
+}
+
+#[test]
 fn an_earlier_output_survives_a_failed_run() {
     let dir = archive(&["2023-08-01", "2023-08-02", "2023-08-03"]);
     let RunOutput { out, .. } = run_cpu(dir.path(), &[]);
@@ -421,7 +438,7 @@ fn an_earlier_output_survives_a_failed_run() {
         .iter()
         .map(|name| std::fs::read_to_string(out.path().join(name)).unwrap())
         .collect();
-    std::fs::write(dir.path().join("2023-08-03.png"), b"broken").unwrap();
+    std::fs::write(dir.path().join("regions.geojson"), b"{broken").unwrap();
     let output = portwatch(
         &[
             "run",

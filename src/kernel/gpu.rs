@@ -16,6 +16,7 @@ use crate::rasterize::LabelRaster;
 use crate::scene::{Scene, SceneFormat};
 use bytemuck::{Pod, Zeroable};
 use std::borrow::Cow;
+use std::sync::{Arc, Mutex};
 use wgpu::util::DeviceExt;
 
 const PARAMS_WGSL: &str = include_str!("../../shaders/params.wgsl");
@@ -30,6 +31,10 @@ pub const STAGES: [(&str, &str); 4] = [
     ),
     ("background", include_str!("../../shaders/background.wgsl")),
 ];
+
+/// Test hook: with this variable set to N, the kernel destroys its device before its comparison after the
+/// first N, as a driver reset would lose it, so that tests can check that a run then goes on on the CPU.
+const LOSE_DEVICE_HOOK: &str = "PORTWATCH_TEST_LOSE_GPU_AFTER";
 
 /// Most bytes of a background's stack buffer, whatever the adapter allows: the stripe's rows of every scene.
 const MAX_STACK_BYTES: u64 = 256 << 20;
@@ -179,6 +184,11 @@ pub struct GpuKernel {
     max_binding: u64,
     /// At most this many rows to a background stripe, when set (for tests).
     stripe_rows: Option<usize>,
+    /// Why the device was lost, once it is: set by wgpu's device-lost callback.
+    lost: Arc<Mutex<Option<String>>>,
+    /// The comparisons made so far, and after how many to lose the device ([`LOSE_DEVICE_HOOK`]).
+    compares: u64,
+    lose_after: Option<u64>,
     params: wgpu::Buffer,
     slots: Vec<SceneSlot>,
     stats: wgpu::Buffer,
@@ -248,6 +258,17 @@ impl GpuKernel {
                 "setting up the kernels failed: {error}"
             )));
         }
+        let lost = Arc::clone(&kernel.lost);
+        kernel
+            .device
+            .set_device_lost_callback(move |reason, message| {
+                if let Ok(mut lost) = lost.lock() {
+                    *lost = Some(match message.as_str() {
+                        "" => format!("{reason:?}"),
+                        _ => format!("{reason:?}: {message}"),
+                    });
+                }
+            });
         Ok(kernel)
     }
 
@@ -412,6 +433,11 @@ impl GpuKernel {
             max_workgroups,
             max_binding,
             stripe_rows: None,
+            lost: Arc::default(),
+            compares: 0,
+            lose_after: std::env::var(LOSE_DEVICE_HOOK)
+                .ok()
+                .and_then(|n| n.parse().ok()),
             stats_readback: readback("stats readback", stats_words),
             mask_readback: readback("mask readback", format.bitmap_word_count()),
             profiles_readback: readback("profiles readback", profile_words),
@@ -460,6 +486,23 @@ impl GpuKernel {
         Ok(rows)
     }
 
+    /// Why the device was lost, once it is.
+    fn lost(&self) -> Option<String> {
+        self.lost.lock().ok().and_then(|lost| lost.clone())
+    }
+
+    /// The error for a failure of the device: [`Error::DeviceLost`] once the device is lost, else
+    /// [`Error::Gpu`] with `message`.
+    fn failure(&self, message: String) -> Error {
+        self.lost().map_or(Error::Gpu(message), Error::DeviceLost)
+    }
+
+    /// Refuses work once the device is lost.
+    fn check_device(&self) -> Result<()> {
+        self.lost()
+            .map_or(Ok(()), |why| Err(Error::DeviceLost(why)))
+    }
+
     /// Workgroups for `invocations`, spread over x and y so neither exceeds the per-dimension limit.
     fn workgroups(&self, invocations: usize) -> (u32, u32) {
         let groups = invocations.div_ceil(WORKGROUP_SIZE as usize).max(1) as u32;
@@ -491,10 +534,10 @@ impl GpuKernel {
         }
         self.device
             .poll(wgpu::PollType::wait_indefinitely())
-            .map_err(|e| Error::Gpu(format!("waiting for the device failed: {e}")))?;
+            .map_err(|e| self.failure(format!("waiting for the device failed: {e}")))?;
         drop(sender);
         for (index, result) in receiver {
-            result.map_err(|e| Error::Gpu(format!("reading back buffer {index} failed: {e}")))?;
+            result.map_err(|e| self.failure(format!("reading back buffer {index} failed: {e}")))?;
         }
         buffers
             .iter()
@@ -502,7 +545,7 @@ impl GpuKernel {
                 let words = {
                     let view = buffer
                         .get_mapped_range(..)
-                        .map_err(|e| Error::Gpu(format!("reading back a buffer failed: {e}")))?;
+                        .map_err(|e| self.failure(format!("reading back a buffer failed: {e}")))?;
                     bytemuck::cast_slice::<u8, u32>(&view).to_vec()
                 };
                 buffer.unmap();
@@ -531,6 +574,7 @@ impl ChangeKernel for GpuKernel {
     }
 
     fn load_scene(&mut self, slot: Slot, scene: Scene, radiometry: Radiometry) -> Result<()> {
+        self.check_device()?;
         check_slot(slot)?;
         check_scene(self.format, &scene)?;
         check_radiometry(self.format, &radiometry)?;
@@ -555,6 +599,11 @@ impl ChangeKernel for GpuKernel {
         settings: &ChangeSettings,
         outputs: Outputs,
     ) -> Result<PairStats> {
+        if self.lose_after == Some(self.compares) {
+            self.device.destroy();
+        }
+        self.compares += 1;
+        self.check_device()?;
         check_slot(a)?;
         check_slot(b)?;
         let Some(magnitude_binding) = self.magnitude_bindings[a][b]
@@ -612,7 +661,7 @@ impl ChangeKernel for GpuKernel {
         self.queue.submit([encoder.finish()]);
         let mut words = self.read_back(&readbacks)?.into_iter();
         if let Some(error) = pollster::block_on(scope.pop()) {
-            return Err(Error::Gpu(format!("comparing scenes failed: {error}")));
+            return Err(self.failure(format!("comparing scenes failed: {error}")));
         }
         let regions = words
             .next()
@@ -644,6 +693,7 @@ impl ChangeKernel for GpuKernel {
     }
 
     fn background(&mut self, stack: &[(&Scene, Radiometry)], nodata: Option<u32>) -> Result<Scene> {
+        self.check_device()?;
         check_stack(self.format, stack, nodata)?;
         let params = background_params(self.format, nodata)?;
         let format = self.format;
@@ -771,9 +821,7 @@ impl ChangeKernel for GpuKernel {
             }
         }
         if let Some(error) = pollster::block_on(scope.pop()) {
-            return Err(Error::Gpu(format!(
-                "computing a background failed: {error}"
-            )));
+            return Err(self.failure(format!("computing a background failed: {error}")));
         }
         let pixel_count = format.pixel_count();
         let every_pixel_valid = (0..pixel_count)

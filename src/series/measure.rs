@@ -3,12 +3,15 @@
 //! (occupancy and profiles), against the previous scene (`pairs.csv`) and against the previous scene on
 //! which each region was observed (change scores). The kernel is seen only through [`ChangeKernel`].
 //!
-//! The scenes are decoded once, in parallel, and held while the run lasts: the median needs every one.
+//! The scenes are decoded once, in parallel, and held while the run lasts: the median needs every one. A
+//! scene that cannot be used ([`SceneFailure`]) is left out as if it were not in the archive: the
+//! backgrounds, radiometry, thresholds and pairs are those of the other scenes (so the pair around it
+//! compares its neighbours), and its date stays in the series with every region unobserved.
 
 use super::threshold::Thresholds;
 use super::{CellMeasurement, RegionInfo, longest_stretch};
 use crate::acquisition::Acquisition;
-use crate::archive::Archive;
+use crate::archive::{Archive, SceneFailure};
 use crate::error::{Error, Result};
 use crate::kernel::params::Radiometry;
 use crate::kernel::{
@@ -62,8 +65,13 @@ pub struct Measurements {
 /// An archive decoded and set up for a run: its scenes, its regions rasterized, its kernel open.
 pub struct SeriesRun<'a> {
     archive: &'a Archive,
+    /// The scenes that could be used; `entries[i]` is the archive entry of `scenes[i]`.
     scenes: Vec<Scene>,
+    entries: Vec<usize>,
+    failures: Vec<SceneFailure>,
     regions: Vec<RegionInfo>,
+    /// Kept to open the CPU kernel should the GPU device be lost.
+    labels: LabelRaster,
     kernel: Box<dyn ChangeKernel>,
     options: MeasureOptions,
     /// Which of the run's backgrounds the background slot holds.
@@ -73,41 +81,26 @@ pub struct SeriesRun<'a> {
 }
 
 impl<'a> SeriesRun<'a> {
-    /// Decodes every scene of the archive (checking they share one format), rasterizes the regions and
-    /// opens the chosen backend.
+    /// Decodes every scene of the archive ([`Archive::load`]: those that cannot be used are failures),
+    /// rasterizes the regions and opens the chosen backend.
     pub fn open(
         archive: &'a Archive,
         regions: &RegionSet,
         device: DeviceChoice,
         options: MeasureOptions,
     ) -> Result<Self> {
-        if archive.entries.is_empty() {
-            return Err(Error::input(&archive.dir, "archive holds no scenes"));
-        }
-        let scenes = archive
-            .entries
-            .par_iter()
-            .map(|entry| entry.load())
-            .collect::<Result<Vec<Scene>>>()?;
+        let loaded = archive.load()?;
+        let (entries, scenes): (Vec<usize>, Vec<Scene>) = loaded.scenes.into_iter().unzip();
         let format = scenes[0].format;
-        if let Some((entry, scene)) = archive
-            .entries
-            .iter()
-            .zip(&scenes)
-            .find(|(_, scene)| scene.format != format)
-        {
-            return Err(Error::Conflict {
-                first: archive.entries[0].image.clone(),
-                second: entry.image.clone(),
-                message: format!("scenes differ ({format} against {})", scene.format),
-            });
-        }
         let labels = LabelRaster::rasterize(regions, format.width, format.height)?;
         let kernel = kernel::open(device, format, &labels)?;
         Ok(SeriesRun {
             archive,
             scenes,
+            entries,
+            failures: loaded.failures,
             regions: region_infos(regions, &labels),
+            labels,
             kernel,
             options,
             loaded_background: None,
@@ -128,12 +121,76 @@ impl<'a> SeriesRun<'a> {
         &self.regions
     }
 
+    /// The scenes left out of the run, in acquisition order.
+    pub fn failures(&self) -> &[SceneFailure] {
+        &self.failures
+    }
+
+    /// How many scenes the run measures: the archive's, less the failures.
+    pub fn scene_count(&self) -> usize {
+        self.scenes.len()
+    }
+
+    /// The acquisition time of the run's scene `date`.
+    fn acquired(&self, date: usize) -> Acquisition {
+        self.archive.entries[self.entries[date]].acquired
+    }
+
     /// Measures every date, handing each consecutive pair to `on_pair` in acquisition order.
+    ///
+    /// When the GPU device is lost, the run says so and measures again on the CPU, whose results are
+    /// identical; the pairs `on_pair` already had are not handed over twice.
     pub fn run(
         mut self,
         progress: &mut Progress,
         mut on_pair: impl FnMut(PairResult) -> Result<()>,
     ) -> Result<Measurements> {
+        let mut delivered = 0;
+        let (cells, thresholds) = loop {
+            let mut pair = 0;
+            let measured = self.measure(progress, &mut |result| {
+                pair += 1;
+                if pair <= delivered {
+                    return Ok(());
+                }
+                delivered += 1;
+                on_pair(result)
+            });
+            match measured {
+                Err(Error::DeviceLost(why)) => {
+                    self.kernel = kernel::open(DeviceChoice::Cpu, self.format(), &self.labels)?;
+                    self.loaded_background = None;
+                    progress.warn(&format!(
+                        "GPU device lost ({why}); measuring again on the CPU, whose results are identical"
+                    ));
+                    progress.restart();
+                }
+                measured => break measured?,
+            }
+        };
+        // A failed scene's date: every region unobserved (no valid pixel).
+        let mut measured = self.entries.iter().zip(cells).peekable();
+        let cells = (0..self.archive.entries.len())
+            .map(|entry| match measured.next_if(|(e, _)| **e == entry) {
+                Some((_, row)) => row,
+                None => vec![CellMeasurement::default(); self.regions.len()],
+            })
+            .collect();
+        Ok(Measurements {
+            acquisitions: self.archive.entries.iter().map(|e| e.acquired).collect(),
+            regions: self.regions,
+            cells,
+            thresholds,
+        })
+    }
+
+    /// Measures every scene of the run: each date's cells, in the order of the run's scenes, and the
+    /// thresholds.
+    fn measure(
+        &mut self,
+        progress: &mut Progress,
+        on_pair: &mut impl FnMut(PairResult) -> Result<()>,
+    ) -> Result<(Vec<Vec<CellMeasurement>>, Thresholds)> {
         let options = self.options;
         let (backgrounds, radiometry) = self.backgrounds()?;
         progress.say(&describe_radiometry(&radiometry, self.format()));
@@ -244,8 +301,8 @@ impl<'a> SeriesRun<'a> {
                 }
                 if is_pair {
                     on_pair(PairResult {
-                        from: self.archive.entries[earlier].acquired,
-                        to: self.archive.entries[date].acquired,
+                        from: self.acquired(earlier),
+                        to: self.acquired(date),
                         stats,
                     })?;
                 }
@@ -258,14 +315,9 @@ impl<'a> SeriesRun<'a> {
                 }
             }
             cells.push(row);
-            progress.advance(&self.archive.entries[date].acquired.to_string());
+            progress.advance(&self.acquired(date).to_string());
         }
-        Ok(Measurements {
-            acquisitions: self.archive.entries.iter().map(|e| e.acquired).collect(),
-            regions: self.regions,
-            cells,
-            thresholds,
-        })
+        Ok((cells, thresholds))
     }
 
     /// The background of each date (one for the whole archive unless a window is set) and each scene's

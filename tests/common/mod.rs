@@ -2,6 +2,8 @@
 
 #![allow(dead_code)]
 
+pub mod run;
+
 use portwatch::Error;
 use portwatch::kernel::gpu::{AdapterPolicy, GpuKernel};
 use portwatch::kernel::{self, ChangeKernel, DeviceChoice};
