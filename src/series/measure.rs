@@ -40,7 +40,7 @@ pub struct MeasureOptions {
     pub window: Option<usize>,
     /// A region is observed on a date when at least this fraction of it is valid.
     pub min_valid_fraction: f64,
-    /// Write the change mask of each consecutive pair.
+    /// Hand each consecutive pair's change mask to the caller (`masks/`, the heatmap).
     pub pair_masks: bool,
 }
 
@@ -57,6 +57,10 @@ pub struct Measurements {
     pub regions: Vec<RegionInfo>,
     pub cells: Vec<Vec<CellMeasurement>>,
     pub thresholds: Thresholds,
+    /// The background of the whole archive (of the corrected scenes), whatever the window.
+    pub background: Scene,
+    /// Each scene's radiometric correction, in acquisition order.
+    pub radiometry: Vec<Radiometry>,
 }
 
 /// An archive decoded and set up for a run: its scenes, its regions rasterized, its kernel open.
@@ -132,7 +136,7 @@ impl<'a> SeriesRun<'a> {
         mut on_pair: impl FnMut(PairResult) -> Result<()>,
     ) -> Result<Measurements> {
         let options = self.options;
-        let (backgrounds, radiometry) = self.backgrounds()?;
+        let (background, backgrounds, radiometry) = self.backgrounds()?;
         progress.say(&describe_radiometry(&radiometry, self.format()));
         let settings = |threshold| ChangeSettings {
             threshold,
@@ -251,13 +255,15 @@ impl<'a> SeriesRun<'a> {
             regions: self.regions,
             cells,
             thresholds,
+            background,
+            radiometry,
         })
     }
 
-    /// The background of each date (one for the whole archive unless a window is set) and each scene's
-    /// radiometric correction: a first median of the raw scenes, each scene fitted to it, the median of
-    /// the corrected scenes, and each scene fitted again to that.
-    fn backgrounds(&mut self) -> Result<(Vec<Scene>, Vec<Radiometry>)> {
+    /// The background of the whole archive, the background of each date (one for the whole archive
+    /// unless a window is set) and each scene's radiometric correction: a first median of the raw scenes,
+    /// each scene fitted to it, the median of the corrected scenes, and each scene fitted again to that.
+    fn backgrounds(&mut self) -> Result<(Scene, Vec<Scene>, Vec<Radiometry>)> {
         let nodata = self.options.nodata;
         let count = self.scenes.len();
         let mut radiometry = vec![Radiometry::IDENTITY; count];
@@ -279,9 +285,9 @@ impl<'a> SeriesRun<'a> {
                     self.median(start..start + window, &radiometry)
                 })
                 .collect::<Result<Vec<_>>>()?,
-            _ => vec![background],
+            _ => vec![background.clone()],
         };
-        Ok((backgrounds, radiometry))
+        Ok((background, backgrounds, radiometry))
     }
 
     fn median(
