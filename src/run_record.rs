@@ -198,7 +198,10 @@ mod tests {
         // The three bands recorded come back exactly; the others are the identity.
         let mut expected = radiometry;
         expected.offset[3] = 0;
-        assert_eq!(read.radiometry_of(acquired, 8, dir.path()).unwrap(), expected);
+        assert_eq!(
+            read.radiometry_of(acquired, 8, dir.path()).unwrap(),
+            expected
+        );
         let missing = Acquisition::from_stem("2023-08-07").unwrap();
         let error = read.radiometry_of(missing, 8, dir.path()).unwrap_err();
         assert!(error.to_string().contains("2023-08-07"), "{error}");

@@ -47,10 +47,18 @@ fn run_on(device: &str, args: &[&str], cwd: &Path, test: &str) -> Option<RunOutp
     Some(RunOutput { out, pairs, stderr })
 }
 
-/// Every table a run writes.
-const RUN_OUTPUTS: [&str; 4] = ["pairs.csv", "series.csv", "events.csv", "summary.json"];
+/// Every file a run writes.
+const RUN_OUTPUTS: [&str; 7] = [
+    "pairs.csv",
+    "series.csv",
+    "events.csv",
+    "summary.json",
+    "run.json",
+    "heatmap.png",
+    "background.png",
+];
 
-/// Runs on the CPU and on the GPU, asserts that both wrote the same tables, byte for byte, and returns
+/// Runs on the CPU and on the GPU, asserts that both wrote the same files, byte for byte, and returns
 /// both runs.
 fn run_on_both(args: &[&str], cwd: &Path, test: &str) -> (RunOutput, Option<RunOutput>) {
     let cpu = run_on("cpu", args, cwd, test).expect("the CPU always runs");
@@ -103,10 +111,17 @@ fn run_cpu(archive: &Path, flags: &[&str]) -> RunOutput {
 #[test]
 fn sample_run_is_byte_identical_on_cpu_and_gpu() {
     let (cpu, gpu) = run_on_both(
-        &[],
+        &["--report"],
         &repo_root(),
         "sample_run_is_byte_identical_on_cpu_and_gpu",
     );
+    let report = |run: &RunOutput| std::fs::read(run.out.path().join("report.html")).unwrap();
+    if let Some(gpu) = &gpu {
+        assert!(
+            report(gpu) == report(&cpu),
+            "report.html differs between the CPU and GPU runs"
+        );
+    }
     assert!(
         cpu.stderr.contains("backend cpu"),
         "the run must say which backend ran: {}",
@@ -417,9 +432,9 @@ fn an_earlier_output_survives_a_failed_run() {
     let dir = archive(&["2023-08-01", "2023-08-02", "2023-08-03"]);
     let RunOutput { out, .. } = run_cpu(dir.path(), &[]);
     let outputs = RUN_OUTPUTS;
-    let before: Vec<String> = outputs
+    let before: Vec<Vec<u8>> = outputs
         .iter()
-        .map(|name| std::fs::read_to_string(out.path().join(name)).unwrap())
+        .map(|name| std::fs::read(out.path().join(name)).unwrap())
         .collect();
     std::fs::write(dir.path().join("2023-08-03.png"), b"broken").unwrap();
     let output = portwatch(
@@ -435,8 +450,8 @@ fn an_earlier_output_survives_a_failed_run() {
     );
     assert!(!output.status.success());
     for (name, before) in outputs.iter().zip(&before) {
-        let after = std::fs::read_to_string(out.path().join(name)).unwrap();
-        assert_eq!(&after, before, "{name} changed");
+        let after = std::fs::read(out.path().join(name)).unwrap();
+        assert!(&after == before, "{name} changed");
     }
     assert_eq!(
         std::fs::read_dir(out.path()).unwrap().count(),

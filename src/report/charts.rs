@@ -61,7 +61,7 @@ impl Svg {
     fn new(class: &str, data: &str, width: f64, height: f64, title: &str) -> Svg {
         let title = escape(title);
         let mut svg = Svg(format!(
-            "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"chart {class}\"{data} width=\"{width}\" \
+            "<svg class=\"chart {class}\"{data} width=\"{width}\" \
              height=\"{height}\" viewBox=\"0 0 {width} {height}\" role=\"img\"><title>{title}</title>"
         ));
         svg.text(8.0, 18.0, "start", "chart-title", &title);

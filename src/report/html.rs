@@ -107,7 +107,7 @@ fn framed_image(
         height,
     } = crop;
     let mut svg = format!(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"{class}\" width=\"{}\" height=\"{}\" \
+        "<svg class=\"{class}\" width=\"{}\" height=\"{}\" \
          viewBox=\"{x} {y} {width} {height}\"><image x=\"{x}\" y=\"{y}\" width=\"{width}\" height=\"{height}\" \
          href=\"{}\"/>",
         (f64::from(width) * zoom).round(),
@@ -174,7 +174,6 @@ fn facts(run: &RunOutputs, name: &str) -> String {
     let rows = [
         ("archive", arguments.archive.display().to_string()),
         ("regions", arguments.regions.display().to_string()),
-        ("output", run.dir.display().to_string()),
         (
             "period",
             format!(
@@ -369,7 +368,7 @@ fn fill_lead_section(run: &RunOutputs) -> String {
 fn ramp_legend(pairs: usize) -> String {
     let (width, left, bar_width) = (460.0, 10.0, 440.0);
     let mut svg = format!(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"ramp\" width=\"{width}\" height=\"58\" \
+        "<svg class=\"ramp\" width=\"{width}\" height=\"58\" \
          viewBox=\"0 0 {width} 58\"><defs><linearGradient id=\"ramp\">"
     );
     for (index, [r, g, b]) in RAMP.iter().enumerate() {
@@ -439,7 +438,8 @@ fn events_section(run: &RunOutputs, pictures: &[EventPictures]) -> String {
     let mut html = format!(
         "<section id=\"events\">\n<h2>Events</h2>\n<p>Each event's region on the previous date it was \
          observed and on the event's date, its outline in yellow; on the second, the pixels that changed \
-         between the two are tinted <span style=\"color: rgb({r},{g},{b})\">magenta</span>.</p>\n\
+         between the two are tinted <span style=\"color: rgb({r},{g},{b})\">magenta</span> (a pixel invalid \
+         in either scene, under a cloud mask or nodata, is never changed).</p>\n\
          <table class=\"events\">\n<tr><th>date</th><th>region</th><th>event</th><th>vessel length (m)</th>\
          <th>before</th><th>after, with the change</th><th>changed pixels</th></tr>\n"
     );
