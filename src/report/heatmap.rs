@@ -59,7 +59,7 @@ impl ChangeCounts {
         RgbImage::from_fn(self.width, self.height, |x, y| {
             let [r, g, b] = gray.get_pixel(x, y).0.map(u32::from);
             let luma = (r * 77 + g * 150 + b * 29) >> 8;
-            let dimmed = luma * BACKGROUND_BRIGHTNESS >> 8;
+            let dimmed = (luma * BACKGROUND_BRIGHTNESS) >> 8;
             let count = self.counts[y as usize * self.width as usize + x as usize];
             if count == 0 {
                 return Rgb([dimmed as u8; 3]);
@@ -118,7 +118,7 @@ mod tests {
 
         let background = Scene::from_u8(40, 1, 1, &[200; 40]);
         let heatmap = counts.render(&background);
-        let dimmed = (200 * BACKGROUND_BRIGHTNESS >> 8) as u8;
+        let dimmed = ((200 * BACKGROUND_BRIGHTNESS) >> 8) as u8;
         assert_eq!(heatmap.get_pixel(1, 0).0, [dimmed; 3]);
         // Once in four pairs is half way up the ramp, between its second and third stops.
         let half = heatmap.get_pixel(0, 0).0;
