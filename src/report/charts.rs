@@ -353,20 +353,19 @@ pub struct Bar {
     pub value_label: String,
 }
 
-/// A bar chart of class `chart {class}`; `integer` values (counts) get integer ticks.
+/// A bar chart of class `chart {class}` of whole numbers (counts, days), with integer ticks.
 pub fn bar_chart(
     class: &str,
     title: &str,
     bars: &[Bar],
     (x_title, y_title): (&str, &str),
-    integer: bool,
 ) -> String {
     let label_lines = bars.iter().map(|b| b.label.len()).max().unwrap_or(1);
     let width = (80.0 + BAR_SLOT * bars.len() as f64).max(360.0);
     let frame = Frame::inside(width, BAR_CHART_HEIGHT, label_lines);
     let mut svg = Svg::new(class, "", width, BAR_CHART_HEIGHT, title);
     let largest = bars.iter().filter_map(|b| b.value).fold(0.0, f64::max);
-    let (top, step) = nice_scale(largest, integer);
+    let (top, step) = nice_scale(largest, true);
     let slot = frame.width / bars.len().max(1) as f64;
     let centre = |index: usize| (index as f64 + 0.5) / bars.len().max(1) as f64;
     let x_ticks: Vec<_> = (bars.iter().enumerate())
@@ -468,13 +467,7 @@ mod tests {
                 value_label: "–".into(),
             }])
             .collect();
-        let svg = bar_chart(
-            "arrivals",
-            "Arrivals",
-            &bars,
-            ("month", "arrivals (count)"),
-            true,
-        );
+        let svg = bar_chart("arrivals", "Arrivals", &bars, ("month", "arrivals (count)"));
         assert!(svg.contains("class=\"chart arrivals\""));
         assert_eq!(count(&svg, "class=\"bar\""), 3);
         assert_eq!(count(&svg, "class=\"bar-value\""), 4);

@@ -8,6 +8,8 @@ use image::{Rgb, RgbImage};
 
 /// The percentile of the shown samples that a 16-bit stretch maps to white.
 const WHITE_PERCENTILE: f64 = 0.995;
+/// The 16-bit stretch looks at about this many pixels at most.
+const MAX_STRETCH_PIXELS: usize = 1 << 20;
 
 /// A rectangle of pixels of a scene.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -48,7 +50,8 @@ fn shown_bands(scene: &Scene) -> [usize; 3] {
 }
 
 /// The sample value shown as white: the largest sample for 8-bit scenes, else the [`WHITE_PERCENTILE`]
-/// of the shown samples of `crop` in all of `scenes` (at least 1).
+/// of the shown samples of `crop` in all of `scenes` (at least 1), taken from at most about
+/// [`MAX_STRETCH_PIXELS`] pixels spread evenly over the crop.
 pub fn white_level(scenes: &[&Scene], crop: Crop) -> u32 {
     let Some(first) = scenes.first() else {
         return 255;
@@ -56,11 +59,15 @@ pub fn white_level(scenes: &[&Scene], crop: Crop) -> u32 {
     if first.format.bits_per_sample == 8 {
         return 255;
     }
+    let step = (crop.width as usize * crop.height as usize)
+        .div_ceil(MAX_STRETCH_PIXELS)
+        .max(1);
     let mut samples: Vec<u32> = scenes
         .iter()
         .flat_map(|scene| {
             let bands = shown_bands(scene);
             crop.pixels(scene.format.width)
+                .step_by(step)
                 .flat_map(move |pixel| bands.map(|band| scene.sample(pixel, band)))
         })
         .collect();

@@ -306,7 +306,6 @@ fn arrivals_section(run: &RunOutputs) -> String {
             "Arrivals per month, all berths",
             &bars,
             ("month", "arrivals (count)"),
-            true,
         ),
         port.arrivals
     )
@@ -351,7 +350,6 @@ fn fill_lead_section(run: &RunOutputs) -> String {
             "Days from each yard fill to the next arrival",
             &bars,
             ("yard fill (date, yard)", "lead (days)"),
-            false,
         );
         html += "\n";
     }
@@ -366,7 +364,7 @@ fn fill_lead_section(run: &RunOutputs) -> String {
 
 /// The colour ramp of the heatmap with its scale: the share of pairs, placed at its square root.
 fn ramp_legend(pairs: usize) -> String {
-    let (width, left, bar_width) = (460.0, 10.0, 440.0);
+    let (width, left, bar_width) = (480.0, 20.0, 440.0);
     let mut svg = format!(
         "<svg class=\"ramp\" width=\"{width}\" height=\"58\" \
          viewBox=\"0 0 {width} 58\"><defs><linearGradient id=\"ramp\">"

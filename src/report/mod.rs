@@ -6,12 +6,12 @@
 //! The report is made from the output directory alone ([`run_outputs`]), plus the archive it names, so
 //! `portwatch report OUT` can be run at any time after `portwatch run`.
 
-pub mod charts;
-pub mod display;
+mod charts;
+mod display;
 pub mod heatmap;
-pub mod html;
-pub mod run_outputs;
-pub mod thumbnails;
+mod html;
+mod run_outputs;
+mod thumbnails;
 
 use crate::error::{Error, Result};
 use crate::kernel::DeviceChoice;

@@ -7,7 +7,7 @@ use crate::error::{Error, Result};
 use crate::eval::tables::{CsvFile, RESULT_CELLS_FILE, RESULT_EVENTS_FILE};
 use crate::regions::RegionSet;
 use crate::run_record::RunRecord;
-use crate::series::{Analysis, Cell, Event, Summary};
+use crate::series::{Analysis, Cell, Event, State, Summary};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
@@ -47,9 +47,9 @@ impl RunOutputs {
 
     /// The last date before `date` on which `region` was observed.
     pub fn previous_observation(&self, region: usize, date: usize) -> Option<usize> {
-        (0..date).rev().find(|&earlier| {
-            self.analysis.cells[earlier][region].state != crate::series::State::Unobserved
-        })
+        (0..date)
+            .rev()
+            .find(|&earlier| self.analysis.cells[earlier][region].state != State::Unobserved)
     }
 }
 
@@ -126,7 +126,9 @@ impl<'a> TableIndex<'a> {
             let (date, region) = self.cell_of(&line)?;
             line.check_unique(&mut lines_of_cells, (date, region), "date and region")?;
             cells[date][region] = Some(Cell {
-                valid_fraction: line.fraction("valid_fraction")?.unwrap_or(0.0),
+                valid_fraction: line
+                    .fraction("valid_fraction")?
+                    .ok_or_else(|| line.error("the valid_fraction is empty"))?,
                 occupancy: line.fraction("occupancy")?,
                 change_score: line.fraction("change_score")?,
                 state: line.state()?,
