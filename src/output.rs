@@ -189,8 +189,8 @@ pub fn series_csv(
             csv += &format!(
                 "{},{},{},{:.4},{},{},{}\n",
                 acquired.date,
-                region.name,
-                region.kind,
+                csv_field(&region.name),
+                csv_field(&region.kind),
                 cell.valid_fraction,
                 fraction(cell.change_score),
                 fraction(cell.occupancy),
@@ -214,8 +214,8 @@ pub fn events_csv(
         csv += &format!(
             "{},{},{},{},{}\n",
             acquisitions[event.date].date,
-            region.name,
-            region.kind,
+            csv_field(&region.name),
+            csv_field(&region.kind),
             event.kind.word(),
             event
                 .length_m
@@ -223,6 +223,15 @@ pub fn events_csv(
         );
     }
     csv
+}
+
+/// `text` as a CSV field: quoted as in RFC 4180 when it holds a comma, a quote or a line break.
+fn csv_field(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", text.replace('"', "\"\"")).into()
+    } else {
+        text.into()
+    }
 }
 
 fn fraction(value: Option<f64>) -> String {

@@ -142,6 +142,7 @@ fn smoothed_runs_and_masks_agree_across_backends() {
         "--threshold",
         "100",
         "--masks",
+        "--report",
     ];
     let (cpu, gpu) = run_on_both(
         &args,
@@ -156,6 +157,11 @@ fn smoothed_runs_and_masks_agree_across_backends() {
             "{mask} differs"
         );
     }
+    let report = std::fs::read_to_string(cpu.out.path().join("report.html")).unwrap();
+    assert!(
+        report.contains("data-region=\"yard, north\""),
+        "a region name with a comma reaches the report"
+    );
     let decoded = image::load_from_memory(&cpu_mask).unwrap().into_luma8();
     assert_eq!(decoded.dimensions(), (32, 24));
     assert!(decoded.pixels().all(|p| p.0[0] == 0 || p.0[0] == 255));

@@ -364,7 +364,7 @@ impl Line<'_> {
 
     /// Records that this line holds `key`, which identifies a row by `what`; an error naming the earlier line
     /// when one already did.
-    pub(crate) fn check_unique<K: std::hash::Hash + Eq>(
+    fn check_unique<K: std::hash::Hash + Eq>(
         &self,
         lines_by_key: &mut HashMap<K, u64>,
         key: K,

@@ -4,7 +4,7 @@
 
 use crate::archive::Archive;
 use crate::error::{Error, Result};
-use crate::eval::tables::{CsvFile, RESULT_CELLS_FILE, RESULT_EVENTS_FILE};
+use crate::eval::tables::{CsvFile, Line, RESULT_CELLS_FILE, RESULT_EVENTS_FILE};
 use crate::regions::RegionSet;
 use crate::run_record::RunRecord;
 use crate::series::{Analysis, Cell, Event, State, Summary};
@@ -53,38 +53,37 @@ impl RunOutputs {
     }
 }
 
-/// Where each scene and region named in a table sits in the run's archive and regions.
+/// Where each scene and region named in a table sits in the run's archive and regions. The tables name a
+/// scene by its acquisition date alone (`YYYY-MM-DD`), so scenes taken on the same day are told apart by
+/// the order of `series.csv`, and an event on such a day is placed at the first of them.
 struct TableIndex<'a> {
     archive: &'a Archive,
     regions: &'a RegionSet,
+    /// The first scene of each date.
     dates: HashMap<String, usize>,
     region_indices: HashMap<&'a str, usize>,
 }
 
 impl<'a> TableIndex<'a> {
     fn new(archive: &'a Archive, regions: &'a RegionSet) -> TableIndex<'a> {
+        let mut dates = HashMap::new();
+        for (index, entry) in archive.entries.iter().enumerate() {
+            dates
+                .entry(entry.acquired.date.to_string())
+                .or_insert(index);
+        }
         TableIndex {
             archive,
             regions,
-            dates: (archive.entries.iter().enumerate())
-                .map(|(index, entry)| (entry.acquired.to_string(), index))
-                .collect(),
+            dates,
             region_indices: (regions.regions.iter().enumerate())
                 .map(|(index, region)| (region.name.as_str(), index))
                 .collect(),
         }
     }
 
-    /// The (date, region) a line names: a scene of the archive and a region of the regions file, of the
-    /// same kind.
-    fn cell_of(&self, line: &crate::eval::tables::Line) -> Result<(usize, usize)> {
-        let date = line.text("date");
-        let date = *self.dates.get(date).ok_or_else(|| {
-            line.error(format!(
-                "{date} is not a scene of the archive {} (did it change since the run?)",
-                self.archive.dir.display()
-            ))
-        })?;
+    /// The region a line names, which must be in the regions file with the same kind.
+    fn region_of(&self, line: &Line) -> Result<usize> {
         let name = line.text("region");
         let region = *self.region_indices.get(name).ok_or_else(|| {
             line.error(format!(
@@ -100,10 +99,19 @@ impl<'a> TableIndex<'a> {
                 self.regions.source.display()
             )));
         }
-        Ok((date, region))
+        Ok(region)
     }
 
-    /// `series.csv`: one cell per scene of the archive and region, none missing.
+    /// The error for a line naming `date`, which is not the scene expected there.
+    fn changed_archive(&self, line: &Line, date: &str) -> Error {
+        line.error(format!(
+            "{date} is not a scene of the archive {} here (did the archive change since the run?)",
+            self.archive.dir.display()
+        ))
+    }
+
+    /// `series.csv`: one row per scene of the archive and region, in archive order, then region order, as
+    /// `run` writes it.
     fn read_cells(&self, path: &Path) -> Result<Vec<Vec<Cell>>> {
         let table = CsvFile::read(
             path,
@@ -119,13 +127,22 @@ impl<'a> TableIndex<'a> {
             &[],
         )?;
         let region_count = self.regions.regions.len();
-        let mut cells: Vec<Vec<Option<Cell>>> =
-            vec![vec![None; region_count]; self.archive.entries.len()];
-        let mut lines_of_cells = HashMap::new();
-        for line in table.lines() {
-            let (date, region) = self.cell_of(&line)?;
-            line.check_unique(&mut lines_of_cells, (date, region), "date and region")?;
-            cells[date][region] = Some(Cell {
+        let mut cells: Vec<Vec<Cell>> =
+            vec![Vec::with_capacity(region_count); self.archive.entries.len()];
+        for (row, line) in table.lines().enumerate() {
+            let (date, region) = (row / region_count, row % region_count);
+            let date_text = line.text("date");
+            let entry = self.archive.entries.get(date);
+            if entry.is_none_or(|entry| entry.acquired.date.to_string() != date_text) {
+                return Err(self.changed_archive(&line, date_text));
+            }
+            if self.region_of(&line)? != region {
+                return Err(line.error(format!(
+                    "expected region \"{}\" here: the rows of a date are in region name order",
+                    self.regions.regions[region].name
+                )));
+            }
+            cells[date].push(Cell {
                 valid_fraction: line
                     .fraction("valid_fraction")?
                     .ok_or_else(|| line.error("the valid_fraction is empty"))?,
@@ -134,24 +151,17 @@ impl<'a> TableIndex<'a> {
                 state: line.state()?,
             });
         }
-        (cells.into_iter().enumerate())
-            .map(|(date, row)| {
-                (row.into_iter().enumerate())
-                    .map(|(region, cell)| {
-                        cell.ok_or_else(|| {
-                            Error::input(
-                                path,
-                                format!(
-                                    "no row for the scene {} and region \"{}\" (did the archive change since the run?)",
-                                    self.archive.entries[date].acquired,
-                                    self.regions.regions[region].name
-                                ),
-                            )
-                        })
-                    })
-                    .collect()
-            })
-            .collect()
+        if let Some(date) = cells.iter().position(|row| row.len() < region_count) {
+            return Err(Error::input(
+                path,
+                format!(
+                    "no row for the scene {} and region \"{}\" (did the archive change since the run?)",
+                    self.archive.entries[date].acquired,
+                    self.regions.regions[cells[date].len()].name
+                ),
+            ));
+        }
+        Ok(cells)
     }
 
     /// `events.csv`, in its order.
@@ -160,10 +170,14 @@ impl<'a> TableIndex<'a> {
         table
             .lines()
             .map(|line| {
-                let (date, region) = self.cell_of(&line)?;
+                let date_text = line.text("date");
+                let date = *self
+                    .dates
+                    .get(date_text)
+                    .ok_or_else(|| self.changed_archive(&line, date_text))?;
                 Ok(Event {
                     date,
-                    region,
+                    region: self.region_of(&line)?,
                     kind: line.event()?,
                     length_m: line.length("length_m")?,
                 })
