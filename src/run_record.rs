@@ -51,7 +51,7 @@ pub struct RunArguments {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SceneCorrection {
-    /// The acquisition, written as in `series.csv`.
+    /// The acquisition, written as in `pairs.csv` (`YYYY-MM-DD`, with `THH:MM:SS` when the file name has a time).
     pub scene: String,
     pub gain: Vec<f64>,
     pub offset: Vec<f64>,
