@@ -11,11 +11,13 @@ use portwatch::output::{
 };
 use portwatch::progress::Progress;
 use portwatch::regions::RegionSet;
+use portwatch::report::{self, heatmap::ChangeCounts};
+use portwatch::run_record::{RUN_RECORD_FILE, RunArguments, RunRecord, SceneCorrection};
 use portwatch::series::measure::{MeasureOptions, SeriesRun};
 use portwatch::series::{SeriesSettings, analyse, summarize};
 use portwatch::synth::{Cadence, Format, Scenario, Size, SynthSpec, Synthesizer};
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -32,8 +34,11 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Measure how much each region changed between consecutive scenes of an archive; writes pairs.csv.
+    /// Measure how much each region changed between consecutive scenes of an archive; writes pairs.csv,
+    /// series.csv, events.csv, summary.json, run.json, heatmap.png and background.png.
     Run(RunArgs),
+    /// Write report.html in the output directory of a run: charts, events and pictures, self-contained.
+    Report(ReportArgs),
     /// List the GPU adapters wgpu can use.
     Devices,
     /// Score the series.csv and events.csv of a run against truth files; exits 3 when a threshold is missed.
@@ -159,6 +164,25 @@ struct RunArgs {
     /// Also write each pair's change mask as masks/FROM_TO.png (255 = changed)
     #[arg(long)]
     masks: bool,
+    /// Also write report.html, as `portwatch report` does
+    #[arg(long)]
+    report: bool,
+    /// Print nothing on stderr but errors
+    #[arg(long, short)]
+    quiet: bool,
+    /// Exit 0 even when scenes failed to load (they are still listed in failures.csv and on stderr)
+    #[arg(long)]
+    allow_failures: bool,
+}
+
+#[derive(clap::Args)]
+struct ReportArgs {
+    /// The output directory of a run (holding run.json, series.csv, events.csv, summary.json, heatmap.png
+    /// and background.png)
+    out: PathBuf,
+    /// Which backend computes the events' change masks
+    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
+    device: DeviceChoice,
     /// Print nothing on stderr but errors
     #[arg(long, short)]
     quiet: bool,
@@ -311,6 +335,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run(args) => run(args),
+        Command::Report(args) => {
+            write_report(&args.out, args.device, args.quiet).map(|()| ExitCode::SUCCESS)
+        }
         Command::Devices => devices().map(|()| ExitCode::SUCCESS),
         Command::Eval(args) => eval(&args),
         Command::Synth(args) => synth(&args).map(|()| ExitCode::SUCCESS),
@@ -326,12 +353,17 @@ fn main() -> ExitCode {
 
 fn run(args: RunArgs) -> Result<ExitCode> {
     let started = Instant::now();
-    let archive_dir = args.archive.unwrap_or_else(|| PathBuf::from("samples"));
+    let archive_dir = args
+        .archive
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("samples"));
     let regions_path = args
         .regions
+        .clone()
         .unwrap_or_else(|| archive_dir.join("regions.geojson"));
     let archive = Archive::scan(&archive_dir)?;
     let regions = RegionSet::read(&regions_path)?;
+    let arguments = run_arguments(&args, &archive_dir, &regions_path)?;
     let options = MeasureOptions {
         threshold: args.threshold,
         radius: args.smooth,
@@ -339,7 +371,7 @@ fn run(args: RunArgs) -> Result<ExitCode> {
         normalize: !args.no_normalize,
         window: args.background_window.map(|k| k as usize),
         min_valid_fraction: args.min_valid,
-        pair_masks: args.masks,
+        pair_masks: true,
     };
     let series_settings = SeriesSettings {
         min_valid_fraction: args.min_valid,
@@ -378,9 +410,17 @@ fn run(args: RunArgs) -> Result<ExitCode> {
     }
     let pairs_path = args.out.join("pairs.csv");
     let mut pairs = PairsCsv::create(&pairs_path)?;
+    let format = series.format();
+    let mut change_counts = ChangeCounts::new(format.width, format.height);
     let measurements = series.run(&mut progress, |pair| {
         pairs.add_pair(pair.from, pair.to, &regions.regions, &pair.stats.regions)?;
-        if let Some(mask) = &pair.stats.change_mask {
+        let mask = pair
+            .stats
+            .change_mask
+            .as_ref()
+            .expect("the series hands over pair masks when asked");
+        change_counts.add(mask);
+        if args.masks {
             write_mask_png(
                 &masks_dir.join(mask_name(&pair.from.to_string(), &pair.to.to_string())),
                 mask,
@@ -404,16 +444,32 @@ fn run(args: RunArgs) -> Result<ExitCode> {
     let json = serde_json::to_string_pretty(&summary).context("cannot encode summary.json")?;
     write_atomically(&args.out.join("summary.json"), (json + "\n").as_bytes())?;
     write_failures_csv(&args.out.join("failures.csv"), &failures)?;
+    report::write_run_images(&args.out, &measurements.background, &change_counts)?;
+    let corrections = (acquisitions.iter().zip(&measurements.radiometry))
+        .filter_map(|(&acquired, radiometry)| {
+            let radiometry = radiometry.as_ref()?;
+            Some(SceneCorrection::new(
+                acquired,
+                radiometry,
+                format.bands as usize,
+            ))
+        })
+        .collect();
+    let record = RunRecord::new(arguments, measurements.thresholds.port.base, corrections);
+    write_atomically(&args.out.join(RUN_RECORD_FILE), record.to_json().as_bytes())?;
     progress.finish();
     let seconds = started.elapsed().as_secs_f64();
     let pair_count = scene_count.saturating_sub(1);
     progress.say(&format!(
-        "{scene_count} scenes, {pair_count} pairs, {} events, {:.1} Mpx compared in {seconds:.2} s ({:.1} Mpx/s); wrote pairs.csv, series.csv, events.csv, summary.json and failures.csv in {}",
+        "{scene_count} scenes, {pair_count} pairs, {} events, {:.1} Mpx compared in {seconds:.2} s ({:.1} Mpx/s); wrote pairs.csv, series.csv, events.csv, summary.json, failures.csv, run.json, heatmap.png and background.png in {}",
         analysis.events.len(),
         pixels * pair_count as f64 / 1e6,
         pixels * pair_count as f64 / 1e6 / seconds,
         args.out.display()
     ));
+    if args.report {
+        write_report(&args.out, args.device, args.quiet)?;
+    }
     if failed == 0 {
         return Ok(ExitCode::SUCCESS);
     }
@@ -427,6 +483,43 @@ fn run(args: RunArgs) -> Result<ExitCode> {
     } else {
         ExitCode::from(SCENES_FAILED)
     })
+}
+
+/// The arguments of a run as `run.json` records them, paths made absolute.
+fn run_arguments(args: &RunArgs, archive: &Path, regions: &Path) -> Result<RunArguments> {
+    let absolute = |path: &Path| {
+        std::fs::canonicalize(path).with_context(|| format!("cannot resolve {}", path.display()))
+    };
+    Ok(RunArguments {
+        archive: absolute(archive)?,
+        regions: absolute(regions)?,
+        threshold: args.threshold,
+        smooth: args.smooth,
+        normalize: !args.no_normalize,
+        background_window: args.background_window,
+        min_valid: args.min_valid,
+        gsd: args.gsd,
+        berth_occupied: args.berth_occupied,
+        yard_occupied: args.yard_occupied,
+        nodata: args.nodata.0,
+    })
+}
+
+/// Writes `report.html` in `out`, saying on stderr what it holds unless `quiet`.
+fn write_report(out: &Path, device: DeviceChoice, quiet: bool) -> Result<()> {
+    let contents = report::write_report(out, device)?;
+    if !quiet {
+        let backend = contents
+            .backend
+            .map_or_else(String::new, |b| format!("; event masks by backend {b}"));
+        eprintln!(
+            "portwatch: wrote {} ({} regions, {} events{backend})",
+            out.join(report::REPORT_FILE).display(),
+            contents.regions,
+            contents.events
+        );
+    }
+    Ok(())
 }
 
 /// `FROM_TO.png` with the acquisition times made safe for every file system.

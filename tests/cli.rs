@@ -38,16 +38,19 @@ fn run_on(device: &str, args: &[&str], cwd: &Path, test: &str) -> Option<RunOutp
     Some(RunOutput { out, pairs, stderr })
 }
 
-/// Every table a run writes.
-const RUN_OUTPUTS: [&str; 5] = [
+/// Every file a run writes.
+const RUN_OUTPUTS: [&str; 8] = [
     "pairs.csv",
     "series.csv",
     "events.csv",
     "summary.json",
     "failures.csv",
+    "run.json",
+    "heatmap.png",
+    "background.png",
 ];
 
-/// Runs on the CPU and on the GPU, asserts that both wrote the same tables, byte for byte, and returns
+/// Runs on the CPU and on the GPU, asserts that both wrote the same files, byte for byte, and returns
 /// both runs.
 fn run_on_both(args: &[&str], cwd: &Path, test: &str) -> (RunOutput, Option<RunOutput>) {
     let cpu = run_on("cpu", args, cwd, test).expect("the CPU always runs");
@@ -77,10 +80,17 @@ fn run_cpu(archive: &Path, flags: &[&str]) -> RunOutput {
 #[test]
 fn sample_run_is_byte_identical_on_cpu_and_gpu() {
     let (cpu, gpu) = run_on_both(
-        &[],
+        &["--report"],
         &repo_root(),
         "sample_run_is_byte_identical_on_cpu_and_gpu",
     );
+    let report = |run: &RunOutput| std::fs::read(run.out.path().join("report.html")).unwrap();
+    if let Some(gpu) = &gpu {
+        assert!(
+            report(gpu) == report(&cpu),
+            "report.html differs between the CPU and GPU runs"
+        );
+    }
     assert!(
         cpu.stderr.contains("backend cpu"),
         "the run must say which backend ran: {}",
@@ -101,6 +111,7 @@ fn smoothed_runs_and_masks_agree_across_backends() {
         "--threshold",
         "100",
         "--masks",
+        "--report",
     ];
     let (cpu, gpu) = run_on_both(
         &args,
@@ -115,6 +126,11 @@ fn smoothed_runs_and_masks_agree_across_backends() {
             "{mask} differs"
         );
     }
+    let report = std::fs::read_to_string(cpu.out.path().join("report.html")).unwrap();
+    assert!(
+        report.contains("data-region=\"yard, north\""),
+        "a region name with a comma reaches the report"
+    );
     let decoded = image::load_from_memory(&cpu_mask).unwrap().into_luma8();
     assert_eq!(decoded.dimensions(), (32, 24));
     assert!(decoded.pixels().all(|p| p.0[0] == 0 || p.0[0] == 255));
@@ -434,9 +450,9 @@ fn an_earlier_output_survives_a_failed_run() {
     let dir = archive(&["2023-08-01", "2023-08-02", "2023-08-03"]);
     let RunOutput { out, .. } = run_cpu(dir.path(), &[]);
     let outputs = RUN_OUTPUTS;
-    let before: Vec<String> = outputs
+    let before: Vec<Vec<u8>> = outputs
         .iter()
-        .map(|name| std::fs::read_to_string(out.path().join(name)).unwrap())
+        .map(|name| std::fs::read(out.path().join(name)).unwrap())
         .collect();
     std::fs::write(dir.path().join("regions.geojson"), b"{broken").unwrap();
     let output = portwatch(
@@ -452,7 +468,7 @@ fn an_earlier_output_survives_a_failed_run() {
     );
     assert!(!output.status.success());
     for (name, before) in outputs.iter().zip(&before) {
-        let after = std::fs::read_to_string(out.path().join(name)).unwrap();
+        let after = std::fs::read(out.path().join(name)).unwrap();
         assert_eq!(&after, before, "{name} changed");
     }
     assert_eq!(

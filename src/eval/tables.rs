@@ -147,12 +147,7 @@ impl Truth {
         let mut lines_of_events = HashMap::new();
         for line in table.lines() {
             let ((date, region), acquisition) = self.cell_named_by(&line)?;
-            let word = line.text("event");
-            let kind = EventKind::parse(word).ok_or_else(|| {
-                line.error(format!(
-                    "unknown event \"{word}\" (expected arrival, departure, fill or clear)"
-                ))
-            })?;
+            let kind = line.event()?;
             line.check_unique(
                 &mut lines_of_events,
                 (date, region.clone(), kind),
@@ -180,12 +175,7 @@ impl Truth {
         let mut lines_of_cells = HashMap::new();
         for line in table.lines() {
             let (key, _) = self.cell_named_by(&line)?;
-            let state = State::parse(line.text("state")).ok_or_else(|| {
-                line.error(format!(
-                    "unknown state \"{}\" (expected occupied, empty or unobserved)",
-                    line.text("state")
-                ))
-            })?;
+            let state = line.state()?;
             let occupancy = line.fraction("occupancy")?;
             if occupancy.is_none() && state != State::Unobserved {
                 return Err(line.error("the occupancy of an observed cell is empty"));
@@ -201,8 +191,8 @@ impl Truth {
 }
 
 /// A CSV table read whole, with its header's columns located by name. A UTF-8 byte order mark, CRLF line
-/// endings, spaces around fields and columns not asked for are all accepted.
-struct CsvFile {
+/// endings, spaces around fields and columns not asked for are all accepted. Also read by the report.
+pub(crate) struct CsvFile {
     path: PathBuf,
     columns: HashMap<&'static str, usize>,
     records: Vec<StringRecord>,
@@ -210,7 +200,11 @@ struct CsvFile {
 
 impl CsvFile {
     /// Reads `path`, which must have the columns `required` and may have the columns `optional`.
-    fn read(path: &Path, required: &[&'static str], optional: &[&'static str]) -> Result<CsvFile> {
+    pub(crate) fn read(
+        path: &Path,
+        required: &[&'static str],
+        optional: &[&'static str],
+    ) -> Result<CsvFile> {
         let bytes =
             std::fs::read(path).map_err(|e| Error::input(path, format!("cannot read: {e}")))?;
         let text = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
@@ -248,7 +242,7 @@ impl CsvFile {
         })
     }
 
-    fn lines(&self) -> impl Iterator<Item = Line<'_>> {
+    pub(crate) fn lines(&self) -> impl Iterator<Item = Line<'_>> {
         self.records
             .iter()
             .map(|record| Line { file: self, record })
@@ -274,7 +268,7 @@ fn csv_error(path: &Path, error: csv::Error) -> Error {
 }
 
 /// One row of a [`CsvFile`], with the parsers that name the file and line when a field is bad.
-struct Line<'a> {
+pub(crate) struct Line<'a> {
     file: &'a CsvFile,
     record: &'a StringRecord,
 }
@@ -284,7 +278,7 @@ impl Line<'_> {
         self.record.position().map_or(0, csv::Position::line)
     }
 
-    fn error(&self, message: impl Into<String>) -> Error {
+    pub(crate) fn error(&self, message: impl Into<String>) -> Error {
         Error::Line {
             path: self.file.path.clone(),
             line: self.number(),
@@ -293,7 +287,7 @@ impl Line<'_> {
     }
 
     /// The field of `column`; empty when it is an optional column the file lacks.
-    fn text(&self, column: &str) -> &str {
+    pub(crate) fn text(&self, column: &str) -> &str {
         self.file
             .columns
             .get(column)
@@ -313,6 +307,26 @@ impl Line<'_> {
             })
     }
 
+    /// The `state` column: `occupied`, `empty` or `unobserved`.
+    pub(crate) fn state(&self) -> Result<State> {
+        let word = self.text("state");
+        State::parse(word).ok_or_else(|| {
+            self.error(format!(
+                "unknown state \"{word}\" (expected occupied, empty or unobserved)"
+            ))
+        })
+    }
+
+    /// The `event` column: `arrival`, `departure`, `fill` or `clear`.
+    pub(crate) fn event(&self) -> Result<EventKind> {
+        let word = self.text("event");
+        EventKind::parse(word).ok_or_else(|| {
+            self.error(format!(
+                "unknown event \"{word}\" (expected arrival, departure, fill or clear)"
+            ))
+        })
+    }
+
     /// A `0`/`1` column.
     fn bit(&self, column: &str) -> Result<bool> {
         match self.text(column) {
@@ -323,12 +337,12 @@ impl Line<'_> {
     }
 
     /// A number from 0 to 1, `None` when the field is empty.
-    fn fraction(&self, column: &str) -> Result<Option<f64>> {
+    pub(crate) fn fraction(&self, column: &str) -> Result<Option<f64>> {
         self.optional_number(column, |v| (0.0..=1.0).contains(&v), "a number from 0 to 1")
     }
 
     /// A length in metres, `None` when the field is empty.
-    fn length(&self, column: &str) -> Result<Option<f64>> {
+    pub(crate) fn length(&self, column: &str) -> Result<Option<f64>> {
         self.optional_number(column, |v| v.is_finite() && v >= 0.0, "a length in metres")
     }
 

@@ -43,7 +43,7 @@ pub struct MeasureOptions {
     pub window: Option<usize>,
     /// A region is observed on a date when at least this fraction of it is valid.
     pub min_valid_fraction: f64,
-    /// Write the change mask of each consecutive pair.
+    /// Hand each consecutive pair's change mask to the caller (`masks/`, the heatmap).
     pub pair_masks: bool,
 }
 
@@ -60,6 +60,18 @@ pub struct Measurements {
     pub regions: Vec<RegionInfo>,
     pub cells: Vec<Vec<CellMeasurement>>,
     pub thresholds: Thresholds,
+    /// The background of the whole archive (of the corrected scenes), whatever the window.
+    pub background: Scene,
+    /// Each scene's radiometric correction, in acquisition order; `None` for a scene left out.
+    pub radiometry: Vec<Option<Radiometry>>,
+}
+
+/// What one pass over the run's scenes measured, in the order of the run's scenes.
+struct Measured {
+    cells: Vec<Vec<CellMeasurement>>,
+    thresholds: Thresholds,
+    background: Scene,
+    radiometry: Vec<Radiometry>,
 }
 
 /// An archive decoded and set up for a run: its scenes, its regions rasterized, its kernel open.
@@ -146,7 +158,7 @@ impl<'a> SeriesRun<'a> {
         mut on_pair: impl FnMut(PairResult) -> Result<()>,
     ) -> Result<Measurements> {
         let mut delivered = 0;
-        let (cells, thresholds) = loop {
+        let measured = loop {
             let mut pair = 0;
             let measured = self.measure(progress, &mut |result| {
                 pair += 1;
@@ -160,6 +172,7 @@ impl<'a> SeriesRun<'a> {
                 Err(Error::DeviceLost(why)) => {
                     self.kernel = kernel::open(DeviceChoice::Cpu, self.format(), &self.labels)?;
                     self.loaded_background = None;
+                    self.loaded_earlier = None;
                     progress.warn(&format!(
                         "GPU device lost ({why}); measuring again on the CPU, whose results are identical"
                     ));
@@ -168,31 +181,36 @@ impl<'a> SeriesRun<'a> {
                 measured => break measured?,
             }
         };
-        // A failed scene's date: every region unobserved (no valid pixel).
-        let mut measured = self.entries.iter().zip(cells).peekable();
-        let cells = (0..self.archive.entries.len())
-            .map(|entry| match measured.next_if(|(e, _)| **e == entry) {
-                Some((_, row)) => row,
-                None => vec![CellMeasurement::default(); self.regions.len()],
+        // A failed scene's date: every region unobserved (no valid pixel), no correction.
+        let mut by_scene = self
+            .entries
+            .iter()
+            .zip(measured.cells.into_iter().zip(measured.radiometry))
+            .peekable();
+        let (cells, radiometry) = (0..self.archive.entries.len())
+            .map(|entry| match by_scene.next_if(|(e, _)| **e == entry) {
+                Some((_, (row, radiometry))) => (row, Some(radiometry)),
+                None => (vec![CellMeasurement::default(); self.regions.len()], None),
             })
-            .collect();
+            .unzip();
         Ok(Measurements {
             acquisitions: self.archive.entries.iter().map(|e| e.acquired).collect(),
             regions: self.regions,
             cells,
-            thresholds,
+            thresholds: measured.thresholds,
+            background: measured.background,
+            radiometry,
         })
     }
 
-    /// Measures every scene of the run: each date's cells, in the order of the run's scenes, and the
-    /// thresholds.
+    /// Measures every scene of the run.
     fn measure(
         &mut self,
         progress: &mut Progress,
         on_pair: &mut impl FnMut(PairResult) -> Result<()>,
-    ) -> Result<(Vec<Vec<CellMeasurement>>, Thresholds)> {
+    ) -> Result<Measured> {
         let options = self.options;
-        let (backgrounds, radiometry) = self.backgrounds()?;
+        let (background, backgrounds, radiometry) = self.backgrounds()?;
         progress.say(&describe_radiometry(&radiometry, self.format()));
         let settings = |threshold| ChangeSettings {
             threshold,
@@ -317,13 +335,18 @@ impl<'a> SeriesRun<'a> {
             cells.push(row);
             progress.advance(&self.acquired(date).to_string());
         }
-        Ok((cells, thresholds))
+        Ok(Measured {
+            cells,
+            thresholds,
+            background,
+            radiometry,
+        })
     }
 
-    /// The background of each date (one for the whole archive unless a window is set) and each scene's
-    /// radiometric correction: a first median of the raw scenes, each scene fitted to it, the median of
-    /// the corrected scenes, and each scene fitted again to that.
-    fn backgrounds(&mut self) -> Result<(Vec<Scene>, Vec<Radiometry>)> {
+    /// The background of the whole archive, the background of each date (one for the whole archive
+    /// unless a window is set) and each scene's radiometric correction: a first median of the raw scenes,
+    /// each scene fitted to it, the median of the corrected scenes, and each scene fitted again to that.
+    fn backgrounds(&mut self) -> Result<(Scene, Vec<Scene>, Vec<Radiometry>)> {
         let nodata = self.options.nodata;
         let count = self.scenes.len();
         let mut radiometry = vec![Radiometry::IDENTITY; count];
@@ -345,9 +368,9 @@ impl<'a> SeriesRun<'a> {
                     self.median(start..start + window, &radiometry)
                 })
                 .collect::<Result<Vec<_>>>()?,
-            _ => vec![background],
+            _ => vec![background.clone()],
         };
-        Ok((backgrounds, radiometry))
+        Ok((background, backgrounds, radiometry))
     }
 
     fn median(

@@ -13,7 +13,7 @@ pub mod threshold;
 
 pub use analysis::{Analysis, Cell, Event, EventKind, State, analyse};
 pub use profile::{Stretch, longest_stretch};
-pub use summary::{Summary, summarize};
+pub use summary::{Summary, fill_lead_days, summarize};
 
 use chrono::NaiveDate;
 

@@ -4,11 +4,11 @@
 use super::{Analysis, EventKind, RegionInfo, State};
 use crate::statistics::{mean, median, median_interval_days, month_of, months_between};
 use chrono::NaiveDate;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// Statistics of one region, or of the whole port.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Statistics {
     /// Arrivals in each calendar month (`YYYY-MM`) from the first acquisition's to the last's.
     pub arrivals_per_month: BTreeMap<String, usize>,
@@ -22,7 +22,7 @@ pub struct Statistics {
     pub yard_occupancy_per_month: BTreeMap<String, Option<f64>>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RegionSummary {
     pub name: String,
     pub kind: String,
@@ -33,7 +33,7 @@ pub struct RegionSummary {
 }
 
 /// What `summary.json` holds.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Summary {
     pub first_date: String,
     pub last_date: String,
@@ -84,14 +84,7 @@ fn statistics(
     let fill_leads: Vec<f64> = events
         .iter()
         .filter(|e| e.kind == EventKind::Fill)
-        .filter_map(|fill| {
-            let filled = dates[fill.date];
-            all_arrivals
-                .iter()
-                .filter(|&&arrived| arrived >= filled)
-                .min()
-                .map(|&arrived| (arrived - filled).num_days() as f64)
-        })
+        .filter_map(|fill| fill_lead_days(dates[fill.date], &all_arrivals))
         .collect();
     let mut yard_cells: BTreeMap<String, Vec<f64>> =
         months.iter().map(|m| (m.clone(), Vec::new())).collect();
@@ -118,6 +111,16 @@ fn statistics(
             .map(|(month, values)| (month, mean(&values)))
             .collect(),
     }
+}
+
+/// The days from a yard fill on `filled` to the first of `arrivals` (at any berth) on or after it; `None`
+/// when no arrival follows.
+pub fn fill_lead_days(filled: NaiveDate, arrivals: &[NaiveDate]) -> Option<f64> {
+    arrivals
+        .iter()
+        .filter(|&&arrived| arrived >= filled)
+        .min()
+        .map(|&arrived| (arrived - filled).num_days() as f64)
 }
 
 /// The statistics of the series, port-wide and region by region.
