@@ -33,7 +33,11 @@ pub fn archive(dates: &[&str]) -> tempfile::TempDir {
 pub fn write_rgb(path: &Path, width: u32, height: u32, phase: u8) {
     image::RgbImage::from_fn(width, height, |x, y| {
         let on = (x + y + u32::from(phase)) % 3 == 0;
-        image::Rgb([if on { 200 } else { 40 }, 90 + phase, 60 + (x as u8)])
+        image::Rgb([
+            if on { 200 } else { 40 },
+            90 + phase,
+            60u8.wrapping_add(x as u8),
+        ])
     })
     .save(path)
     .unwrap();
