@@ -131,9 +131,12 @@ pub fn assert_left_out(
     assert_eq!(
         listing(out.path()),
         [
+            "background.png",
             "events.csv",
             "failures.csv",
+            "heatmap.png",
             "pairs.csv",
+            "run.json",
             "series.csv",
             "summary.json"
         ]
