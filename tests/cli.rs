@@ -386,7 +386,8 @@ fn a_corrupt_scene_in_the_middle_is_left_out_and_its_date_unobserved() {
         stderr(&output)
     );
     for name in RUN_OUTPUTS {
-        assert_eq!(read(allowed.path(), name), read(out.path(), name), "{name}");
+        let bytes = |dir: &Path| std::fs::read(dir.join(name)).unwrap();
+        assert!(bytes(allowed.path()) == bytes(out.path()), "{name} differs");
     }
     run_on_both(
         &[dir.path().to_str().unwrap(), "--allow-failures"],
