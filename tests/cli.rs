@@ -446,6 +446,49 @@ fn a_lost_gpu_device_hands_the_run_to_the_cpu() {
     }
 }
 
+/// An adapter whose buffers hold 100 rows of the sample's 512x512 scenes compares them in stripes of 70
+/// rows (a 15-row halo either side), and reduces backgrounds in stripes too: the run's outputs are the CPU's.
+#[test]
+fn scenes_too_large_for_the_adapter_are_compared_in_stripes() {
+    let test = "scenes_too_large_for_the_adapter_are_compared_in_stripes";
+    let cpu = run_on("cpu", &["--masks"], &repo_root(), test).expect("the CPU always runs");
+    let out = tempfile::tempdir().unwrap();
+    let output = Command::new(common::portwatch_bin())
+        .args(["run", "--masks", "--device", "gpu", "--out"])
+        .arg(out.path())
+        .current_dir(repo_root())
+        .env(
+            "PORTWATCH_TEST_GPU_BINDING_LIMIT",
+            (100 * 512 * 4).to_string(),
+        )
+        .output()
+        .unwrap();
+    let message = stderr(&output);
+    if message.contains("GPU: no adapter") && !common::gpu_required() {
+        eprintln!(
+            "SKIPPED {test}: no GPU adapter; set PORTWATCH_REQUIRE_GPU=1 to make this a failure"
+        );
+        return;
+    }
+    assert!(output.status.success(), "{message}");
+    assert!(
+        message.contains("compared in stripes of 70 rows"),
+        "{message}"
+    );
+    let masks = common::run::listing(&cpu.out.path().join("masks"));
+    let files = RUN_OUTPUTS
+        .iter()
+        .map(|name| name.to_string())
+        .chain(masks.iter().map(|mask| format!("masks/{mask}")));
+    for name in files {
+        let read = |dir: &Path| std::fs::read(dir.join(&name)).unwrap();
+        assert!(
+            read(out.path()) == read(cpu.out.path()),
+            "{name} differs between the CPU run and the striped GPU run"
+        );
+    }
+}
+
 #[test]
 fn an_earlier_output_survives_a_failed_run() {
     let dir = archive(&["2023-08-01", "2023-08-02", "2023-08-03"]);

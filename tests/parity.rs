@@ -225,9 +225,14 @@ fn compare(kernel: &mut dyn ChangeKernel, case: &Case, outputs: Outputs) -> Pair
 
 fn assert_backends_agree(test: &str, case: &Case) {
     let format = case.scenes[0].format;
-    let Some(mut gpu) = common::gpu_kernel(test, format, &case.labels) else {
-        return;
-    };
+    if let Some(gpu) = common::gpu_kernel(test, format, &case.labels) {
+        assert_agrees_with_cpu(gpu, case);
+    }
+}
+
+/// Every combination of outputs of `gpu` equals the CPU's on `case`.
+fn assert_agrees_with_cpu(mut gpu: Box<dyn ChangeKernel>, case: &Case) {
+    let format = case.scenes[0].format;
     let mut cpu = common::cpu_kernel(format, &case.labels);
     for outputs in ALL_OUTPUTS {
         let expected = compare(cpu.as_mut(), case, outputs);
@@ -286,6 +291,43 @@ fn random_shapes_agree() {
         for repeat in 0..3 {
             let case = random_case((index * 10 + repeat) as u64, width, height);
             assert_backends_agree("random_shapes_agree", &case);
+        }
+    }
+}
+
+/// Scenes too large for the adapter's buffers, as a binding limit of a few dozen rows makes them, are
+/// compared in stripes with a halo for the smoothing window: the results are those of one pass.
+#[test]
+fn striped_comparisons_agree() {
+    let shapes = [(333, 171), (64, 203), (96, 97), (1000, 40)];
+    for (index, &(width, height)) in shapes.iter().enumerate() {
+        for (repeat, radius) in [0, 1, 3, 15].into_iter().enumerate() {
+            let seed = (index * 10 + repeat) as u64 + 3000;
+            let mut case = if repeat % 2 == 0 {
+                random_case(seed, width, height)
+            } else {
+                corrected_case(seed, width, height)
+            };
+            case.settings.radius = radius;
+            let format = case.scenes[0].format;
+            // Room for the tallest halo, 15 rows rounded to the alignment, either side, and a few rows.
+            let alignment = 32 >> width.trailing_zeros().min(5);
+            let rows = 2 * 15_u32.next_multiple_of(alignment) + alignment * (1 + repeat as u32);
+            let row_bytes = (format.bands * format.bits_per_sample / 8).max(4) * width;
+            let limit = u64::from(rows * row_bytes);
+            case.name = format!(
+                "{} in stripes under a {limit}-byte binding limit",
+                case.name
+            );
+            let labels = &case.labels;
+            if let Some(gpu) = common::gpu_kernel_with_binding_limit(
+                "striped_comparisons_agree",
+                format,
+                labels,
+                limit,
+            ) {
+                assert_agrees_with_cpu(gpu, &case);
+            }
         }
     }
 }

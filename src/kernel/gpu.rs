@@ -1,10 +1,16 @@
 //! The GPU backend: the WGSL stages in `shaders/` run through wgpu, headless. Buffers are made once per
 //! run; each scene is uploaded once into a slot and takes part in every pair that needs it. Backgrounds
 //! upload their stack stripe by stripe into buffers made for the call.
+//!
+//! A scene too large for the adapter's buffers is compared in stripes of rows instead: the slots then
+//! keep their scenes on the host and each comparison uploads both scenes stripe by stripe, with a halo of
+//! rows either side for the smoothing window, into buffers sized for one stripe. The halo's labels are
+//! cleared so that only the stripe's own rows are counted, which makes the results those of one pass.
 
 use super::params::{
-    HISTOGRAM_BINS, KernelParams, PIXELS_PER_INVOCATION, PROFILE_WORDS, STAT_CHANGED,
-    STAT_HISTOGRAM, STAT_SUM_HI, STAT_SUM_LO, STAT_VALID, STATS_WORDS, WORKGROUP_SIZE,
+    HISTOGRAM_BINS, KernelParams, MAX_SMOOTHING_RADIUS, PIXELS_PER_INVOCATION, PROFILE_WORDS,
+    STAT_CHANGED, STAT_HISTOGRAM, STAT_SUM_HI, STAT_SUM_LO, STAT_VALID, STATS_WORDS,
+    WORKGROUP_SIZE,
 };
 use super::{
     ChangeKernel, ChangeMask, ChangeSettings, Outputs, PairStats, Radiometry, RegionStats,
@@ -16,6 +22,7 @@ use crate::rasterize::LabelRaster;
 use crate::scene::{Scene, SceneFormat};
 use bytemuck::{Pod, Zeroable};
 use std::borrow::Cow;
+use std::ops::Range;
 use std::sync::{Arc, Mutex};
 use wgpu::util::DeviceExt;
 
@@ -35,6 +42,10 @@ pub const STAGES: [(&str, &str); 4] = [
 /// Test hook: with this variable set to N, the kernel destroys its device before its comparison after the
 /// first N, as a driver reset would lose it, so that tests can check that a run then goes on on the CPU.
 const LOSE_DEVICE_HOOK: &str = "PORTWATCH_TEST_LOSE_GPU_AFTER";
+
+/// Test hook: with this variable set to a number of bytes, the kernel binds no larger buffer than that,
+/// as on an adapter with smaller limits, so that runs through the binary can be made to compare in stripes.
+const BINDING_LIMIT_HOOK: &str = "PORTWATCH_TEST_GPU_BINDING_LIMIT";
 
 /// Most bytes of a background's stack buffer, whatever the adapter allows: the stripe's rows of every scene.
 const MAX_STACK_BYTES: u64 = 256 << 20;
@@ -169,6 +180,109 @@ struct SceneSlot {
     radiometry: wgpu::Buffer,
     has_validity: bool,
     loaded: bool,
+    /// The scene itself, when comparisons go in stripes: uploaded a stripe at a time.
+    host: Option<Scene>,
+}
+
+/// What one pass of a comparison read back: the regions' statistics, the change bitmap of its uploaded
+/// rows and the regions' concatenated profiles, each empty unless asked for.
+struct StripeWords {
+    regions: Vec<RegionStats>,
+    change_mask: Vec<u32>,
+    profiles: Vec<u32>,
+}
+
+/// The rows of one pass of a comparison: those uploaded, and within them those it counts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct StripeRows {
+    uploaded: Range<usize>,
+    counted: Range<usize>,
+}
+
+/// How comparisons cover a scene: all its rows in one pass, or stripes of at most `rows` counted rows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ComparePasses {
+    Whole,
+    Stripes { rows: usize },
+}
+
+/// Rows a stripe starts on a multiple of, so that it starts on a whole word of the samples, of the
+/// validity and change bitmaps (32 pixels to a word) and of the labels (2 to a word): a multiple of 32
+/// pixels.
+fn stripe_alignment(width: u32) -> usize {
+    32 >> width.trailing_zeros().min(5)
+}
+
+/// The halo a smoothing window of radius `radius` needs, whole stripe alignments of rows.
+fn halo_rows(radius: u32, alignment: usize) -> usize {
+    (radius as usize).next_multiple_of(alignment)
+}
+
+/// How comparisons of `format` fit buffers of at most `max_binding` bytes: in one pass when every
+/// per-pixel buffer fits, else in the tallest stripes whose buffers, with the widest halo, fit.
+fn compare_passes(format: SceneFormat, max_binding: u64) -> Result<ComparePasses> {
+    let per_pixel_bytes = |height: usize| {
+        let rows = SceneFormat {
+            height: height as u32,
+            ..format
+        };
+        (rows.word_count() * 4).max(rows.pixel_count() * 4) as u64
+    };
+    if per_pixel_bytes(format.height as usize) <= max_binding {
+        return Ok(ComparePasses::Whole);
+    }
+    let alignment = stripe_alignment(format.width);
+    let halo = halo_rows(MAX_SMOOTHING_RADIUS, alignment);
+    let row_bytes = per_pixel_bytes(1);
+    let fitting_rows = (max_binding / row_bytes) as usize;
+    let rows = fitting_rows.saturating_sub(2 * halo) / alignment * alignment;
+    if rows == 0 {
+        return Err(Error::Gpu(format!(
+            "a stripe of {alignment} rows of {format} with a {halo}-row halo either side does not fit \
+             the {} KiB the adapter can bind; use --device cpu",
+            max_binding >> 10
+        )));
+    }
+    Ok(ComparePasses::Stripes { rows })
+}
+
+impl ComparePasses {
+    /// The rows of each pass over a scene of `height` rows and `width` columns, for a smoothing window
+    /// of radius `radius`.
+    fn stripes(self, width: u32, height: u32, radius: u32) -> Vec<StripeRows> {
+        let height = height as usize;
+        let rows = match self {
+            ComparePasses::Whole => {
+                return vec![StripeRows {
+                    uploaded: 0..height,
+                    counted: 0..height,
+                }];
+            }
+            ComparePasses::Stripes { rows } => rows,
+        };
+        let halo = halo_rows(radius, stripe_alignment(width));
+        (0..height)
+            .step_by(rows)
+            .map(|first| {
+                let counted = first..(first + rows).min(height);
+                StripeRows {
+                    uploaded: first.saturating_sub(halo)..(counted.end + halo).min(height),
+                    counted,
+                }
+            })
+            .collect()
+    }
+
+    /// The most rows one pass uploads, over a scene of `format`.
+    fn buffer_rows(self, format: SceneFormat) -> usize {
+        match self {
+            ComparePasses::Whole => format.height as usize,
+            ComparePasses::Stripes { rows } => {
+                let halo = halo_rows(MAX_SMOOTHING_RADIUS, stripe_alignment(format.width));
+                (rows + 2 * halo).min(format.height as usize)
+            }
+        }
+    }
 }
 
 pub struct GpuKernel {
@@ -184,6 +298,9 @@ pub struct GpuKernel {
     max_binding: u64,
     /// At most this many rows to a background stripe, when set (for tests).
     stripe_rows: Option<usize>,
+    passes: ComparePasses,
+    /// The regions' labels and positions, kept to upload a stripe at a time when comparisons go in stripes.
+    striped_labels: Option<LabelRaster>,
     /// Why the device was lost, once it is: set by wgpu's device-lost callback.
     lost: Arc<Mutex<Option<String>>>,
     /// The comparisons made so far, and after how many to lose the device ([`LOSE_DEVICE_HOOK`]).
@@ -191,6 +308,8 @@ pub struct GpuKernel {
     lose_after: Option<u64>,
     params: wgpu::Buffer,
     slots: Vec<SceneSlot>,
+    labels: wgpu::Buffer,
+    positions: wgpu::Buffer,
     stats: wgpu::Buffer,
     change_mask: wgpu::Buffer,
     profiles: wgpu::Buffer,
@@ -209,28 +328,40 @@ pub struct GpuKernel {
 }
 
 impl GpuKernel {
+    /// Opens the adapter `policy` chooses for scenes of `format` and regions `labels`.
     pub fn new(
         policy: AdapterPolicy,
         format: SceneFormat,
         labels: &LabelRaster,
     ) -> Result<GpuKernel> {
+        let hook = std::env::var(BINDING_LIMIT_HOOK).ok();
+        Self::with_binding_limit(policy, format, labels, hook.and_then(|n| n.parse().ok()))
+    }
+
+    /// As [`GpuKernel::new`], binding no buffer larger than `limit` bytes when given, as on an adapter
+    /// with smaller limits: to exercise comparisons in stripes on small scenes.
+    #[doc(hidden)]
+    pub fn with_binding_limit(
+        policy: AdapterPolicy,
+        format: SceneFormat,
+        labels: &LabelRaster,
+        limit: Option<u64>,
+    ) -> Result<GpuKernel> {
         let adapter = select_adapter(policy)?;
         let info = adapter.get_info();
         let limits = adapter.limits();
+        let allowed = largest_binding(&limits).min(limit.unwrap_or(u64::MAX));
+        let passes = compare_passes(format, allowed)?;
         let largest = [
-            format.word_count() * 4,
-            format.pixel_count() * 4,
-            labels.words.len() * 4,
             labels.region_count as usize * STATS_WORDS * 4,
             labels.profile_bins() * PROFILE_WORDS * 4,
         ]
         .into_iter()
         .max()
         .unwrap_or(0) as u64;
-        let allowed = largest_binding(&limits);
         if largest > allowed {
             return Err(Error::Gpu(format!(
-                "scenes of {format} need a {} MiB buffer, above the {} MiB that {} allows; use --device cpu",
+                "the regions' statistics need a {} MiB buffer, above the {} MiB that {} allows; use --device cpu",
                 largest >> 20,
                 allowed >> 20,
                 info.name
@@ -252,6 +383,7 @@ impl GpuKernel {
             labels,
             limits.max_compute_workgroups_per_dimension,
             allowed,
+            passes,
         );
         if let Some(error) = pollster::block_on(scope.pop()) {
             return Err(Error::Gpu(format!(
@@ -280,7 +412,13 @@ impl GpuKernel {
         labels: &LabelRaster,
         max_workgroups: u32,
         max_binding: u64,
+        passes: ComparePasses,
     ) -> GpuKernel {
+        // Every per-pixel buffer holds the rows of one pass: all of them, or a stripe and its halo.
+        let stripe = SceneFormat {
+            height: passes.buffer_rows(format) as u32,
+            ..format
+        };
         let storage = |label: &str, words: usize, extra: wgpu::BufferUsages| {
             device.create_buffer(&wgpu::BufferDescriptor {
                 label: Some(label),
@@ -308,8 +446,8 @@ impl GpuKernel {
         });
         let slots: Vec<SceneSlot> = (0..SCENE_SLOTS)
             .map(|_| SceneSlot {
-                samples: storage("scene", format.word_count(), copy_dst),
-                validity: storage("validity", format.bitmap_word_count(), copy_dst),
+                samples: storage("scene", stripe.word_count(), copy_dst),
+                validity: storage("validity", stripe.bitmap_word_count(), copy_dst),
                 radiometry: device.create_buffer(&wgpu::BufferDescriptor {
                     label: Some("radiometry"),
                     size: std::mem::size_of::<Radiometry>() as u64,
@@ -318,35 +456,32 @@ impl GpuKernel {
                 }),
                 has_validity: false,
                 loaded: false,
+                host: None,
             })
             .collect();
         let magnitude = storage(
             "magnitude",
-            format.pixel_count(),
+            stripe.pixel_count(),
             wgpu::BufferUsages::empty(),
         );
         let smoothed = storage(
             "smoothed",
-            format.pixel_count(),
+            stripe.pixel_count(),
             wgpu::BufferUsages::empty(),
         );
-        let label_buffer = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-            label: Some("labels"),
-            contents: bytemuck::cast_slice(&labels.words),
-            usage: wgpu::BufferUsages::STORAGE,
-        });
-        let position_buffer = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-            label: Some("positions"),
-            contents: bytemuck::cast_slice(&labels.positions),
-            usage: wgpu::BufferUsages::STORAGE,
-        });
+        let label_buffer = storage("labels", stripe.pixel_count().div_ceil(2), copy_dst);
+        let position_buffer = storage("positions", stripe.pixel_count().div_ceil(2), copy_dst);
+        if passes == ComparePasses::Whole {
+            queue.write_buffer(&label_buffer, 0, bytemuck::cast_slice(&labels.words));
+            queue.write_buffer(&position_buffer, 0, bytemuck::cast_slice(&labels.positions));
+        }
         let profile_offsets = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
             label: Some("profile offsets"),
             contents: bytemuck::cast_slice(&labels.profile_offsets),
             usage: wgpu::BufferUsages::STORAGE,
         });
         let stats = storage("stats", stats_words, copy_src | copy_dst);
-        let change_mask = storage("change mask", format.bitmap_word_count(), copy_src);
+        let change_mask = storage("change mask", stripe.bitmap_word_count(), copy_src);
         let profile_words = labels.profile_bins() * PROFILE_WORDS;
         let profiles = storage("profiles", profile_words, copy_src | copy_dst);
 
@@ -433,16 +568,20 @@ impl GpuKernel {
             max_workgroups,
             max_binding,
             stripe_rows: None,
+            passes,
+            striped_labels: (passes != ComparePasses::Whole).then(|| labels.clone()),
             lost: Arc::default(),
             compares: 0,
             lose_after: std::env::var(LOSE_DEVICE_HOOK)
                 .ok()
                 .and_then(|n| n.parse().ok()),
             stats_readback: readback("stats readback", stats_words),
-            mask_readback: readback("mask readback", format.bitmap_word_count()),
+            mask_readback: readback("mask readback", stripe.bitmap_word_count()),
             profiles_readback: readback("profiles readback", profile_words),
             params,
             slots,
+            labels: label_buffer,
+            positions: position_buffer,
             stats,
             change_mask,
             profiles,
@@ -484,6 +623,141 @@ impl GpuKernel {
             )));
         }
         Ok(rows)
+    }
+
+    /// Uploads the stripe's rows of the scenes in slots `a` and `b` and of the labels, the halo's labels
+    /// cleared; nothing when comparisons go in one pass, whose scenes were uploaded when loaded.
+    fn upload_stripe(&self, a: Slot, b: Slot, stripe: &StripeRows) {
+        let Some(labels) = &self.striped_labels else {
+            return;
+        };
+        let width = self.format.width as usize;
+        let bands = self.format.bands as usize;
+        let samples_per_word = (32 / self.format.bits_per_sample) as usize;
+        let pixels = stripe.uploaded.start * width..stripe.uploaded.end * width;
+        for slot in [a, b] {
+            let target = &self.slots[slot];
+            let scene = target
+                .host
+                .as_ref()
+                .expect("a loaded slot holds its scene when striped");
+            let samples = pixels.start * bands / samples_per_word
+                ..(pixels.end * bands).div_ceil(samples_per_word);
+            self.queue.write_buffer(
+                &target.samples,
+                0,
+                bytemuck::cast_slice(&scene.words[samples]),
+            );
+            if let Some(validity) = &scene.validity {
+                let words = &validity[pixels.start / 32..pixels.end.div_ceil(32)];
+                self.queue
+                    .write_buffer(&target.validity, 0, bytemuck::cast_slice(words));
+            }
+        }
+        // Two 16-bit entries to a word; a stripe's rows start and end on whole words but the image's last.
+        let halves = pixels.start / 2..pixels.end.div_ceil(2);
+        let counted = (stripe.counted.start - stripe.uploaded.start) * width / 2
+            ..((stripe.counted.end - stripe.uploaded.start) * width).div_ceil(2);
+        for (buffer, words) in [
+            (&self.labels, &labels.words),
+            (&self.positions, &labels.positions),
+        ] {
+            let mut stripe_words = words[halves.clone()].to_vec();
+            stripe_words[..counted.start].fill(0);
+            stripe_words[counted.end..].fill(0);
+            self.queue
+                .write_buffer(buffer, 0, bytemuck::cast_slice(&stripe_words));
+        }
+    }
+
+    /// One pass of a comparison over the stripe's uploaded rows, counting only its counted rows: the
+    /// regions' statistics, and as asked the stripe's change bitmap and the regions' profiles, as words.
+    fn compare_stripe(
+        &self,
+        a: Slot,
+        b: Slot,
+        settings: &ChangeSettings,
+        outputs: Outputs,
+        stripe: &StripeRows,
+    ) -> Result<StripeWords> {
+        self.upload_stripe(a, b, stripe);
+        let rows = SceneFormat {
+            height: stripe.uploaded.len() as u32,
+            ..self.format
+        };
+        let validity = [self.slots[a].has_validity, self.slots[b].has_validity];
+        let params = kernel_params(rows, self.region_count, settings, validity, outputs)?;
+        let scope = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
+        self.queue
+            .write_buffer(&self.params, 0, bytemuck::bytes_of(&params));
+        let mut encoder = self.device.create_command_encoder(&Default::default());
+        encoder.clear_buffer(&self.stats, 0, None);
+        if outputs.profiles {
+            encoder.clear_buffer(&self.profiles, 0, None);
+        }
+        {
+            let mut pass = encoder.begin_compute_pass(&Default::default());
+            let pixels = rows.pixel_count();
+            let magnitude_binding = self.magnitude_bindings[a][b]
+                .as_ref()
+                .expect("slots were checked");
+            self.dispatch(
+                &mut pass,
+                &self.magnitude_pipeline,
+                magnitude_binding,
+                pixels,
+            );
+            if params.radius > 0 {
+                self.dispatch(
+                    &mut pass,
+                    &self.smooth_pipeline,
+                    &self.smooth_binding,
+                    pixels,
+                );
+            }
+            let input = usize::from(params.radius > 0);
+            let words = pixels.div_ceil(PIXELS_PER_INVOCATION);
+            self.dispatch(
+                &mut pass,
+                &self.region_stats_pipeline,
+                &self.region_stats_bindings[input],
+                words,
+            );
+        }
+        let mut readbacks = vec![&self.stats_readback];
+        encoder.copy_buffer_to_buffer(&self.stats, 0, &self.stats_readback, 0, None);
+        if outputs.change_mask {
+            encoder.copy_buffer_to_buffer(&self.change_mask, 0, &self.mask_readback, 0, None);
+            readbacks.push(&self.mask_readback);
+        }
+        if outputs.profiles {
+            encoder.copy_buffer_to_buffer(&self.profiles, 0, &self.profiles_readback, 0, None);
+            readbacks.push(&self.profiles_readback);
+        }
+        self.queue.submit([encoder.finish()]);
+        let mut words = self.read_back(&readbacks)?.into_iter();
+        if let Some(error) = pollster::block_on(scope.pop()) {
+            return Err(self.failure(format!("comparing scenes failed: {error}")));
+        }
+        let regions = words
+            .next()
+            .expect("stats were read back")
+            .chunks_exact(STATS_WORDS)
+            .map(region_stats_from_words)
+            .collect();
+        let change_mask = match outputs.change_mask {
+            true => words.next().expect("mask was read back"),
+            false => Vec::new(),
+        };
+        let profiles = match outputs.profiles {
+            true => words.next().expect("profiles were read back"),
+            false => Vec::new(),
+        };
+        Ok(StripeWords {
+            regions,
+            change_mask,
+            profiles,
+        })
     }
 
     /// Why the device was lost, once it is.
@@ -570,7 +844,15 @@ fn region_stats_from_words(words: &[u32]) -> RegionStats {
 
 impl ChangeKernel for GpuKernel {
     fn description(&self) -> String {
-        format!("gpu: {}", describe_adapter(&self.adapter))
+        let adapter = describe_adapter(&self.adapter);
+        match self.passes {
+            ComparePasses::Whole => format!("gpu: {adapter}"),
+            ComparePasses::Stripes { rows } => {
+                format!(
+                    "gpu: {adapter}; scenes too large for its buffers, compared in stripes of {rows} rows"
+                )
+            }
+        }
     }
 
     fn load_scene(&mut self, slot: Slot, scene: Scene, radiometry: Radiometry) -> Result<()> {
@@ -580,15 +862,21 @@ impl ChangeKernel for GpuKernel {
         check_radiometry(self.format, &radiometry)?;
         let target = &mut self.slots[slot];
         self.queue
-            .write_buffer(&target.samples, 0, bytemuck::cast_slice(&scene.words));
-        if let Some(validity) = &scene.validity {
-            self.queue
-                .write_buffer(&target.validity, 0, bytemuck::cast_slice(validity));
-        }
-        self.queue
             .write_buffer(&target.radiometry, 0, bytemuck::bytes_of(&radiometry));
         target.has_validity = scene.validity.is_some();
         target.loaded = true;
+        target.host = None;
+        match self.passes {
+            ComparePasses::Whole => {
+                self.queue
+                    .write_buffer(&target.samples, 0, bytemuck::cast_slice(&scene.words));
+                if let Some(validity) = &scene.validity {
+                    self.queue
+                        .write_buffer(&target.validity, 0, bytemuck::cast_slice(validity));
+                }
+            }
+            ComparePasses::Stripes { .. } => target.host = Some(scene),
+        }
         Ok(())
     }
 
@@ -606,89 +894,56 @@ impl ChangeKernel for GpuKernel {
         self.check_device()?;
         check_slot(a)?;
         check_slot(b)?;
-        let Some(magnitude_binding) = self.magnitude_bindings[a][b]
-            .as_ref()
-            .filter(|_| self.slots[a].loaded && self.slots[b].loaded)
-        else {
-            return Err(unloaded_slots(a, b));
-        };
-        let validity = [self.slots[a].has_validity, self.slots[b].has_validity];
-        let params = kernel_params(self.format, self.region_count, settings, validity, outputs)?;
-        let scope = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
-        self.queue
-            .write_buffer(&self.params, 0, bytemuck::bytes_of(&params));
-        let mut encoder = self.device.create_command_encoder(&Default::default());
-        encoder.clear_buffer(&self.stats, 0, None);
-        if outputs.profiles {
-            encoder.clear_buffer(&self.profiles, 0, None);
-        }
+        if self.magnitude_bindings[a][b].is_none() || !self.slots[a].loaded || !self.slots[b].loaded
         {
-            let mut pass = encoder.begin_compute_pass(&Default::default());
-            let pixels = self.format.pixel_count();
-            self.dispatch(
-                &mut pass,
-                &self.magnitude_pipeline,
-                magnitude_binding,
-                pixels,
-            );
-            if params.radius > 0 {
-                self.dispatch(
-                    &mut pass,
-                    &self.smooth_pipeline,
-                    &self.smooth_binding,
-                    pixels,
-                );
+            return Err(unloaded_slots(a, b));
+        }
+        let format = self.format;
+        let mut regions = vec![RegionStats::default(); self.region_count as usize];
+        let mut mask_words = vec![
+            0;
+            if outputs.change_mask {
+                format.bitmap_word_count()
+            } else {
+                0
             }
-            let input = usize::from(params.radius > 0);
-            let words = pixels.div_ceil(PIXELS_PER_INVOCATION);
-            self.dispatch(
-                &mut pass,
-                &self.region_stats_pipeline,
-                &self.region_stats_bindings[input],
-                words,
-            );
-        }
-        let mut readbacks = vec![&self.stats_readback];
-        encoder.copy_buffer_to_buffer(&self.stats, 0, &self.stats_readback, 0, None);
-        if outputs.change_mask {
-            encoder.copy_buffer_to_buffer(&self.change_mask, 0, &self.mask_readback, 0, None);
-            readbacks.push(&self.mask_readback);
-        }
-        if outputs.profiles {
-            encoder.copy_buffer_to_buffer(&self.profiles, 0, &self.profiles_readback, 0, None);
-            readbacks.push(&self.profiles_readback);
-        }
-        self.queue.submit([encoder.finish()]);
-        let mut words = self.read_back(&readbacks)?.into_iter();
-        if let Some(error) = pollster::block_on(scope.pop()) {
-            return Err(self.failure(format!("comparing scenes failed: {error}")));
-        }
-        let regions = words
-            .next()
-            .expect("stats were read back")
-            .chunks_exact(STATS_WORDS)
-            .map(region_stats_from_words)
-            .collect();
-        let change_mask = outputs.change_mask.then(|| {
-            let mut mask = words.next().expect("mask was read back");
-            mask.truncate(self.format.bitmap_word_count());
-            ChangeMask {
-                width: self.format.width,
-                height: self.format.height,
-                words: mask,
+        ];
+        let mut profile_words = Vec::new();
+        let width = format.width as usize;
+        for stripe in self
+            .passes
+            .stripes(format.width, format.height, settings.radius)
+        {
+            let counted = self.compare_stripe(a, b, settings, outputs, &stripe)?;
+            for (total, stats) in regions.iter_mut().zip(&counted.regions) {
+                total.add(stats);
             }
-        });
-        let profiles = match outputs.profiles {
-            true => split_profiles(
-                &self.profile_offsets,
-                &words.next().expect("profiles were read back"),
-            ),
-            false => Vec::new(),
-        };
+            if outputs.change_mask {
+                // Stripes start on whole words of the bitmap; only the last can end inside one.
+                let first = (stripe.counted.start - stripe.uploaded.start) * width / 32;
+                let words = (stripe.counted.len() * width).div_ceil(32);
+                let start = stripe.counted.start * width / 32;
+                mask_words[start..start + words]
+                    .copy_from_slice(&counted.change_mask[first..first + words]);
+            }
+            if outputs.profiles {
+                profile_words.resize(counted.profiles.len(), 0);
+                for (total, count) in profile_words.iter_mut().zip(&counted.profiles) {
+                    *total += count;
+                }
+            }
+        }
         Ok(PairStats {
             regions,
-            change_mask,
-            profiles,
+            change_mask: outputs.change_mask.then(|| ChangeMask {
+                width: format.width,
+                height: format.height,
+                words: mask_words,
+            }),
+            profiles: match outputs.profiles {
+                true => split_profiles(&self.profile_offsets, &profile_words),
+                false => Vec::new(),
+            },
         })
     }
 

@@ -39,6 +39,19 @@ pub fn gpu_kernel_with_stripes(
     gpu_or_skip(test, kernel)
 }
 
+/// The GPU kernel as `gpu_kernel` gives it, but binding no buffer larger than `limit` bytes, so that scenes
+/// are compared in stripes.
+pub fn gpu_kernel_with_binding_limit(
+    test: &str,
+    format: SceneFormat,
+    labels: &LabelRaster,
+    limit: u64,
+) -> Option<Box<dyn ChangeKernel>> {
+    let kernel = GpuKernel::with_binding_limit(AdapterPolicy::Any, format, labels, Some(limit))
+        .map(|kernel| Box::new(kernel) as Box<dyn ChangeKernel>);
+    gpu_or_skip(test, kernel)
+}
+
 fn gpu_or_skip(
     test: &str,
     kernel: portwatch::Result<Box<dyn ChangeKernel>>,
