@@ -172,6 +172,16 @@ fn select_adapter(policy: AdapterPolicy) -> Result<wgpu::Adapter> {
     Ok(adapters.swap_remove(0))
 }
 
+/// A device opened on an adapter, and the limits the kernel keeps to.
+struct OpenedDevice {
+    adapter: wgpu::AdapterInfo,
+    device: wgpu::Device,
+    queue: wgpu::Queue,
+    max_workgroups: u32,
+    /// The largest buffer the kernel binds, in bytes.
+    max_binding: u64,
+}
+
 /// The scene held in a slot on the device.
 struct SceneSlot {
     samples: wgpu::Buffer,
@@ -375,16 +385,14 @@ impl GpuKernel {
         }))
         .map_err(|e| Error::Gpu(format!("cannot open {}: {e}", info.name)))?;
         let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
-        let kernel = Self::build(
-            info,
-            device.clone(),
+        let opened = OpenedDevice {
+            adapter: info,
+            device: device.clone(),
             queue,
-            format,
-            labels,
-            limits.max_compute_workgroups_per_dimension,
-            allowed,
-            passes,
-        );
+            max_workgroups: limits.max_compute_workgroups_per_dimension,
+            max_binding: allowed,
+        };
+        let kernel = Self::build(opened, format, labels, passes);
         if let Some(error) = pollster::block_on(scope.pop()) {
             return Err(Error::Gpu(format!(
                 "setting up the kernels failed: {error}"
@@ -405,15 +413,18 @@ impl GpuKernel {
     }
 
     fn build(
-        adapter: wgpu::AdapterInfo,
-        device: wgpu::Device,
-        queue: wgpu::Queue,
+        opened: OpenedDevice,
         format: SceneFormat,
         labels: &LabelRaster,
-        max_workgroups: u32,
-        max_binding: u64,
         passes: ComparePasses,
     ) -> GpuKernel {
+        let OpenedDevice {
+            adapter,
+            device,
+            queue,
+            max_workgroups,
+            max_binding,
+        } = opened;
         // Every per-pixel buffer holds the rows of one pass: all of them, or a stripe and its halo.
         let stripe = SceneFormat {
             height: passes.buffer_rows(format) as u32,
@@ -935,7 +946,7 @@ impl ChangeKernel for GpuKernel {
         }
         Ok(PairStats {
             regions,
-            change_mask: outputs.change_mask.then(|| ChangeMask {
+            change_mask: outputs.change_mask.then_some(ChangeMask {
                 width: format.width,
                 height: format.height,
                 words: mask_words,
