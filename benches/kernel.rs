@@ -5,44 +5,13 @@
 //! outside the timing; the statistics and the mask are read back inside it.
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use portwatch::bench::generated_pair;
 use portwatch::kernel::{self, ChangeKernel, ChangeSettings, DeviceChoice, Outputs, Radiometry};
 use portwatch::rasterize::LabelRaster;
-use portwatch::scene::{Scene, SceneFormat};
-use rand::{Rng, SeedableRng};
+use portwatch::scene::SceneFormat;
 
 const SIZE: u32 = 4096;
 const REGIONS: u32 = 32;
-
-/// The peer's case: random `a`; `b` equal to `a` but for a random 400x1500 px block.
-fn pair_and_labels() -> ([Scene; 2], LabelRaster) {
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
-    let pixels = (SIZE * SIZE) as usize;
-    let a: Vec<u8> = (0..pixels * 4).map(|_| rng.random()).collect();
-    let mut b = a.clone();
-    for y in 1000..1400 {
-        let row = y * SIZE as usize * 4;
-        rng.fill(&mut b[row + 500 * 4..row + 2000 * 4]);
-    }
-    let mut labels = vec![0u16; pixels];
-    for region in 1..=REGIONS {
-        let (y0, x0) = ((region * 97) % (SIZE - 300), (region * 211) % (SIZE - 300));
-        for y in y0..y0 + 256 {
-            labels[(y * SIZE + x0) as usize..(y * SIZE + x0 + 256) as usize].fill(region as u16);
-        }
-    }
-    let words = labels
-        .chunks(2)
-        .map(|p| u32::from(p[0]) | (u32::from(p[1]) << 16))
-        .collect();
-    let raster = LabelRaster::from_words(SIZE, SIZE, REGIONS, words).unwrap();
-    (
-        [
-            Scene::from_u8(SIZE, SIZE, 4, &a),
-            Scene::from_u8(SIZE, SIZE, 4, &b),
-        ],
-        raster,
-    )
-}
 
 fn kernels(format: SceneFormat, labels: &LabelRaster) -> Vec<Box<dyn ChangeKernel>> {
     let mut kernels = vec![kernel::open(DeviceChoice::Cpu, format, labels).unwrap()];
@@ -54,8 +23,13 @@ fn kernels(format: SceneFormat, labels: &LabelRaster) -> Vec<Box<dyn ChangeKerne
 }
 
 fn kernel_only(c: &mut Criterion) {
-    let (scenes, labels) = pair_and_labels();
-    let format = scenes[0].format;
+    let format = SceneFormat {
+        width: SIZE,
+        height: SIZE,
+        bands: 4,
+        bits_per_sample: 8,
+    };
+    let (scenes, labels) = generated_pair(format, REGIONS, 1).unwrap();
     let mut group = c.benchmark_group("kernel");
     group.throughput(Throughput::Elements(u64::from(SIZE * SIZE)));
     group.sample_size(10);

@@ -8,6 +8,7 @@
 
 pub mod acquisition;
 pub mod archive;
+pub mod bench;
 pub mod error;
 pub mod eval;
 pub mod kernel;

@@ -3,6 +3,7 @@
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use portwatch::archive::Archive;
+use portwatch::bench;
 use portwatch::eval::{self, Metric, Threshold};
 use portwatch::kernel::DeviceChoice;
 use portwatch::kernel::gpu;
@@ -13,6 +14,7 @@ use portwatch::progress::Progress;
 use portwatch::regions::RegionSet;
 use portwatch::report::{self, heatmap::ChangeCounts};
 use portwatch::run_record::{RUN_RECORD_FILE, RunArguments, RunRecord, SceneCorrection};
+use portwatch::scene::SceneFormat;
 use portwatch::series::measure::{MeasureOptions, SeriesRun};
 use portwatch::series::{SeriesSettings, analyse, summarize};
 use portwatch::synth::{Cadence, Format, Scenario, Size, SynthSpec, Synthesizer};
@@ -41,6 +43,8 @@ enum Command {
     Report(ReportArgs),
     /// List the GPU adapters wgpu can use.
     Devices,
+    /// Measure each stage (decode, upload, kernel, readback) and whole runs on generated data, per backend.
+    Bench(BenchArgs),
     /// Score the series.csv and events.csv of a run against truth files; exits 3 when a threshold is missed.
     Eval(EvalArgs),
     /// Render a synthetic port archive with ground truth: scenes, masks, regions.geojson, truth.csv and
@@ -175,6 +179,55 @@ struct RunArgs {
     allow_failures: bool,
 }
 
+/// Which backends `bench` measures.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum BenchDevice {
+    Cpu,
+    Gpu,
+    /// The CPU, and the GPU when wgpu finds an adapter.
+    Both,
+}
+
+#[derive(clap::Args)]
+struct BenchArgs {
+    /// Which backends to measure
+    #[arg(long, value_enum, default_value_t = BenchDevice::Both)]
+    device: BenchDevice,
+    /// Scene size in pixels, WIDTHxHEIGHT
+    #[arg(long, default_value = "4096x4096", value_parser = parse_bench_size)]
+    size: (u32, u32),
+    /// Bands per pixel (1 to 16)
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=16))]
+    bands: u32,
+    /// Bits per sample, 8 or 16
+    #[arg(long, default_value_t = 8, value_parser = parse_bits)]
+    bits: u32,
+    /// Square regions in the kernel's scenes
+    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u32).range(0..=65535))]
+    regions: u32,
+    /// Change threshold of the kernel stages
+    #[arg(long, default_value_t = 60)]
+    threshold: u32,
+    /// Smoothing radius of the kernel stages and whole runs (0 to 15)
+    #[arg(long, default_value_t = 0)]
+    smooth: u32,
+    /// Also write and read back the change mask, so that every pixel is thresholded
+    #[arg(long)]
+    mask: bool,
+    /// Measurements of each stage; the median is reported
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
+    repeat: u32,
+    /// Scenes of the synthetic archive for decoding and whole runs; 0 measures the kernel stages only
+    #[arg(long, default_value_t = 4)]
+    scenes: u32,
+    /// Print the figures as JSON instead of a table
+    #[arg(long)]
+    json: bool,
+    /// Print nothing on stderr but errors
+    #[arg(long, short)]
+    quiet: bool,
+}
+
 #[derive(clap::Args)]
 struct ReportArgs {
     /// The output directory of a run (holding run.json, series.csv, events.csv, summary.json, heatmap.png
@@ -301,6 +354,26 @@ impl SynthArgs {
 #[derive(Clone, Copy)]
 struct Nodata(Option<u32>);
 
+fn parse_bench_size(text: &str) -> Result<(u32, u32), String> {
+    let parsed = text
+        .split_once(['x', 'X'])
+        .and_then(|(w, h)| Some((w.parse::<u32>().ok()?, h.parse::<u32>().ok()?)));
+    match parsed {
+        Some((w, h)) if (16..=65535).contains(&w) && (16..=65535).contains(&h) => Ok((w, h)),
+        _ => Err(format!(
+            "expected WIDTHxHEIGHT, 16 to 65535 a side, got \"{text}\""
+        )),
+    }
+}
+
+fn parse_bits(text: &str) -> Result<u32, String> {
+    match text {
+        "8" => Ok(8),
+        "16" => Ok(16),
+        _ => Err(format!("expected 8 or 16, got \"{text}\"")),
+    }
+}
+
 fn parse_limit(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
         Ok(limit) if limit.is_finite() && limit >= 0.0 => Ok(limit),
@@ -339,6 +412,7 @@ fn main() -> ExitCode {
             write_report(&args.out, args.device, args.quiet).map(|()| ExitCode::SUCCESS)
         }
         Command::Devices => devices().map(|()| ExitCode::SUCCESS),
+        Command::Bench(args) => bench(&args).map(|()| ExitCode::SUCCESS),
         Command::Eval(args) => eval(&args),
         Command::Synth(args) => synth(&args).map(|()| ExitCode::SUCCESS),
     };
@@ -581,6 +655,44 @@ fn synth(args: &SynthArgs) -> Result<()> {
         "wrote {scenes} scenes and their truth in {:.1} s",
         progress.elapsed_seconds()
     ));
+    Ok(())
+}
+
+fn bench(args: &BenchArgs) -> Result<()> {
+    let progress = Progress::new(0, "stages", args.quiet);
+    let devices = match args.device {
+        BenchDevice::Cpu => vec![DeviceChoice::Cpu],
+        BenchDevice::Gpu => vec![DeviceChoice::Gpu],
+        BenchDevice::Both if gpu::adapters().is_empty() => {
+            progress.warn("no GPU adapter found: measuring the CPU only");
+            vec![DeviceChoice::Cpu]
+        }
+        BenchDevice::Both => vec![DeviceChoice::Cpu, DeviceChoice::Gpu],
+    };
+    let (width, height) = args.size;
+    let spec = bench::BenchSpec {
+        format: SceneFormat {
+            width,
+            height,
+            bands: args.bands,
+            bits_per_sample: args.bits,
+        },
+        regions: args.regions,
+        threshold: args.threshold,
+        radius: args.smooth,
+        change_mask: args.mask,
+        repeat: args.repeat as usize,
+        scenes: args.scenes,
+    };
+    let report = bench::run(&spec, &devices, &progress)?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", report.table());
+    }
+    if report.identical == Some(false) {
+        bail!("the backends' kernel results differ");
+    }
     Ok(())
 }
 

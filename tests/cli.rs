@@ -663,3 +663,70 @@ fn progress_goes_to_stderr_as_lines_and_quiet_silences_it() {
     assert_eq!(quiet.stderr, "");
     assert_eq!(quiet.pairs, logged.pairs);
 }
+
+/// `bench` measures every stage on each backend, says the backends agree, and prints JSON on request.
+#[test]
+fn bench_measures_every_stage_and_prints_json() {
+    let test = "bench_measures_every_stage_and_prints_json";
+    let device = if common::gpu_required() {
+        "both"
+    } else {
+        "cpu"
+    };
+    let args = [
+        "bench",
+        "--size",
+        "256x256",
+        "--bands",
+        "3",
+        "--regions",
+        "5",
+        "--repeat",
+        "2",
+        "--scenes",
+        "2",
+        "--smooth",
+        "1",
+        "--device",
+        device,
+    ];
+    let output = portwatch(&[&args[..], &["--json"]].concat(), &repo_root());
+    assert!(output.status.success(), "{test}: {}", stderr(&output));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["width"], 256);
+    assert_eq!(report["bands"], 3);
+    assert_eq!(report["regions"], 5);
+    assert!(report["decode"]["megapixels_per_second"].as_f64().unwrap() > 0.0);
+    assert_eq!(
+        report["decode_archive"]["megapixels"],
+        2.0 * 256.0 * 256.0 / 1e6
+    );
+    let devices = report["devices"].as_array().unwrap();
+    assert_eq!(devices.len(), if device == "both" { 2 } else { 1 });
+    for figures in devices {
+        for stage in ["upload", "kernel", "end_to_end"] {
+            assert!(
+                figures[stage]["median_seconds"].as_f64().unwrap() > 0.0,
+                "{test}: {stage} of {figures}"
+            );
+        }
+    }
+    if device == "both" {
+        assert_eq!(report["identical"], true);
+        assert!(devices[1]["readback"]["median_seconds"].as_f64().unwrap() > 0.0);
+    }
+    let table = portwatch(&args, &repo_root());
+    assert!(table.status.success(), "{test}: {}", stderr(&table));
+    let table = String::from_utf8(table.stdout).unwrap();
+    for row in [
+        "decode (one scene)",
+        "upload (per scene)",
+        "kernel",
+        "whole run (2 scenes)",
+    ] {
+        assert!(table.contains(row), "{test}: no {row:?} in\n{table}");
+    }
+    let refused = portwatch(&["bench", "--size", "8x8"], &repo_root());
+    assert_eq!(refused.status.code(), Some(2), "{}", stderr(&refused));
+    assert!(stderr(&refused).contains("16 to 65535 a side"));
+}

@@ -14,8 +14,8 @@ use super::params::{
 };
 use super::{
     ChangeKernel, ChangeMask, ChangeSettings, Outputs, PairStats, Radiometry, RegionStats,
-    SCENE_SLOTS, Slot, background_params, check_radiometry, check_scene, check_slot, check_stack,
-    kernel_params, split_profiles, unloaded_slots,
+    SCENE_SLOTS, Slot, StageTimes, background_params, check_radiometry, check_scene, check_slot,
+    check_stack, kernel_params, split_profiles, unloaded_slots,
 };
 use crate::error::{Error, Result};
 use crate::rasterize::LabelRaster;
@@ -24,6 +24,7 @@ use bytemuck::{Pod, Zeroable};
 use std::borrow::Cow;
 use std::ops::Range;
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 use wgpu::util::DeviceExt;
 
 const PARAMS_WGSL: &str = include_str!("../../shaders/params.wgsl");
@@ -309,6 +310,7 @@ pub struct GpuKernel {
     /// At most this many rows to a background stripe, when set (for tests).
     stripe_rows: Option<usize>,
     passes: ComparePasses,
+    times: StageTimes,
     /// The regions' labels and positions, kept to upload a stripe at a time when comparisons go in stripes.
     striped_labels: Option<LabelRaster>,
     /// Why the device was lost, once it is: set by wgpu's device-lost callback.
@@ -580,6 +582,7 @@ impl GpuKernel {
             max_binding,
             stripe_rows: None,
             passes,
+            times: StageTimes::default(),
             striped_labels: (passes != ComparePasses::Whole).then(|| labels.clone()),
             lost: Arc::default(),
             compares: 0,
@@ -638,10 +641,11 @@ impl GpuKernel {
 
     /// Uploads the stripe's rows of the scenes in slots `a` and `b` and of the labels, the halo's labels
     /// cleared; nothing when comparisons go in one pass, whose scenes were uploaded when loaded.
-    fn upload_stripe(&self, a: Slot, b: Slot, stripe: &StripeRows) {
+    fn upload_stripe(&mut self, a: Slot, b: Slot, stripe: &StripeRows) -> Result<()> {
         let Some(labels) = &self.striped_labels else {
-            return;
+            return Ok(());
         };
+        let started = Instant::now();
         let width = self.format.width as usize;
         let bands = self.format.bands as usize;
         let samples_per_word = (32 / self.format.bits_per_sample) as usize;
@@ -679,19 +683,36 @@ impl GpuKernel {
             self.queue
                 .write_buffer(buffer, 0, bytemuck::cast_slice(&stripe_words));
         }
+        self.times.upload += self.finish_uploads(started)?;
+        Ok(())
+    }
+
+    /// Waits until the buffer writes queued so far have reached the device; the time since `started`.
+    fn finish_uploads(&self, started: Instant) -> Result<std::time::Duration> {
+        self.queue.submit([]);
+        self.wait()?;
+        Ok(started.elapsed())
+    }
+
+    /// Waits until the device has done all the work submitted to it.
+    fn wait(&self) -> Result<()> {
+        self.device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .map(drop)
+            .map_err(|e| self.failure(format!("waiting for the device failed: {e}")))
     }
 
     /// One pass of a comparison over the stripe's uploaded rows, counting only its counted rows: the
     /// regions' statistics, and as asked the stripe's change bitmap and the regions' profiles, as words.
     fn compare_stripe(
-        &self,
+        &mut self,
         a: Slot,
         b: Slot,
         settings: &ChangeSettings,
         outputs: Outputs,
         stripe: &StripeRows,
     ) -> Result<StripeWords> {
-        self.upload_stripe(a, b, stripe);
+        self.upload_stripe(a, b, stripe)?;
         let rows = SceneFormat {
             height: stripe.uploaded.len() as u32,
             ..self.format
@@ -735,6 +756,12 @@ impl GpuKernel {
                 words,
             );
         }
+        let started = Instant::now();
+        self.queue.submit([encoder.finish()]);
+        self.wait()?;
+        self.times.kernel += started.elapsed();
+        let started = Instant::now();
+        let mut encoder = self.device.create_command_encoder(&Default::default());
         let mut readbacks = vec![&self.stats_readback];
         encoder.copy_buffer_to_buffer(&self.stats, 0, &self.stats_readback, 0, None);
         if outputs.change_mask {
@@ -747,6 +774,7 @@ impl GpuKernel {
         }
         self.queue.submit([encoder.finish()]);
         let mut words = self.read_back(&readbacks)?.into_iter();
+        self.times.readback += started.elapsed();
         if let Some(error) = pollster::block_on(scope.pop()) {
             return Err(self.failure(format!("comparing scenes failed: {error}")));
         }
@@ -817,9 +845,7 @@ impl GpuKernel {
                 let _ = sender.send((index, result));
             });
         }
-        self.device
-            .poll(wgpu::PollType::wait_indefinitely())
-            .map_err(|e| self.failure(format!("waiting for the device failed: {e}")))?;
+        self.wait()?;
         drop(sender);
         for (index, result) in receiver {
             result.map_err(|e| self.failure(format!("reading back buffer {index} failed: {e}")))?;
@@ -871,6 +897,7 @@ impl ChangeKernel for GpuKernel {
         check_slot(slot)?;
         check_scene(self.format, &scene)?;
         check_radiometry(self.format, &radiometry)?;
+        let started = Instant::now();
         let target = &mut self.slots[slot];
         self.queue
             .write_buffer(&target.radiometry, 0, bytemuck::bytes_of(&radiometry));
@@ -888,7 +915,12 @@ impl ChangeKernel for GpuKernel {
             }
             ComparePasses::Stripes { .. } => target.host = Some(scene),
         }
+        self.times.upload += self.finish_uploads(started)?;
         Ok(())
+    }
+
+    fn stage_times(&self) -> StageTimes {
+        self.times
     }
 
     fn compare(

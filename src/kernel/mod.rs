@@ -26,6 +26,7 @@ use params::{
     HISTOGRAM_BINS, KernelParams, MAX_BANDS, MAX_SMOOTHING_RADIUS, PROFILE_CHANGED, PROFILE_VALID,
     PROFILE_WORDS,
 };
+use std::time::Duration;
 
 /// A place on the backend that holds one loaded scene.
 pub type Slot = usize;
@@ -198,6 +199,29 @@ pub trait ChangeKernel: Send {
     /// with no valid observation has samples 0 and validity bit 0; the bitmap is `None` when every pixel
     /// has one. Scenes must have the kernel's format; 1 to [`MAX_STACK_SCENES`] of them.
     fn background(&mut self, stack: &[(&Scene, Radiometry)], nodata: Option<u32>) -> Result<Scene>;
+    /// The time spent so far in each stage of loading and comparing scenes.
+    fn stage_times(&self) -> StageTimes;
+}
+
+/// Time spent in each stage of the kernel's work, summed over its calls: uploading scenes to the backend,
+/// computing comparisons, reading their results back to the host.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct StageTimes {
+    pub upload: Duration,
+    pub kernel: Duration,
+    pub readback: Duration,
+}
+
+impl std::ops::Sub for StageTimes {
+    type Output = StageTimes;
+
+    fn sub(self, earlier: StageTimes) -> StageTimes {
+        StageTimes {
+            upload: self.upload - earlier.upload,
+            kernel: self.kernel - earlier.kernel,
+            readback: self.readback - earlier.readback,
+        }
+    }
 }
 
 /// Sets up the chosen backend for scenes of `format` and the regions in `labels`.

@@ -15,7 +15,7 @@ pub use smooth::smooth;
 
 use super::params::{INVALID, PIXELS_PER_INVOCATION, Radiometry};
 use super::{
-    ChangeKernel, ChangeMask, ChangeSettings, Outputs, PairStats, SCENE_SLOTS, Slot,
+    ChangeKernel, ChangeMask, ChangeSettings, Outputs, PairStats, SCENE_SLOTS, Slot, StageTimes,
     background_params, check_radiometry, check_scene, check_slot, check_stack, kernel_params,
     split_profiles, unloaded_slots,
 };
@@ -24,6 +24,7 @@ use crate::rasterize::LabelRaster;
 use crate::scene::{Scene, SceneFormat};
 use rayon::prelude::*;
 use std::ops::Range;
+use std::time::Instant;
 
 /// The word of sample `s` (pixel · bands + band): the shader's `sample_word` (params.wgsl) for BITS-bit
 /// samples.
@@ -109,6 +110,7 @@ pub struct CpuKernel {
     change_mask: Vec<u32>,
     /// Why `--device auto` settled on the CPU, for the run's log.
     chosen_because: Option<String>,
+    times: StageTimes,
 }
 
 impl CpuKernel {
@@ -120,6 +122,7 @@ impl CpuKernel {
             slots: Default::default(),
             change_mask: vec![0; format.bitmap_word_count()],
             chosen_because: None,
+            times: StageTimes::default(),
         }
     }
 
@@ -140,11 +143,18 @@ impl ChangeKernel for CpuKernel {
     }
 
     fn load_scene(&mut self, slot: Slot, scene: Scene, radiometry: Radiometry) -> Result<()> {
+        let started = Instant::now();
         check_slot(slot)?;
         check_scene(self.format, &scene)?;
         check_radiometry(self.format, &radiometry)?;
         self.slots[slot] = Some((scene, radiometry));
+        self.times.upload += started.elapsed();
         Ok(())
+    }
+
+    /// The CPU reads its results where it computed them: no readback.
+    fn stage_times(&self) -> StageTimes {
+        self.times
     }
 
     fn compare(
@@ -154,6 +164,7 @@ impl ChangeKernel for CpuKernel {
         settings: &ChangeSettings,
         outputs: Outputs,
     ) -> Result<PairStats> {
+        let started = Instant::now();
         check_slot(a)?;
         check_slot(b)?;
         let (Some((scene_a, radiometry_a)), Some((scene_b, radiometry_b))) =
@@ -248,7 +259,7 @@ impl ChangeKernel for CpuKernel {
             // Not `reduce`, whose identity would build (and finish) a tally table for every split.
             .reduce_with(Totals::merge)
             .unwrap_or_else(|| empty().1.finish(&params));
-        Ok(PairStats {
+        let stats = PairStats {
             regions: totals.regions,
             change_mask: with_mask.then(|| ChangeMask {
                 width: self.format.width,
@@ -260,7 +271,9 @@ impl ChangeKernel for CpuKernel {
             } else {
                 Vec::new()
             },
-        })
+        };
+        self.times.kernel += started.elapsed();
+        Ok(stats)
     }
 
     fn background(&mut self, stack: &[(&Scene, Radiometry)], nodata: Option<u32>) -> Result<Scene> {
