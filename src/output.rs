@@ -167,7 +167,9 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     write_with(path, |file| file.write_all(bytes))
 }
 
-/// Writes an 8- or 16-bit image as a PNG, atomically, compressed hard: the files are kept and shared.
+/// Writes an 8- or 16-bit image as a PNG, atomically, with the fast deflate: the rasters are as large as
+/// the scenes and written on every run, and on a 2048x2048 busy archive the best compression took 60% of
+/// the whole run's time for files at most 1.6 times smaller (the heatmap; the background not at all).
 pub fn write_png<P>(path: &Path, image: &image::ImageBuffer<P, Vec<P::Subpixel>>) -> Result<()>
 where
     P: image::PixelWithColorType,
@@ -176,7 +178,7 @@ where
     use image::ImageEncoder;
     use image::codecs::png::{CompressionType, FilterType, PngEncoder};
     write_with(path, |file| {
-        PngEncoder::new_with_quality(file, CompressionType::Best, FilterType::Adaptive)
+        PngEncoder::new_with_quality(file, CompressionType::Fast, FilterType::Adaptive)
             .write_image(
                 bytemuck::cast_slice(image.as_raw()),
                 image.width(),
