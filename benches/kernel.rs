@@ -44,6 +44,7 @@ fn kernel_only(c: &mut Criterion) {
         for radius in [0, 1] {
             let settings = ChangeSettings {
                 threshold: 60,
+                region_thresholds: Vec::new(),
                 radius,
                 nodata: None,
             };

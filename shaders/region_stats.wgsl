@@ -1,5 +1,6 @@
 // Stage 3: threshold the (smoothed) magnitudes, accumulate per-region valid and changed counts, 64-bit
-// magnitude sums and histograms, optionally write the change bitmap and count each region's profile.
+// magnitude sums and histograms, optionally write the change bitmap and count each region's profile. The
+// change bitmap is thresholded at `params.threshold`, each region's counts at its own threshold.
 // CPU mirror: src/kernel/cpu/region_stats.rs.
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -14,6 +15,8 @@
 @group(0) @binding(6) var<storage, read> profile_offsets: array<u32>;
 // The regions' concatenated profiles, PROFILE_WORDS words a bin.
 @group(0) @binding(7) var<storage, read_write> profiles: array<atomic<u32>>;
+// Each region's threshold: entry l - 1.
+@group(0) @binding(8) var<storage, read> region_thresholds: array<u32>;
 
 fn label_at(pixel: u32) -> u32 {
     return (labels[pixel >> 1u] >> ((pixel & 1u) * 16u)) & 0xffffu;
@@ -65,13 +68,13 @@ fn main(
         if m == INVALID {
             continue;
         }
-        let changed = m > params.threshold;
-        if changed {
+        if m > params.threshold {
             mask_word |= 1u << (pixel - first);
         }
         if label == 0u {
             continue;
         }
+        let changed = m > region_thresholds[label - 1u];
         if params.write_profiles != 0u {
             let bin = (profile_offsets[label - 1u] + position_at(pixel)) * PROFILE_WORDS;
             atomicAdd(&profiles[bin + PROFILE_VALID], 1u);

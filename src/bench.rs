@@ -208,6 +208,7 @@ fn measure_kernel(
 ) -> Result<PairStats> {
     let settings = ChangeSettings {
         threshold: spec.threshold,
+        region_thresholds: Vec::new(),
         radius: spec.radius,
         nodata: None,
     };

@@ -134,17 +134,35 @@ fn random_case(seed: u64, width: u32, height: u32) -> Case {
         .then(|| rng.random_range(0..=format.max_sample()));
     let a = random_scene(&mut rng, format, None, nodata);
     let b = random_scene(&mut rng, format, Some(&samples_of(&a)), nodata);
-    let settings = ChangeSettings {
+    let mut settings = ChangeSettings {
         threshold: rng.random_range(0..=format.max_sample() * format.bands / 8),
+        region_thresholds: Vec::new(),
         radius: rng.random_range(0..=3),
         nodata,
     };
+    let labels = random_labels(&mut rng, width, height);
+    settings.region_thresholds = random_region_thresholds(&mut rng, format, &labels);
     Case {
         name: format!("seed {seed}: {format}, {settings:?}"),
-        labels: random_labels(&mut rng, width, height),
+        labels,
         scenes: [a, b],
         radiometry: [Radiometry::IDENTITY; 2],
         settings,
+    }
+}
+
+/// Half the time none (every region at the pair's threshold), else a random threshold for each region.
+fn random_region_thresholds(
+    rng: &mut ChaCha8Rng,
+    format: SceneFormat,
+    labels: &LabelRaster,
+) -> Vec<u32> {
+    let most = format.max_sample() * format.bands / 8;
+    match rng.random_bool(0.5) {
+        true => Vec::new(),
+        false => (0..labels.region_count)
+            .map(|_| rng.random_range(0..=most))
+            .collect(),
     }
 }
 
@@ -174,6 +192,7 @@ fn corrected_case(seed: u64, width: u32, height: u32) -> Case {
         random_radiometry(&mut rng, format),
     ];
     case.labels = shaped_labels(&mut rng, width, height);
+    case.settings.region_thresholds = random_region_thresholds(&mut rng, format, &case.labels);
     case.name = format!("{} with {:?}", case.name, case.radiometry);
     case
 }
@@ -373,6 +392,7 @@ fn magnitude_sums_do_not_overflow() {
     .unwrap();
     let settings = ChangeSettings {
         threshold: 1000,
+        region_thresholds: Vec::new(),
         radius: 0,
         nodata: None,
     };
@@ -431,6 +451,7 @@ fn dispatches_beyond_the_per_dimension_limit_cover_every_pixel() {
     let labels = LabelRaster::from_words(width, height, 2, vec![0x0002_0001; pixels / 2]).unwrap();
     let settings = ChangeSettings {
         threshold: 50,
+        region_thresholds: Vec::new(),
         radius: 0,
         nodata: None,
     };
@@ -483,6 +504,7 @@ fn many_regions_agree() {
     for radius in [0, 2] {
         case.settings = ChangeSettings {
             threshold: 120,
+            region_thresholds: Vec::new(),
             radius,
             nodata: Some(0),
         };
@@ -692,5 +714,34 @@ fn backgrounds_refuse_unusable_stacks() {
             .background(&[(&scene, Radiometry::IDENTITY)], None)
             .unwrap();
         assert_eq!(background, scene, "{}", kernel.description());
+    }
+}
+
+/// Region thresholds are one per region: any other count is refused by both backends.
+#[test]
+fn region_thresholds_must_match_the_regions() {
+    let mut case = random_case(77, 40, 30);
+    let regions = case.labels.region_count as usize;
+    case.settings.region_thresholds = vec![5; regions + 1];
+    let format = case.scenes[0].format;
+    let kernels = [
+        Some(common::cpu_kernel(format, &case.labels)),
+        common::gpu_kernel(
+            "region_thresholds_must_match_the_regions",
+            format,
+            &case.labels,
+        ),
+    ];
+    for mut kernel in kernels.into_iter().flatten() {
+        for (slot, scene) in case.scenes.iter().enumerate() {
+            kernel
+                .load_scene(slot, scene.clone(), Radiometry::IDENTITY)
+                .unwrap();
+        }
+        let error = kernel
+            .compare(0, 1, &case.settings, ALL_OUTPUTS[0])
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("region thresholds given for"), "{error}");
     }
 }

@@ -322,6 +322,7 @@ pub struct GpuKernel {
     slots: Vec<SceneSlot>,
     labels: wgpu::Buffer,
     positions: wgpu::Buffer,
+    region_thresholds: wgpu::Buffer,
     stats: wgpu::Buffer,
     change_mask: wgpu::Buffer,
     profiles: wgpu::Buffer,
@@ -493,6 +494,8 @@ impl GpuKernel {
             contents: bytemuck::cast_slice(&labels.profile_offsets),
             usage: wgpu::BufferUsages::STORAGE,
         });
+        let region_thresholds =
+            storage("region thresholds", labels.region_count as usize, copy_dst);
         let stats = storage("stats", stats_words, copy_src | copy_dst);
         let change_mask = storage("change mask", stripe.bitmap_word_count(), copy_src);
         let profile_words = labels.profile_bins() * PROFILE_WORDS;
@@ -570,6 +573,7 @@ impl GpuKernel {
                     &position_buffer,
                     &profile_offsets,
                     &profiles,
+                    &region_thresholds,
                 ],
             )
         });
@@ -596,6 +600,7 @@ impl GpuKernel {
             slots,
             labels: label_buffer,
             positions: position_buffer,
+            region_thresholds,
             stats,
             change_mask,
             profiles,
@@ -942,6 +947,12 @@ impl ChangeKernel for GpuKernel {
             return Err(unloaded_slots(a, b));
         }
         let format = self.format;
+        let thresholds = settings.thresholds_by_region(self.region_count)?;
+        self.queue.write_buffer(
+            &self.region_thresholds,
+            0,
+            bytemuck::cast_slice(&thresholds),
+        );
         let mut regions = vec![RegionStats::default(); self.region_count as usize];
         let mut mask_words = vec![
             0;

@@ -47,10 +47,14 @@ pub enum DeviceChoice {
 }
 
 /// How a pair is compared.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ChangeSettings {
-    /// A pixel is changed when its (smoothed) magnitude is greater than this.
+    /// A pixel is changed when its (smoothed) magnitude is greater than this: in the change mask, and in
+    /// the statistics and profile of every region without a threshold of its own.
     pub threshold: u32,
+    /// Each region's own threshold for its statistics and profile, in label order; empty when every region
+    /// uses `threshold`. Regions of different noise are measured in one pass this way.
+    pub region_thresholds: Vec<u32>,
     /// Smoothing window radius r, window (2r + 1)²; 0 for none.
     pub radius: u32,
     /// A pixel whose bands all equal this value is invalid; `None` to keep every pixel.
@@ -67,6 +71,17 @@ impl ChangeSettings {
             )));
         }
         check_nodata(format, self.nodata)
+    }
+
+    /// The threshold of each of `region_count` regions, in label order.
+    fn thresholds_by_region(&self, region_count: u32) -> Result<Vec<u32>> {
+        match self.region_thresholds.len() {
+            0 => Ok(vec![self.threshold; region_count as usize]),
+            n if n == region_count as usize => Ok(self.region_thresholds.clone()),
+            n => Err(Error::Setting(format!(
+                "{n} region thresholds given for {region_count} regions"
+            ))),
+        }
     }
 }
 
@@ -344,6 +359,7 @@ fn check_scene(expected: SceneFormat, scene: &Scene) -> Result<()> {
 fn background_params(format: SceneFormat, nodata: Option<u32>) -> Result<KernelParams> {
     let settings = ChangeSettings {
         threshold: 0,
+        region_thresholds: Vec::new(),
         radius: 0,
         nodata,
     };

@@ -52,6 +52,7 @@ pub fn event_pictures(
     let arguments = &run.record.arguments;
     let settings = ChangeSettings {
         threshold: run.record.pair_threshold,
+        region_thresholds: Vec::new(),
         radius: arguments.smooth,
         nodata: arguments.nodata,
     };

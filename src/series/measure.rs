@@ -214,6 +214,7 @@ impl<'a> SeriesRun<'a> {
         progress.say(&describe_radiometry(&radiometry, self.format()));
         let settings = |threshold| ChangeSettings {
             threshold,
+            region_thresholds: Vec::new(),
             radius: options.radius,
             nodata: options.nodata,
         };

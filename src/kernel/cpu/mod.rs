@@ -195,7 +195,13 @@ impl ChangeKernel for CpuKernel {
         let labels = &self.labels;
         let region_words = &self.region_words;
         let with_mask = outputs.change_mask;
-        let empty = || (Scratch::default(), RegionTotals::new(&params, labels));
+        let thresholds = settings.thresholds_by_region(self.labels.region_count)?;
+        let empty = || {
+            (
+                Scratch::default(),
+                RegionTotals::new(&params, labels, &thresholds),
+            )
+        };
         let totals = self
             .change_mask
             .par_chunks_mut(rows * width / PIXELS_PER_INVOCATION)
@@ -255,10 +261,10 @@ impl ChangeKernel for CpuKernel {
                 );
                 (scratch, totals)
             })
-            .map(|(_, totals)| totals.finish(&params))
+            .map(|(_, totals)| totals.finish())
             // Not `reduce`, whose identity would build (and finish) a tally table for every split.
             .reduce_with(Totals::merge)
-            .unwrap_or_else(|| empty().1.finish(&params));
+            .unwrap_or_else(|| empty().1.finish());
         let stats = PairStats {
             regions: totals.regions,
             change_mask: with_mask.then(|| ChangeMask {
@@ -470,6 +476,9 @@ mod tests {
             let labels = LabelRaster::from_words(format.width, format.height, 3, words).unwrap();
             let settings = ChangeSettings {
                 threshold: rng.random_range(0..format.max_sample()),
+                region_thresholds: (0..3)
+                    .map(|_| rng.random_range(0..format.max_sample()))
+                    .collect(),
                 radius: 0,
                 nodata: Some(nodata),
             };
@@ -508,7 +517,8 @@ mod tests {
                 let profile = &mut expected[label - 1];
                 let position = usize::from(labels.position_at(pixel));
                 profile.valid[position] += 1;
-                profile.changed[position] += u32::from(magnitude > settings.threshold);
+                profile.changed[position] +=
+                    u32::from(magnitude > settings.region_thresholds[label - 1]);
             }
             assert_eq!(stats.profiles, expected, "{format}");
         }

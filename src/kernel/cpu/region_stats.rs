@@ -16,7 +16,9 @@ use crate::rasterize::LabelRaster;
 const MAX_TALLIES: usize = 1 << 20;
 
 /// One task's statistics.
-pub struct RegionTotals {
+pub struct RegionTotals<'a> {
+    /// Each region's threshold, in label order: the shader's `region_thresholds`.
+    thresholds: &'a [u32],
     regions: Vec<RegionStats>,
     /// Pixels per region and magnitude, `magnitudes` entries a region; empty when not tallying.
     tallies: Vec<u32>,
@@ -43,13 +45,18 @@ impl Totals {
     }
 }
 
-impl RegionTotals {
-    pub fn new(params: &KernelParams, labels: &LabelRaster) -> RegionTotals {
+impl<'a> RegionTotals<'a> {
+    pub fn new(
+        params: &KernelParams,
+        labels: &LabelRaster,
+        thresholds: &'a [u32],
+    ) -> RegionTotals<'a> {
         let regions = params.region_count as usize;
         // The largest magnitude, smoothed or not, is bands · 255 for 8-bit samples.
         let magnitudes = (params.bands * 255 + 1) as usize;
         let tally = params.bits_per_sample == 8 && regions * magnitudes <= MAX_TALLIES;
         RegionTotals {
+            thresholds,
             regions: vec![RegionStats::default(); regions],
             tallies: if tally {
                 vec![0; regions * magnitudes]
@@ -66,17 +73,18 @@ impl RegionTotals {
     }
 
     /// The statistics of every region, with the tallies counted in.
-    pub fn finish(mut self, params: &KernelParams) -> Totals {
+    pub fn finish(mut self) -> Totals {
         if !self.tallies.is_empty() {
-            for (region, tallies) in self
+            for ((region, tallies), &threshold) in self
                 .regions
                 .iter_mut()
                 .zip(self.tallies.chunks(self.magnitudes))
+                .zip(self.thresholds)
             {
                 for (m, &count) in (0..).zip(tallies).filter(|&(_, &count)| count != 0) {
                     let count = u64::from(count);
                     region.valid_px += count;
-                    if m > params.threshold {
+                    if m > threshold {
                         region.changed_px += count;
                     }
                     region.magnitude_sum += u64::from(m) * count;
@@ -100,7 +108,7 @@ pub fn region_stats(
     raster: &LabelRaster,
     first: usize,
     counted: &[bool],
-    totals: &mut RegionTotals,
+    totals: &mut RegionTotals<'_>,
     change_mask: &mut [u32],
 ) {
     let first_word = first / PIXELS_PER_INVOCATION;
@@ -128,7 +136,7 @@ pub fn region_stats(
         }
         if !totals.profiles.is_empty() {
             profile(
-                params,
+                totals.thresholds,
                 &word_magnitudes,
                 &word_labels,
                 &word_pairs(&raster.positions),
@@ -149,9 +157,9 @@ fn position_at(positions: &[u32; PIXELS_PER_INVOCATION / 2], pixel: u32) -> u32 
 }
 
 /// The profile part of one invocation: each valid pixel in a region counts in its region's bin at its
-/// position, as changed too when its magnitude is above the threshold.
+/// position, as changed too when its magnitude is above its region's threshold.
 fn profile(
-    params: &KernelParams,
+    thresholds: &[u32],
     magnitude: &[u32; PIXELS_PER_INVOCATION],
     labels: &[u32; PIXELS_PER_INVOCATION / 2],
     positions: &[u32; PIXELS_PER_INVOCATION / 2],
@@ -166,7 +174,7 @@ fn profile(
         let bin = (profile_offsets[(label - 1) as usize] + position_at(positions, pixel)) as usize
             * PROFILE_WORDS;
         profiles[bin + PROFILE_VALID] += 1;
-        profiles[bin + PROFILE_CHANGED] += u32::from(m > params.threshold);
+        profiles[bin + PROFILE_CHANGED] += u32::from(m > thresholds[(label - 1) as usize]);
     }
 }
 
@@ -180,13 +188,14 @@ fn flush(totals: &mut [RegionStats], label: u32, valid: u32, changed: u32, sum: 
     region.magnitude_sum += u64::from(sum);
 }
 
-/// One invocation: 32 pixels with their `magnitude` and `labels`; returns their word of the change bitmap. The shader's single loop is split in two: the change bits of every pixel, a loop that vectorises,
-/// then the statistics of the pixels in a region.
+/// One invocation: 32 pixels with their `magnitude` and `labels`; returns their word of the change bitmap,
+/// at the params' threshold. The shader's single loop is split in two: the change bits of every pixel, a
+/// loop that vectorises, then the statistics of the pixels in a region, at their region's threshold.
 fn main(
     params: &KernelParams,
     magnitude: &[u32; PIXELS_PER_INVOCATION],
     labels: &[u32; PIXELS_PER_INVOCATION / 2],
-    totals: &mut RegionTotals,
+    totals: &mut RegionTotals<'_>,
 ) -> u32 {
     let mut mask_word = 0;
     for (pixel, &m) in (0..).zip(magnitude) {
@@ -228,7 +237,7 @@ fn main(
             run_sum = 0;
         }
         run_valid += 1;
-        run_changed += u32::from(m > params.threshold);
+        run_changed += u32::from(m > totals.thresholds[(label - 1) as usize]);
         run_sum += m;
         totals.regions[(label - 1) as usize].histogram[histogram_bin(m) as usize] += 1;
     }
