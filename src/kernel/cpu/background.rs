@@ -1,25 +1,29 @@
 //! CPU mirror of `shaders/background.wgsl`: per pixel and band, the lower median of the corrected samples of
 //! a stack's valid observations, found bit by bit from the top as the shader does.
 //!
-//! Where the shader runs one invocation per pixel, this runs one row at a time: each observation's validity
-//! and corrected samples are gathered once for the row, then every step of the search runs across the
-//! row's pixels, a loop without branches that vectorises.
+//! Where the shader runs one invocation per pixel, this runs one row at a time over all its samples (pixels
+//! times bands) as 16-bit lanes: each observation's corrected samples are gathered once for the row, an
+//! invalid observation's as 0xffff, which no candidate exceeds, so that it never counts as below; then
+//! every step of the search runs across the row's lanes, a loop without branches that vectorises.
 
-use super::{sample_value, sample_word};
+use super::sample_value;
 use crate::kernel::params::{KernelParams, Radiometry, bitmap_bit};
 use crate::scene::Scene;
+
+/// The lane of an invalid observation: above every candidate median, so never counted below one.
+const INVALID_LANE: u16 = u16::MAX;
 
 /// A task's buffers, reused from row to row.
 #[derive(Default)]
 pub struct BackgroundScratch {
-    /// Per observation and pixel of the row: 1 when valid.
-    valid: Vec<u32>,
-    /// Per pixel: how many observations are valid.
-    valid_count: Vec<u32>,
-    /// Per observation and pixel of the row: the corrected sample of the band in hand.
-    values: Vec<u32>,
-    median: Vec<u32>,
-    below: Vec<u32>,
+    /// Per observation, the row's corrected samples, band-interleaved; `INVALID_LANE` where invalid.
+    values: Vec<u16>,
+    /// Per sample of the row: half its pixel's count of valid observations, rounded up.
+    half: Vec<u16>,
+    /// Per pixel of the row: how many observations are valid.
+    valid_count: Vec<u16>,
+    median: Vec<u16>,
+    below: Vec<u16>,
 }
 
 /// Writes row `y` of the background of `stack`: its samples, band-interleaved, and per pixel whether any
@@ -48,87 +52,121 @@ fn row<const BITS: u32>(
     valid: &mut [bool],
 ) {
     let width = params.width as usize;
-    let bands = params.bands;
-    let first_pixel = y * width;
-    let sample_at =
-        |scene: &Scene, s: u32| sample_value::<BITS>(scene.words[sample_word::<BITS>(s)], s);
-    let scene_count = stack.len();
-    scratch.valid.clear();
-    for (scene, _) in stack {
-        scratch
-            .valid
-            .extend((first_pixel..first_pixel + width).map(|pixel| {
-                let marked = scene
-                    .validity
-                    .as_ref()
-                    .is_none_or(|bitmap| bitmap_bit(bitmap[pixel >> 5], pixel as u32));
-                let first_sample = pixel as u32 * bands;
-                let nodata = params.nodata_enabled != 0
-                    && (first_sample..first_sample + bands)
-                        .all(|s| sample_at(scene, s) == params.nodata);
-                u32::from(marked && !nodata)
-            }));
-    }
+    let bands = params.bands as usize;
+    let lanes = width * bands;
+    scratch.values.resize(stack.len() * lanes, 0);
     scratch.valid_count.clear();
     scratch.valid_count.resize(width, 0);
-    for observation in scratch.valid.chunks_exact(width) {
-        for (count, &v) in scratch.valid_count.iter_mut().zip(observation) {
-            *count += v;
-        }
+    for ((scene, radiometry), values) in stack.iter().zip(scratch.values.chunks_exact_mut(lanes)) {
+        gather::<BITS>(
+            params,
+            scene,
+            radiometry,
+            y,
+            values,
+            &mut scratch.valid_count,
+        );
     }
     for (out, &count) in valid.iter_mut().zip(&scratch.valid_count) {
         *out = count > 0;
     }
-    scratch.values.resize(scene_count * width, 0);
-    scratch.median.resize(width, 0);
-    scratch.below.resize(width, 0);
-    for band in 0..bands {
-        for ((scene, radiometry), values) in
-            stack.iter().zip(scratch.values.chunks_exact_mut(width))
-        {
-            for (x, value) in values.iter_mut().enumerate() {
-                let s = (first_pixel + x) as u32 * bands + band;
-                *value = radiometry.apply(band as usize, sample_at(scene, s), params.max_sample());
-            }
+    scratch.half.clear();
+    scratch.half.extend(
+        scratch
+            .valid_count
+            .iter()
+            .flat_map(|&count| std::iter::repeat_n(count.div_ceil(2), bands)),
+    );
+    scratch.median.resize(lanes, 0);
+    scratch.below.resize(lanes, 0);
+    main::<BITS>(
+        &scratch.values,
+        &scratch.half,
+        &mut scratch.median,
+        &mut scratch.below,
+    );
+    samples.copy_from_slice(&scratch.median);
+}
+
+/// Row `y` of one observation: its corrected samples into `values` (`INVALID_LANE` for every band of an
+/// invalid pixel: marked invalid, or with `nodata` in every raw band), and one more valid observation
+/// counted for each valid pixel.
+fn gather<const BITS: u32>(
+    params: &KernelParams,
+    scene: &Scene,
+    radiometry: &Radiometry,
+    y: usize,
+    values: &mut [u16],
+    valid_count: &mut [u16],
+) {
+    let bands = params.bands as usize;
+    let width = params.width as usize;
+    let samples_per_word = (32 / BITS) as usize;
+    let first_sample = y * width * bands;
+    let max_sample = params.max_sample();
+    // With 8-bit samples and rows wider than the table, a table of every corrected value is cheaper than
+    // correcting each sample.
+    let identity = radiometry.is_identity();
+    let table: Vec<u16> = match BITS == 8 && width >= 256 && !identity {
+        true => (0..bands)
+            .flat_map(|band| {
+                (0..256).map(move |raw| radiometry.apply(band, raw, max_sample) as u16)
+            })
+            .collect(),
+        false => Vec::new(),
+    };
+    let correct = |band: usize, raw: u32| -> u16 {
+        if !table.is_empty() {
+            table[band * 256 + raw as usize]
+        } else if identity {
+            raw as u16
+        } else {
+            radiometry.apply(band, raw, max_sample) as u16
         }
-        main::<BITS>(
-            &scratch.valid,
-            &scratch.values,
-            &scratch.valid_count,
-            &mut scratch.median,
-            &mut scratch.below,
-        );
-        for (pixel, &median) in scratch.median.iter().enumerate() {
-            samples[pixel * bands as usize + band as usize] = median as u16;
+    };
+    let mut s = first_sample;
+    for (x, (pixel_values, count)) in values
+        .chunks_exact_mut(bands)
+        .zip(valid_count.iter_mut())
+        .enumerate()
+    {
+        let mut all_nodata = params.nodata_enabled != 0;
+        for (band, value) in pixel_values.iter_mut().enumerate() {
+            let raw = sample_value::<BITS>(scene.words[s / samples_per_word], s as u32);
+            all_nodata &= raw == params.nodata;
+            *value = correct(band, raw);
+            s += 1;
+        }
+        let pixel = y * width + x;
+        let marked = scene
+            .validity
+            .as_ref()
+            .is_none_or(|bitmap| bitmap_bit(bitmap[pixel >> 5], pixel as u32));
+        if marked && !all_nodata {
+            *count += 1;
+        } else {
+            pixel_values.fill(INVALID_LANE);
         }
     }
 }
 
-/// The shader's search for one band, across a row: the median of each pixel is the largest value m such
-/// that fewer than half = (n + 1) / 2 valid observations lie below m, which is the smallest m with at least
-/// half at or below it; built from the top bit down. With no valid observation, half is 0 and m stays 0.
-fn main<const BITS: u32>(
-    valid: &[u32],
-    values: &[u32],
-    valid_count: &[u32],
-    median: &mut [u32],
-    below: &mut [u32],
-) {
-    let width = median.len();
+/// The shader's search, across a row's lanes: the median of each lane is the largest value m such that
+/// fewer than `half` = (n + 1) / 2 of its n valid observations lie below m, which is the smallest m with at
+/// least half at or below it; built from the top bit down. With no valid observation, half is 0 and m stays
+/// 0. Invalid observations hold `INVALID_LANE`, below no candidate.
+fn main<const BITS: u32>(values: &[u16], half: &[u16], median: &mut [u16], below: &mut [u16]) {
+    let lanes = median.len();
     median.fill(0);
     for bit in (0..BITS).rev() {
         below.fill(0);
-        for (valid, values) in valid.chunks_exact(width).zip(values.chunks_exact(width)) {
-            for (((below, &median), &v), &value) in
-                below.iter_mut().zip(&*median).zip(valid).zip(values)
-            {
+        for values in values.chunks_exact(lanes) {
+            for ((below, &median), &value) in below.iter_mut().zip(&*median).zip(values) {
                 let candidate = median | (1 << bit);
-                *below += v & u32::from(value < candidate);
+                *below += u16::from(value < candidate);
             }
         }
-        for ((median, &below), &count) in median.iter_mut().zip(&*below).zip(valid_count) {
+        for ((median, &below), &half) in median.iter_mut().zip(&*below).zip(half) {
             let candidate = *median | (1 << bit);
-            let half = count.div_ceil(2);
             *median = if below < half { candidate } else { *median };
         }
     }
