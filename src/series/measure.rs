@@ -255,32 +255,28 @@ impl<'a> SeriesRun<'a> {
         for (date, calibrated) in calibration.iter().enumerate() {
             self.load_date(date, &backgrounds, &radiometry)?;
             let mut row = vec![CellMeasurement::default(); self.regions.len()];
-            // Against the background, once per distinct cell threshold.
-            let mut by_threshold: BTreeMap<u32, Vec<usize>> = BTreeMap::new();
-            for (region, stats) in calibrated.iter().enumerate() {
-                by_threshold
-                    .entry(thresholds.regions[region].for_cell(stats))
-                    .or_default()
-                    .push(region);
-            }
-            for (threshold, regions) in by_threshold {
-                let outputs = Outputs {
-                    change_mask: false,
-                    profiles: true,
-                };
-                let stats = self.kernel.compare(
-                    SCENE_SLOT,
-                    BACKGROUND_SLOT,
-                    &settings(threshold),
-                    outputs,
-                )?;
-                for region in regions {
-                    let cell = &mut row[region];
-                    cell.valid_px = stats.regions[region].valid_px;
-                    cell.changed_px = stats.regions[region].changed_px;
-                    cell.stretch =
-                        longest_stretch(&stats.profiles[region], &self.regions[region].bin_pixels);
-                }
+            // Against the background, every region at its threshold for the date.
+            let cell_thresholds = calibrated
+                .iter()
+                .enumerate()
+                .map(|(region, stats)| thresholds.regions[region].for_cell(stats))
+                .collect();
+            let outputs = Outputs {
+                change_mask: false,
+                profiles: true,
+            };
+            let against_background = ChangeSettings {
+                region_thresholds: cell_thresholds,
+                ..settings(thresholds.port.base)
+            };
+            let stats =
+                self.kernel
+                    .compare(SCENE_SLOT, BACKGROUND_SLOT, &against_background, outputs)?;
+            for (region, cell) in row.iter_mut().enumerate() {
+                cell.valid_px = stats.regions[region].valid_px;
+                cell.changed_px = stats.regions[region].changed_px;
+                cell.stretch =
+                    longest_stretch(&stats.profiles[region], &self.regions[region].bin_pixels);
             }
             // Against earlier scenes: the previous one at the port's threshold for pairs.csv, and the
             // previous observation of each region at its own threshold for its change score.
