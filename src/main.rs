@@ -6,6 +6,7 @@ use portwatch::archive::Archive;
 use portwatch::eval::{self, Metric, Threshold};
 use portwatch::kernel::DeviceChoice;
 use portwatch::kernel::gpu;
+use portwatch::pair::{self, CloudMasking, PairOptions};
 use portwatch::output::{
     PairsCsv, events_csv, series_csv, write_atomically, write_failures_csv, write_mask_png,
 };
@@ -43,6 +44,11 @@ enum Command {
     Devices,
     /// Score the series.csv and events.csv of a run against truth files; exits 3 when a threshold is missed.
     Eval(EvalArgs),
+    /// Compare two scenes: write the change mask and print each region's changed and valid pixels.
+    Pair(PairArgs),
+    /// Score `pair` on the labelled real imagery of a data folder (LEVIR-CD, DSIFN-CD, OSCD RGB) beside
+    /// the classical baseline, as a Markdown table.
+    EvaluatePairs(EvaluatePairsArgs),
     /// Render a synthetic port archive with ground truth: scenes, masks, regions.geojson, truth.csv and
     /// truth_events.csv. Flags override the scenario's defaults.
     Synth(SynthArgs),
@@ -173,6 +179,82 @@ struct RunArgs {
     /// Exit 0 even when scenes failed to load (they are still listed in failures.csv and on stderr)
     #[arg(long)]
     allow_failures: bool,
+}
+
+/// How `pair` and `evaluate-pairs` compare a pair.
+#[derive(clap::Args)]
+struct PairSettingsArgs {
+    /// Which backend does the work
+    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
+    device: DeviceChoice,
+    /// A pixel is changed when its (smoothed) magnitude, the sum over bands of |a - b|, exceeds this
+    /// [default: chosen from the pair, Otsu's split of its magnitudes]
+    #[arg(long)]
+    threshold: Option<u32>,
+    /// Smoothing radius r: magnitudes are averaged over a (2r+1)x(2r+1) window (0 to 15)
+    #[arg(long, default_value_t = 1)]
+    smooth: u32,
+    /// Sample value marking nodata when every band of a pixel equals it, or "none"
+    #[arg(long, default_value = "0", value_parser = parse_nodata)]
+    nodata: Nodata,
+    /// Compare raw samples instead of normalizing AFTER's radiometry to BEFORE's
+    #[arg(long)]
+    no_normalize: bool,
+    /// Find clouds and their shadows and leave them out as invalid
+    #[arg(long, value_enum, default_value_t = CloudMasking::Auto)]
+    cloud_mask: CloudMasking,
+    /// Resample AFTER onto BEFORE's grid, by the shift found, before comparing
+    #[arg(long)]
+    align: bool,
+    /// Search shifts of up to this many pixels either way (0 to 16)
+    #[arg(long, default_value_t = portwatch::coregister::DEFAULT_SEARCH_RADIUS)]
+    search_radius: u32,
+}
+
+impl PairSettingsArgs {
+    fn options(&self) -> PairOptions {
+        PairOptions {
+            device: self.device,
+            threshold: self.threshold,
+            smooth: self.smooth,
+            nodata: self.nodata.0,
+            normalize: !self.no_normalize,
+            clouds: self.cloud_mask,
+            align: self.align,
+            search_radius: self.search_radius,
+        }
+    }
+}
+
+#[derive(clap::Args)]
+struct PairArgs {
+    /// The earlier scene
+    before: PathBuf,
+    /// The later scene
+    after: PathBuf,
+    /// GeoJSON regions in pixel coordinates [default: the whole image as one region]
+    #[arg(long)]
+    regions: Option<PathBuf>,
+    /// Write the change mask here as an 8-bit PNG (255 = changed)
+    #[arg(long, value_name = "FILE")]
+    mask_out: Option<PathBuf>,
+    /// Print the results as JSON instead of a table
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    settings: PairSettingsArgs,
+    /// Print nothing on stderr but errors and warnings
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+#[derive(clap::Args)]
+struct EvaluatePairsArgs {
+    /// The data folder [default: $PORTWATCH_DATA, else ../shared/data]
+    #[arg(long)]
+    data: Option<PathBuf>,
+    #[command(flatten)]
+    settings: PairSettingsArgs,
 }
 
 #[derive(clap::Args)]
@@ -341,6 +423,8 @@ fn main() -> ExitCode {
         Command::Devices => devices().map(|()| ExitCode::SUCCESS),
         Command::Eval(args) => eval(&args),
         Command::Synth(args) => synth(&args).map(|()| ExitCode::SUCCESS),
+        Command::Pair(args) => compare_pair(&args).map(|()| ExitCode::SUCCESS),
+        Command::EvaluatePairs(args) => evaluate_pairs(&args).map(|()| ExitCode::SUCCESS),
     };
     match result {
         Ok(code) => code,
@@ -563,6 +647,58 @@ fn eval(args: &EvalArgs) -> Result<ExitCode> {
     } else {
         ExitCode::from(THRESHOLD_MISSED)
     })
+}
+
+fn compare_pair(args: &PairArgs) -> Result<()> {
+    let regions = args.regions.as_deref().map(RegionSet::read).transpose()?;
+    let before = pair::load_scene(&args.before)?;
+    let after = pair::load_scene(&args.after)?;
+    let names = [args.before.as_path(), args.after.as_path()];
+    let options = args.settings.options();
+    let result = pair::compare(before, after, names, regions.as_ref(), &options)?;
+    if let Some(path) = &args.mask_out {
+        write_mask_png(path, &result.mask)?;
+    }
+    if !args.quiet {
+        for line in result.log_lines(names) {
+            eprintln!("portwatch: {line}");
+        }
+    }
+    if let Some(shift) = result.shift.filter(|s| s.worth_warning()) {
+        eprintln!(
+            "portwatch: warning: {} is shifted by ({:.2}, {:.2}) px against {}{}",
+            args.after.display(),
+            shift.dx,
+            shift.dy,
+            args.before.display(),
+            if result.aligned {
+                "; resampled onto it (--align)"
+            } else {
+                "; --align resamples it before comparing"
+            }
+        );
+    }
+    let text = if args.json {
+        result.to_json(names, options.smooth)
+    } else {
+        result.table()
+    };
+    std::io::stdout()
+        .write_all(text.as_bytes())
+        .context("cannot write the results to stdout")
+}
+
+fn evaluate_pairs(args: &EvaluatePairsArgs) -> Result<()> {
+    let data = args.data.clone().unwrap_or_else(pair::evaluation::data_folder);
+    if !data.is_dir() {
+        bail!("data folder {} does not exist", data.display());
+    }
+    let scores = pair::evaluation::evaluate(&data, &args.settings.options())?;
+    if scores.is_empty() {
+        bail!("no dataset found in {}", data.display());
+    }
+    print!("{}", pair::evaluation::render_table(&scores));
+    Ok(())
 }
 
 fn synth(args: &SynthArgs) -> Result<()> {

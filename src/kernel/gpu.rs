@@ -1,6 +1,8 @@
 //! The GPU backend: the WGSL stages in `shaders/` run through wgpu, headless. Buffers are made once per
 //! run; each scene is uploaded once into a slot and takes part in every pair that needs it. Backgrounds
-//! upload their stack stripe by stripe into buffers made for the call.
+//! upload their stack stripe by stripe into buffers made for the call. Co-registration: `gpu/coregister.rs`.
+
+mod coregister;
 
 use super::params::{
     HISTOGRAM_BINS, KernelParams, PIXELS_PER_INVOCATION, PROFILE_WORDS, STAT_CHANGED,
@@ -22,7 +24,7 @@ use wgpu::util::DeviceExt;
 const PARAMS_WGSL: &str = include_str!("../../shaders/params.wgsl");
 
 /// Every stage: its name (the shader file's stem and the CPU mirror's module) and its WGSL source.
-pub const STAGES: [(&str, &str); 4] = [
+pub const STAGES: [(&str, &str); 5] = [
     ("magnitude", include_str!("../../shaders/magnitude.wgsl")),
     ("smooth", include_str!("../../shaders/smooth.wgsl")),
     (
@@ -30,6 +32,7 @@ pub const STAGES: [(&str, &str); 4] = [
         include_str!("../../shaders/region_stats.wgsl"),
     ),
     ("background", include_str!("../../shaders/background.wgsl")),
+    ("coregister", include_str!("../../shaders/coregister.wgsl")),
 ];
 
 /// Test hook: with this variable set to N, the kernel destroys its device before its comparison after the
@@ -201,6 +204,8 @@ pub struct GpuKernel {
     smooth_pipeline: wgpu::ComputePipeline,
     region_stats_pipeline: wgpu::ComputePipeline,
     background_pipeline: wgpu::ComputePipeline,
+    /// Made on first use: most runs never co-register.
+    coregister_pipeline: std::cell::OnceCell<wgpu::ComputePipeline>,
     /// Indexed by [slot a][slot b], a ≠ b: magnitude of (slot a, slot b).
     magnitude_bindings: Vec<Vec<Option<wgpu::BindGroup>>>,
     smooth_binding: wgpu::BindGroup,
@@ -450,6 +455,7 @@ impl GpuKernel {
             smooth_pipeline,
             region_stats_pipeline,
             background_pipeline,
+            coregister_pipeline: Default::default(),
             magnitude_bindings,
             smooth_binding,
             region_stats_bindings,
@@ -832,5 +838,15 @@ impl ChangeKernel for GpuKernel {
             words,
             validity: (!every_pixel_valid).then_some(validity),
         })
+    }
+
+    fn shift_costs(
+        &mut self,
+        a: Slot,
+        b: Slot,
+        radius: u32,
+        nodata: Option<u32>,
+    ) -> Result<super::ShiftCosts> {
+        self.search_shifts(a, b, radius, nodata)
     }
 }
