@@ -1,24 +1,29 @@
 //! Automatic cloud and cloud-shadow masking, so that clouds and their shadows are reported as invalid
-//! rather than as change. Each scene is judged against its own brightness distribution, so the rule holds
-//! for 8- and 16-bit samples alike.
+//! rather than as change. A scene is judged against a reference of the same place (the other scene of a
+//! pair), each on its own brightness scale, so the rule holds for 8- and 16-bit samples alike and for
+//! scenes of different illumination.
 //!
-//! The rule, on the brightness b (mean of the first three bands, or of all of them with fewer) and the
-//! chroma c (largest minus smallest of those bands) of each valid pixel, M being the median brightness of
-//! the scene's valid pixels:
-//! 1. cloud seeds: b ≥ [`CLOUD_BRIGHTNESS`] · M and c ≤ [`CLOUD_CHROMA`] · b (bright and grey-white);
-//! 2. clouds: the 4-connected blobs of seeds of at least [`MIN_CLOUD_FRACTION`] of the scene (and 64 px),
+//! The rule, on each pixel's brightness b (mean of the first three bands, or of all of them with fewer)
+//! relative to its scene's median brightness over the pixels valid in both, β = b / M, and the scene's
+//! chroma c (largest minus smallest of those bands):
+//! 1. cloud cores: β − β_reference ≥ [`CORE_BRIGHTENING`] and c ≤ [`CLOUD_CHROMA`] · b (much brighter
+//!    than the reference there, and grey-white);
+//! 2. clouds: the 4-connected blobs of pixels with β − β_reference ≥ [`EDGE_BRIGHTENING`] holding at
+//!    least [`MIN_CLOUD_FRACTION`] of the scene (and 64 px) of cores (a ship or a roof is smaller),
 //!    dilated by [`CLOUD_DILATION`] of the scene's shorter side (their soft edges);
-//! 3. shadows: the clouds' footprint displaced by the shift, within the clouds' own extent, under which the
-//!    ground is darkest; its pixels darker than [`SHADOW_DARKNESS`] · M, dilated like the clouds.
+//! 3. shadows: the clouds' footprint displaced by the shift, within the clouds' own extent, under which
+//!    the scene darkened most against the reference; its pixels there with β − β_reference ≤
+//!    −[`SHADOW_DARKENING`], dilated like the clouds.
 
 use crate::scene::Scene;
 use std::collections::VecDeque;
 
-pub const CLOUD_BRIGHTNESS: f64 = 1.6;
+pub const CORE_BRIGHTENING: f64 = 0.5;
+pub const EDGE_BRIGHTENING: f64 = 0.15;
 pub const CLOUD_CHROMA: f64 = 0.2;
-pub const MIN_CLOUD_FRACTION: f64 = 0.002;
-pub const CLOUD_DILATION: f64 = 0.01;
-pub const SHADOW_DARKNESS: f64 = 0.8;
+pub const MIN_CLOUD_FRACTION: f64 = 0.005;
+pub const CLOUD_DILATION: f64 = 0.02;
+pub const SHADOW_DARKENING: f64 = 0.1;
 /// Shadow displacements tried per axis, evenly over the clouds' extent.
 const SHADOW_STEPS: i64 = 24;
 
@@ -86,15 +91,10 @@ fn fraction(part: u64, whole: u64) -> f64 {
     }
 }
 
-/// The clouds and shadows of `scene`, by the rule in the module's documentation.
-pub fn detect(scene: &Scene, nodata: Option<u32>) -> CloudCover {
-    let format = scene.format;
-    let (width, height) = (format.width as usize, format.height as usize);
-    let visible = format.bands.min(3) as usize;
-    let valid: Vec<bool> = (0..format.pixel_count())
-        .map(|p| scene.is_valid(p, nodata))
-        .collect();
-    let (brightness, chroma): (Vec<f64>, Vec<f64>) = (0..format.pixel_count())
+/// Brightness and chroma of every pixel.
+fn brightness_and_chroma(scene: &Scene) -> (Vec<f64>, Vec<f64>) {
+    let visible = scene.format.bands.min(3) as usize;
+    (0..scene.format.pixel_count())
         .map(|p| {
             let bands = (0..visible).map(|b| f64::from(scene.sample(p, b)));
             let (sum, low, high) = bands.fold((0.0, f64::MAX, 0.0f64), |(s, l, h), v| {
@@ -102,38 +102,79 @@ pub fn detect(scene: &Scene, nodata: Option<u32>) -> CloudCover {
             });
             (sum / visible as f64, high - low)
         })
-        .unzip();
-    let mut cover = CloudCover::clear(scene, nodata);
+        .unzip()
+}
+
+/// `brightness` over its median over the `valid` pixels; `None` when none is valid or the median is 0.
+fn relative(brightness: &[f64], valid: &[bool]) -> Option<Vec<f64>> {
     let mut levels: Vec<f64> = (0..brightness.len())
         .filter(|&p| valid[p])
         .map(|p| brightness[p])
         .collect();
     if levels.is_empty() {
-        return cover;
+        return None;
     }
     let middle = levels.len() / 2;
     let median = *levels.select_nth_unstable_by(middle, f64::total_cmp).1;
-    let seeds: Vec<bool> = (0..brightness.len())
-        .map(|p| {
-            valid[p]
-                && brightness[p] >= CLOUD_BRIGHTNESS * median
-                && chroma[p] <= CLOUD_CHROMA * brightness[p]
-        })
+    (median > 0.0).then(|| brightness.iter().map(|b| b / median).collect())
+}
+
+/// The clouds and shadows of `scene` against `reference`, a scene of the same place and size, by the rule
+/// in the module's documentation.
+pub fn detect(scene: &Scene, reference: &Scene, nodata: Option<u32>) -> CloudCover {
+    let format = scene.format;
+    let (width, height) = (format.width as usize, format.height as usize);
+    let mut cover = CloudCover::clear(scene, nodata);
+    let valid: Vec<bool> = (0..format.pixel_count())
+        .map(|p| scene.is_valid(p, nodata) && reference.is_valid(p, nodata))
+        .collect();
+    let (brightness, chroma) = brightness_and_chroma(scene);
+    let (reference_brightness, reference_chroma) = brightness_and_chroma(reference);
+    let (Some(relative_scene), Some(relative_reference)) = (
+        relative(&brightness, &valid),
+        relative(&reference_brightness, &valid),
+    ) else {
+        return cover;
+    };
+    let change: Vec<f64> = relative_scene
+        .iter()
+        .zip(&relative_reference)
+        .map(|(s, r)| s - r)
         .collect();
     let min_area = (MIN_CLOUD_FRACTION * format.pixel_count() as f64).max(64.0) as usize;
-    let cloud = large_blobs(&seeds, width, height, min_area);
+    let dilation = (CLOUD_DILATION * width.min(height) as f64).ceil() as usize;
+    // Clouds brighten `change` where `sign` is 1; the reference's own clouds where it is -1.
+    let clouds = |sign: f64, chroma: &[f64], brightness: &[f64]| {
+        let cores: Vec<bool> = (0..change.len())
+            .map(|p| {
+                valid[p]
+                    && sign * change[p] >= CORE_BRIGHTENING
+                    && chroma[p] <= CLOUD_CHROMA * brightness[p]
+            })
+            .collect();
+        let blobs: Vec<bool> = (0..change.len())
+            .map(|p| valid[p] && sign * change[p] >= EDGE_BRIGHTENING)
+            .collect();
+        dilate(
+            &blobs_with_cores(&blobs, &cores, width, height, min_area),
+            width,
+            height,
+            dilation,
+        )
+    };
+    let cloud = clouds(1.0, &chroma, &brightness);
     if !cloud.contains(&true) {
         return cover;
     }
-    let dilation = (CLOUD_DILATION * width.min(height) as f64).ceil() as usize;
-    let cloud = dilate(&cloud, width, height, dilation);
-    let shadow = shadow(&cloud, &brightness, &valid, width, height, median);
+    // Where the reference has a cloud, the scene looks darker: no shadow of the scene's is sought there.
+    let reference_cloud = clouds(-1.0, &reference_chroma, &reference_brightness);
+    let clear_in_reference: Vec<bool> = (0..valid.len())
+        .map(|p| valid[p] && !reference_cloud[p])
+        .collect();
+    let shadow = shadow(&cloud, &change, &clear_in_reference, width, height);
     let shadow = dilate(&shadow, width, height, dilation);
-    cover.masked = vec![false; brightness.len()];
-    for p in 0..brightness.len() {
-        if !valid[p] {
-            continue;
-        }
+    cover.masked = vec![false; change.len()];
+    for p in (0..change.len()).filter(|&p| scene.is_valid(p, nodata)) {
         if cloud[p] {
             cover.cloud_px += 1;
         } else if shadow[p] {
@@ -146,8 +187,14 @@ pub fn detect(scene: &Scene, nodata: Option<u32>) -> CloudCover {
     cover
 }
 
-/// The pixels of 4-connected blobs of `seeds` of at least `min_area` pixels.
-fn large_blobs(seeds: &[bool], width: usize, height: usize, min_area: usize) -> Vec<bool> {
+/// The pixels of 4-connected blobs of `seeds` holding at least `min_cores` pixels of `cores`.
+fn blobs_with_cores(
+    seeds: &[bool],
+    cores: &[bool],
+    width: usize,
+    height: usize,
+    min_cores: usize,
+) -> Vec<bool> {
     let mut kept = vec![false; seeds.len()];
     let mut seen = vec![false; seeds.len()];
     let mut queue = VecDeque::new();
@@ -174,7 +221,7 @@ fn large_blobs(seeds: &[bool], width: usize, height: usize, min_area: usize) -> 
                 }
             }
         }
-        if blob.len() >= min_area {
+        if blob.iter().filter(|&&p| cores[p]).count() >= min_cores {
             for p in blob {
                 kept[p] = true;
             }
@@ -216,16 +263,9 @@ fn dilate(mask: &[bool], width: usize, height: usize, radius: usize) -> Vec<bool
 }
 
 /// The clouds' shadow: the footprint `cloud` displaced by the shift, within the clouds' extent, that puts
-/// it over the darkest valid ground outside the clouds; its pixels there darker than
-/// [`SHADOW_DARKNESS`] · `median`.
-fn shadow(
-    cloud: &[bool],
-    brightness: &[f64],
-    valid: &[bool],
-    width: usize,
-    height: usize,
-    median: f64,
-) -> Vec<bool> {
+/// it where the scene darkened most (the lowest mean `change`) on valid pixels outside the clouds; its
+/// pixels there that darkened by at least [`SHADOW_DARKENING`].
+fn shadow(cloud: &[bool], change: &[f64], valid: &[bool], width: usize, height: usize) -> Vec<bool> {
     let pixels: Vec<(i64, i64)> = (0..cloud.len())
         .filter(|&p| cloud[p])
         .map(|p| ((p % width) as i64, (p / width) as i64))
@@ -239,6 +279,11 @@ fn shadow(
     let step = (reach / SHADOW_STEPS).max(1);
     // A sample of the footprint is enough to rank the displacements.
     let sample_step = (pixels.len() / 4096).max(1);
+    let sampled = pixels.len().div_ceil(sample_step);
+    let at = |x: i64, y: i64| -> Option<usize> {
+        let inside = (0..width as i64).contains(&x) && (0..height as i64).contains(&y);
+        inside.then(|| y as usize * width + x as usize)
+    };
     let darkest = (-reach..=reach)
         .step_by(step as usize)
         .flat_map(|dy| {
@@ -250,16 +295,12 @@ fn shadow(
             let under: Vec<f64> = pixels
                 .iter()
                 .step_by(sample_step)
-                .filter_map(|&(x, y)| {
-                    let (sx, sy) = (x + dx, y + dy);
-                    let inside = (0..width as i64).contains(&sx) && (0..height as i64).contains(&sy);
-                    let p = sy as usize * width + sx as usize;
-                    (inside && valid[p] && !cloud[p]).then(|| brightness[p])
-                })
+                .filter_map(|&(x, y)| at(x + dx, y + dy))
+                .filter(|&p| valid[p] && !cloud[p])
+                .map(|p| change[p])
                 .collect();
-            // The footprint must mostly fall on clear ground to be judged.
-            (under.len() * 2 >= pixels.len().div_ceil(sample_step))
-                .then(|| (dx, dy, under.iter().sum::<f64>() / under.len() as f64))
+            // The footprint must fall mostly on clear ground to be judged.
+            (under.len() * 4 >= sampled).then(|| (dx, dy, under.iter().sum::<f64>() / under.len() as f64))
         })
         .min_by(|a, b| a.2.total_cmp(&b.2));
     let mut shadow = vec![false; cloud.len()];
@@ -267,10 +308,8 @@ fn shadow(
         return shadow;
     };
     for &(x, y) in &pixels {
-        let (sx, sy) = (x + dx, y + dy);
-        if (0..width as i64).contains(&sx) && (0..height as i64).contains(&sy) {
-            let p = sy as usize * width + sx as usize;
-            shadow[p] = valid[p] && !cloud[p] && brightness[p] < SHADOW_DARKNESS * median;
+        if let Some(p) = at(x + dx, y + dy) {
+            shadow[p] = valid[p] && !cloud[p] && change[p] <= -SHADOW_DARKENING;
         }
     }
     shadow
@@ -280,15 +319,16 @@ fn shadow(
 mod tests {
     use super::*;
 
-    /// A grey ground of brightness 100 (200 on 16 bits), with a white disc and a dark disc beside it.
-    fn scene(bits: u32) -> Scene {
+    /// A grey ground of brightness about 100 (x 25 on 16 bits), with a white disc and a dark disc beside it
+    /// when `cloudy`.
+    fn scene(bits: u32, cloudy: bool) -> Scene {
         let (w, h) = (200u32, 160u32);
         let scale = if bits == 8 { 1 } else { 25 };
         let samples: Vec<u16> = (0..w * h)
             .flat_map(|p| {
                 let (x, y) = (f64::from(p % w), f64::from(p / w));
-                let cloud = (x - 60.0).hypot(y - 60.0) < 25.0;
-                let shade = (x - 120.0).hypot(y - 90.0) < 25.0;
+                let cloud = cloudy && (x - 60.0).hypot(y - 60.0) < 25.0;
+                let shade = cloudy && (x - 120.0).hypot(y - 90.0) < 25.0;
                 let ground = 90 + ((p * 7) % 21) as u16;
                 let v = if cloud {
                     240
@@ -311,8 +351,8 @@ mod tests {
     #[test]
     fn a_white_blob_and_its_displaced_shadow_are_masked_on_8_and_16_bits() {
         for bits in [8, 16] {
-            let mut scene = scene(bits);
-            let cover = detect(&scene, None);
+            let mut scene = scene(bits, true);
+            let cover = detect(&scene, &self::scene(bits, false), None);
             let disc = std::f64::consts::PI * 25.0 * 25.0;
             assert!(cover.cloud_px as f64 > disc, "{bits}-bit: {cover:?}");
             assert!(cover.cloud_px as f64 <= 1.6 * disc, "{bits}-bit: {}", cover.cloud_px);
@@ -326,8 +366,8 @@ mod tests {
 
     #[test]
     fn a_clear_scene_has_no_cloud() {
-        let samples: Vec<u8> = (0..100 * 100 * 3).map(|i| (60 + i % 50) as u8).collect();
-        let cover = detect(&Scene::from_u8(100, 100, 3, &samples), None);
+        let clear = scene(8, false);
+        let cover = detect(&clear, &clear, None);
         assert_eq!((cover.cloud_px, cover.shadow_px), (0, 0));
         assert_eq!(cover.cloud_fraction(), 0.0);
     }

@@ -283,8 +283,8 @@ pub fn compare(
     }
     let format = before.format;
     let nodata = options.nodata;
-    let clouds = [&before, &after].map(|scene| match options.clouds {
-        CloudMasking::Auto => cloud::detect(scene, nodata),
+    let clouds = [(&before, &after), (&after, &before)].map(|(scene, other)| match options.clouds {
+        CloudMasking::Auto => cloud::detect(scene, other, nodata),
         CloudMasking::None => CloudCover::clear(scene, nodata),
     });
     clouds[0].mask(&mut before);
