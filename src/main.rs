@@ -200,8 +200,8 @@ struct PairSettingsArgs {
     /// Compare raw samples instead of normalizing AFTER's radiometry to BEFORE's
     #[arg(long)]
     no_normalize: bool,
-    /// Find clouds and their shadows and leave them out as invalid
-    #[arg(long, value_enum, default_value_t = CloudMasking::Auto)]
+    /// Find clouds and their shadows (each scene against the other) and leave them out as invalid
+    #[arg(long, value_enum, default_value_t = CloudMasking::None)]
     cloud_mask: CloudMasking,
     /// Resample AFTER onto BEFORE's grid, by the shift found, before comparing
     #[arg(long)]

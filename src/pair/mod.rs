@@ -45,21 +45,6 @@ pub struct PairOptions {
     pub search_radius: u32,
 }
 
-impl Default for PairOptions {
-    fn default() -> Self {
-        PairOptions {
-            device: DeviceChoice::Auto,
-            threshold: None,
-            smooth: 1,
-            nodata: Some(0),
-            normalize: true,
-            clouds: CloudMasking::Auto,
-            align: false,
-            search_radius: coregister::DEFAULT_SEARCH_RADIUS,
-        }
-    }
-}
-
 /// What one region of the pair measured.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RegionChange {
