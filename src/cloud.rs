@@ -27,6 +27,16 @@ pub const SHADOW_DARKENING: f64 = 0.1;
 /// Shadow displacements tried per axis, evenly over the clouds' extent.
 const SHADOW_STEPS: i64 = 24;
 
+/// Whether clouds and their shadows are found and masked automatically.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum CloudMasking {
+    Auto,
+    None,
+}
+
 /// Which pixels of a scene are cloud or cloud shadow.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CloudCover {

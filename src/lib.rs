@@ -6,7 +6,7 @@
 //! and [`progress`] on stderr. Synthetic archives with ground truth: [`synth`]; scoring a run against the
 //! truth of its archive: [`eval`]. What a run used: [`run_record`]; the analysts' page: [`report`]. One
 //! pair on its own, and its evaluation on labelled real imagery: [`pair`], with [`cloud`] masking and
-//! [`coregister`] alignment.
+//! [`coregister`] alignment, which [`prepare`] applies to an archive's scenes.
 
 pub mod acquisition;
 pub mod archive;
@@ -17,6 +17,7 @@ pub mod eval;
 pub mod kernel;
 pub mod output;
 pub mod pair;
+pub mod prepare;
 pub mod progress;
 pub mod radiometry;
 pub mod rasterize;

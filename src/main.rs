@@ -6,7 +6,9 @@ use portwatch::archive::Archive;
 use portwatch::eval::{self, Metric, Threshold};
 use portwatch::kernel::DeviceChoice;
 use portwatch::kernel::gpu;
-use portwatch::pair::{self, CloudMasking, PairOptions};
+use portwatch::cloud::CloudMasking;
+use portwatch::pair::{self, PairOptions};
+use portwatch::prepare::Preparation;
 use portwatch::output::{
     PairsCsv, events_csv, series_csv, write_atomically, write_failures_csv, write_mask_png,
 };
@@ -170,6 +172,15 @@ struct RunArgs {
     /// Also write each pair's change mask as masks/FROM_TO.png (255 = changed)
     #[arg(long)]
     masks: bool,
+    /// Find each scene's clouds and their shadows against the archive's median and leave them out
+    #[arg(long, value_enum, default_value_t = CloudMasking::None)]
+    cloud_mask: CloudMasking,
+    /// Resample each scene onto the archive median's grid by its measured shift before measuring
+    #[arg(long)]
+    align: bool,
+    /// With --align, search shifts of up to this many pixels either way (0 to 16)
+    #[arg(long, default_value_t = portwatch::coregister::DEFAULT_SEARCH_RADIUS)]
+    search_radius: u32,
     /// Also write report.html, as `portwatch report` does
     #[arg(long)]
     report: bool,
@@ -456,6 +467,11 @@ fn run(args: RunArgs) -> Result<ExitCode> {
         window: args.background_window.map(|k| k as usize),
         min_valid_fraction: args.min_valid,
         pair_masks: true,
+        preparation: Preparation {
+            clouds: args.cloud_mask,
+            align: args.align,
+            search_radius: args.search_radius,
+        },
     };
     let series_settings = SeriesSettings {
         min_valid_fraction: args.min_valid,
@@ -586,6 +602,9 @@ fn run_arguments(args: &RunArgs, archive: &Path, regions: &Path) -> Result<RunAr
         berth_occupied: args.berth_occupied,
         yard_occupied: args.yard_occupied,
         nodata: args.nodata.0,
+        cloud_mask: args.cloud_mask,
+        align: args.align,
+        search_radius: args.search_radius,
     })
 }
 

@@ -5,6 +5,7 @@
 //! to consecutive pairs and each scene's radiometric correction).
 
 use crate::acquisition::Acquisition;
+use crate::cloud::CloudMasking;
 use crate::error::{Error, Result};
 use crate::kernel::Radiometry;
 use crate::kernel::params::RADIOMETRY_SHIFT;
@@ -44,6 +45,23 @@ pub struct RunArguments {
     pub yard_occupied: f64,
     /// `--nodata`; `None` for `none`.
     pub nodata: Option<u32>,
+    /// `--cloud-mask`; `none` in records written before the flag existed.
+    #[serde(default = "no_cloud_mask")]
+    pub cloud_mask: CloudMasking,
+    /// `--align`.
+    #[serde(default)]
+    pub align: bool,
+    /// `--search-radius`.
+    #[serde(default = "default_search_radius")]
+    pub search_radius: u32,
+}
+
+fn no_cloud_mask() -> CloudMasking {
+    CloudMasking::None
+}
+
+fn default_search_radius() -> u32 {
+    crate::coregister::DEFAULT_SEARCH_RADIUS
 }
 
 /// One scene's radiometric correction, `corrected = gain · sample + offset` per band on the native sample
@@ -177,6 +195,9 @@ mod tests {
             berth_occupied: 0.25,
             yard_occupied: 0.05,
             nodata: Some(0),
+            cloud_mask: CloudMasking::None,
+            align: false,
+            search_radius: 3,
         }
     }
 

@@ -4,7 +4,7 @@
 
 pub mod evaluation;
 
-use crate::cloud::{self, CloudCover};
+use crate::cloud::{self, CloudCover, CloudMasking};
 use crate::coregister::{self, Shift};
 use crate::error::{Error, Result};
 use crate::kernel::params::{HISTOGRAM_BINS, histogram_bin_lower_edge};
@@ -19,13 +19,6 @@ const BEFORE: kernel::Slot = 0;
 const AFTER: kernel::Slot = 1;
 /// The name and kind of the one region of a pair compared without regions.
 pub const WHOLE_IMAGE: &str = "image";
-
-/// Whether clouds and their shadows are found and masked automatically ([`crate::cloud`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum CloudMasking {
-    Auto,
-    None,
-}
 
 /// How a pair is compared.
 #[derive(Clone, Copy, Debug, PartialEq)]

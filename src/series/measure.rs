@@ -14,6 +14,7 @@ use crate::acquisition::Acquisition;
 use crate::archive::{Archive, SceneFailure};
 use crate::error::{Error, Result};
 use crate::kernel::params::Radiometry;
+use crate::prepare::{Preparation, prepare_against};
 use crate::kernel::{
     self, ChangeKernel, ChangeSettings, DeviceChoice, Outputs, PairStats, RegionStats, Slot,
 };
@@ -45,6 +46,8 @@ pub struct MeasureOptions {
     pub min_valid_fraction: f64,
     /// Hand each consecutive pair's change mask to the caller (`masks/`, the heatmap).
     pub pair_masks: bool,
+    /// Clouds masked and scenes aligned against the median of the raw scenes, once, before measuring.
+    pub preparation: Preparation,
 }
 
 /// One consecutive pair of scenes and what the kernel measured, region by region in name order.
@@ -90,6 +93,8 @@ pub struct SeriesRun<'a> {
     loaded_background: Option<usize>,
     /// Which date the earlier slot holds.
     loaded_earlier: Option<usize>,
+    /// Whether the scenes were prepared (`MeasureOptions::preparation`).
+    prepared: bool,
 }
 
 impl<'a> SeriesRun<'a> {
@@ -117,6 +122,7 @@ impl<'a> SeriesRun<'a> {
             options,
             loaded_background: None,
             loaded_earlier: None,
+            prepared: false,
         })
     }
 
@@ -210,6 +216,9 @@ impl<'a> SeriesRun<'a> {
         on_pair: &mut impl FnMut(PairResult) -> Result<()>,
     ) -> Result<Measured> {
         let options = self.options;
+        if options.preparation.is_active() && !self.prepared {
+            self.prepare(progress)?;
+        }
         let (background, backgrounds, radiometry) = self.backgrounds()?;
         progress.say(&describe_radiometry(&radiometry, self.format()));
         let settings = |threshold| ChangeSettings {
@@ -382,6 +391,33 @@ impl<'a> SeriesRun<'a> {
             .map(|date| (&self.scenes[date], radiometry[date]))
             .collect();
         self.kernel.background(&stack, self.options.nodata)
+    }
+
+    /// Masks clouds and aligns the scenes against the median of the raw scenes, saying what it found.
+    fn prepare(&mut self, progress: &Progress) -> Result<()> {
+        let raw = vec![Radiometry::IDENTITY; self.scenes.len()];
+        let reference = self.median(0..self.scenes.len(), &raw)?;
+        let prepared = prepare_against(
+            self.kernel.as_mut(),
+            (BACKGROUND_SLOT, SCENE_SLOT),
+            &reference,
+            &mut self.scenes,
+            &self.options.preparation,
+            self.options.nodata,
+        )?;
+        (self.loaded_background, self.loaded_earlier) = (None, None);
+        self.prepared = true;
+        for (date, scene) in prepared.iter().enumerate() {
+            let name = self.acquired(date).to_string();
+            progress.say(&scene.describe(&name));
+            if let Some(shift) = scene.shift.filter(|s| s.worth_warning()) {
+                progress.warn(&format!(
+                    "warning: {name} was shifted by ({:.2}, {:.2}) px against the archive's median",
+                    shift.dx, shift.dy
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// Loads the date's scene, and its background unless the slot already holds it.
