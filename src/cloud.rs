@@ -275,7 +275,13 @@ fn dilate(mask: &[bool], width: usize, height: usize, radius: usize) -> Vec<bool
 /// The clouds' shadow: the footprint `cloud` displaced by the shift, within the clouds' extent, that puts
 /// it where the scene darkened most (the lowest mean `change`) on valid pixels outside the clouds; its
 /// pixels there that darkened by at least [`SHADOW_DARKENING`].
-fn shadow(cloud: &[bool], change: &[f64], valid: &[bool], width: usize, height: usize) -> Vec<bool> {
+fn shadow(
+    cloud: &[bool],
+    change: &[f64],
+    valid: &[bool],
+    width: usize,
+    height: usize,
+) -> Vec<bool> {
     let pixels: Vec<(i64, i64)> = (0..cloud.len())
         .filter(|&p| cloud[p])
         .map(|p| ((p % width) as i64, (p / width) as i64))
@@ -310,7 +316,8 @@ fn shadow(cloud: &[bool], change: &[f64], valid: &[bool], width: usize, height: 
                 .map(|p| change[p])
                 .collect();
             // The footprint must fall mostly on clear ground to be judged.
-            (under.len() * 4 >= sampled).then(|| (dx, dy, under.iter().sum::<f64>() / under.len() as f64))
+            (under.len() * 4 >= sampled)
+                .then(|| (dx, dy, under.iter().sum::<f64>() / under.len() as f64))
         })
         .min_by(|a, b| a.2.total_cmp(&b.2));
     let mut shadow = vec![false; cloud.len()];
@@ -365,8 +372,16 @@ mod tests {
             let cover = detect(&scene, &self::scene(bits, false), None);
             let disc = std::f64::consts::PI * 25.0 * 25.0;
             assert!(cover.cloud_px as f64 > disc, "{bits}-bit: {cover:?}");
-            assert!(cover.cloud_px as f64 <= 1.6 * disc, "{bits}-bit: {}", cover.cloud_px);
-            assert!(cover.shadow_px as f64 > 0.8 * disc, "{bits}-bit: {}", cover.shadow_px);
+            assert!(
+                cover.cloud_px as f64 <= 1.6 * disc,
+                "{bits}-bit: {}",
+                cover.cloud_px
+            );
+            assert!(
+                cover.shadow_px as f64 > 0.8 * disc,
+                "{bits}-bit: {}",
+                cover.shadow_px
+            );
             cover.mask(&mut scene);
             assert!(!scene.is_valid(60 * 200 + 60, None));
             assert!(!scene.is_valid(90 * 200 + 120, None));

@@ -51,7 +51,9 @@ pub fn estimate(
     radius: u32,
     nodata: Option<u32>,
 ) -> Result<Option<Shift>> {
-    Ok(refine(&kernel.shift_costs(reference, scene, radius, nodata)?))
+    Ok(refine(
+        &kernel.shift_costs(reference, scene, radius, nodata)?,
+    ))
 }
 
 /// The sub-pixel shift from the integer costs: the shift of least mean difference per pixel, then on
@@ -106,7 +108,10 @@ pub fn resample(scene: &Scene, shift: Shift, nodata: Option<u32>) -> Scene {
     let bands = format.bands as usize;
     let split = |d: f64| {
         let fixed = (d * POSITION_ONE as f64).round() as i64;
-        (fixed.div_euclid(POSITION_ONE), fixed.rem_euclid(POSITION_ONE))
+        (
+            fixed.div_euclid(POSITION_ONE),
+            fixed.rem_euclid(POSITION_ONE),
+        )
     };
     let (ix, fx) = split(shift.dx);
     let (iy, fy) = split(shift.dy);

@@ -3,15 +3,15 @@
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use portwatch::archive::Archive;
+use portwatch::cloud::CloudMasking;
 use portwatch::eval::{self, Metric, Threshold};
 use portwatch::kernel::DeviceChoice;
 use portwatch::kernel::gpu;
-use portwatch::cloud::CloudMasking;
-use portwatch::pair::{self, PairOptions};
-use portwatch::prepare::Preparation;
 use portwatch::output::{
     PairsCsv, events_csv, series_csv, write_atomically, write_failures_csv, write_mask_png,
 };
+use portwatch::pair::{self, PairOptions};
+use portwatch::prepare::Preparation;
 use portwatch::progress::Progress;
 use portwatch::regions::RegionSet;
 use portwatch::report::{self, heatmap::ChangeCounts};
@@ -708,7 +708,10 @@ fn compare_pair(args: &PairArgs) -> Result<()> {
 }
 
 fn evaluate_pairs(args: &EvaluatePairsArgs) -> Result<()> {
-    let data = args.data.clone().unwrap_or_else(pair::evaluation::data_folder);
+    let data = args
+        .data
+        .clone()
+        .unwrap_or_else(pair::evaluation::data_folder);
     if !data.is_dir() {
         bail!("data folder {} does not exist", data.display());
     }

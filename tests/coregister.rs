@@ -46,14 +46,20 @@ fn whole_image(width: u32, height: u32) -> LabelRaster {
     LabelRaster::from_words(width, height, 1, words).unwrap()
 }
 
-fn estimate(kernel: &mut dyn ChangeKernel, reference: &Scene, shifted: &Scene) -> coregister::Shift {
+fn estimate(
+    kernel: &mut dyn ChangeKernel,
+    reference: &Scene,
+    shifted: &Scene,
+) -> coregister::Shift {
     kernel
         .load_scene(0, reference.clone(), Radiometry::IDENTITY)
         .unwrap();
     kernel
         .load_scene(1, shifted.clone(), Radiometry::IDENTITY)
         .unwrap();
-    coregister::estimate(kernel, 0, 1, 3, None).unwrap().unwrap()
+    coregister::estimate(kernel, 0, 1, 3, None)
+        .unwrap()
+        .unwrap()
 }
 
 #[test]
@@ -64,8 +70,18 @@ fn known_shifts_are_recovered_within_a_fifth_of_a_pixel() {
         let format = reference.format;
         let labels = whole_image(width, height);
         let mut kernel = cpu_kernel(format, &labels);
-        for (dx, dy) in [(0.0, 0.0), (0.3, -0.7), (1.4, 0.2), (-2.25, 1.5), (-0.5, -2.4)] {
-            let shift = estimate(kernel.as_mut(), &reference, &scene(width, height, bits, dx, dy));
+        for (dx, dy) in [
+            (0.0, 0.0),
+            (0.3, -0.7),
+            (1.4, 0.2),
+            (-2.25, 1.5),
+            (-0.5, -2.4),
+        ] {
+            let shift = estimate(
+                kernel.as_mut(),
+                &reference,
+                &scene(width, height, bits, dx, dy),
+            );
             assert!(
                 (shift.dx - dx).abs() <= 0.2 && (shift.dy - dy).abs() <= 0.2,
                 "{bits}-bit: shift ({dx}, {dy}) estimated as ({:.3}, {:.3})",
@@ -88,15 +104,24 @@ fn both_backends_measure_the_same_shift_costs() {
             bits_per_sample: bits,
         };
         let labels = whole_image(width, height);
-        let Some(mut gpu) = gpu_kernel("both_backends_measure_the_same_shift_costs", format, &labels)
-        else {
+        let Some(mut gpu) = gpu_kernel(
+            "both_backends_measure_the_same_shift_costs",
+            format,
+            &labels,
+        ) else {
             return;
         };
         let mut cpu = cpu_kernel(format, &labels);
         let max = format.max_sample();
         for slot in 0..2 {
             let samples: Vec<u16> = (0..format.pixel_count() * bands as usize)
-                .map(|_| if rng.random_bool(0.05) { 0 } else { rng.random_range(0..=max) as u16 })
+                .map(|_| {
+                    if rng.random_bool(0.05) {
+                        0
+                    } else {
+                        rng.random_range(0..=max) as u16
+                    }
+                })
                 .collect();
             let mut scene = if bits == 8 {
                 let bytes: Vec<u8> = samples.iter().map(|&v| v as u8).collect();
@@ -120,8 +145,14 @@ fn both_backends_measure_the_same_shift_costs() {
         for (radius, nodata) in [(0, None), (2, Some(0)), (5, None)] {
             let on_cpu = cpu.shift_costs(0, 1, radius, nodata).unwrap();
             let on_gpu = gpu.shift_costs(0, 1, radius, nodata).unwrap();
-            assert_eq!(on_cpu, on_gpu, "{format}, radius {radius}, nodata {nodata:?}");
-            assert_eq!(on_cpu.sums.len(), ((2 * radius + 1) * (2 * radius + 1)) as usize);
+            assert_eq!(
+                on_cpu, on_gpu,
+                "{format}, radius {radius}, nodata {nodata:?}"
+            );
+            assert_eq!(
+                on_cpu.sums.len(),
+                ((2 * radius + 1) * (2 * radius + 1)) as usize
+            );
             assert!(on_cpu.pixels.iter().all(|&p| p > 0));
         }
     }
@@ -142,23 +173,102 @@ fn align_removes_the_false_change_of_a_shift() {
     save("before.png", 0.0, 0.0);
     save("after.png", 1.6, -0.8);
     let changed = |extra: &[&str]| {
-        let mut args = vec!["pair", "before.png", "after.png", "--device", "cpu", "--json"];
+        let mut args = vec![
+            "pair",
+            "before.png",
+            "after.png",
+            "--device",
+            "cpu",
+            "--json",
+        ];
         args.extend(["--threshold", "30", "--smooth", "0"]);
         args.extend(extra);
         let output = portwatch(&args, dir.path());
         assert!(output.status.success(), "{}", stderr(&output));
         let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
-        (json["regions"][0]["changed_px"].as_u64().unwrap(), json, stderr(&output))
+        (
+            json["regions"][0]["changed_px"].as_u64().unwrap(),
+            json,
+            stderr(&output),
+        )
     };
     let (unaligned, json, log) = changed(&[]);
     assert!(log.contains("warning: after.png is shifted by ("), "{log}");
-    assert!((json["shift"]["dx"].as_f64().unwrap() - 1.6).abs() <= 0.2, "{json}");
-    assert!((json["shift"]["dy"].as_f64().unwrap() + 0.8).abs() <= 0.2, "{json}");
+    assert!(
+        (json["shift"]["dx"].as_f64().unwrap() - 1.6).abs() <= 0.2,
+        "{json}"
+    );
+    assert!(
+        (json["shift"]["dy"].as_f64().unwrap() + 0.8).abs() <= 0.2,
+        "{json}"
+    );
     assert_eq!(json["shift"]["aligned"], false);
     let (aligned, json, _) = changed(&["--align"]);
     assert_eq!(json["shift"]["aligned"], true);
     assert!(
         aligned * 20 < unaligned,
         "changed pixels: {aligned} aligned, {unaligned} not"
+    );
+}
+
+#[test]
+fn run_aligns_a_misregistered_archive_and_records_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let archive = dir.path().join("archive");
+    let output = portwatch(
+        &[
+            "synth",
+            "--scenario",
+            "quiet",
+            "--size",
+            "256x256",
+            "--gsd",
+            "4",
+            "--scenes",
+            "5",
+            "--misregistration",
+            "1.5",
+            "--cloud-probability",
+            "0",
+            "--quiet",
+            "--out",
+            archive.to_str().unwrap(),
+        ],
+        dir.path(),
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let run = |extra: &[&str]| {
+        let out = dir.path().join(format!("out{}", extra.len()));
+        let mut args = vec![
+            "run",
+            archive.to_str().unwrap(),
+            "--device",
+            "cpu",
+            "--threshold",
+            "60",
+        ];
+        args.extend(["--out", out.to_str().unwrap()]);
+        args.extend(extra);
+        let output = portwatch(&args, dir.path());
+        assert!(output.status.success(), "{}", stderr(&output));
+        let pairs = std::fs::read_to_string(out.join("pairs.csv")).unwrap();
+        let changed: u64 = pairs
+            .lines()
+            .skip(1)
+            .map(|line| line.split(',').nth(5).unwrap().parse::<u64>().unwrap())
+            .sum();
+        let record: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(out.join("run.json")).unwrap()).unwrap();
+        (changed, record, stderr(&output))
+    };
+    let (unaligned, record, _) = run(&[]);
+    assert_eq!(record["arguments"]["align"], false);
+    let (aligned, record, log) = run(&["--align", "--cloud-mask", "auto"]);
+    assert_eq!(record["arguments"]["align"], true);
+    assert_eq!(record["arguments"]["cloud_mask"], "auto");
+    assert_eq!(log.matches("px and aligned").count(), 5, "{log}");
+    assert!(
+        aligned * 2 < unaligned,
+        "changed pixels of the pairs: {aligned} aligned, {unaligned} not"
     );
 }

@@ -43,7 +43,8 @@ fn pair_beats_the_classical_baseline_on_real_imagery() {
             .find(|l| l.starts_with(&format!("| {dataset} |")))
             .unwrap_or_else(|| panic!("no row for {dataset}:\n{table}"));
         let cells: Vec<&str> = row.split('|').map(str::trim).collect();
-        let (pair_f1, baseline_f1): (f64, f64) = (cells[5].parse().unwrap(), cells[8].parse().unwrap());
+        let (pair_f1, baseline_f1): (f64, f64) =
+            (cells[5].parse().unwrap(), cells[8].parse().unwrap());
         pair_f1 / baseline_f1
     };
     assert!(ratio("oscd-rgb") >= 1.3, "{table}");

@@ -13,7 +13,9 @@ use std::path::{Path, PathBuf};
 /// Two 64x48 RGB scenes: the second a little brighter everywhere (a radiometric difference, not
 /// change) with a bright 10x8 block added at (40, 30).
 fn write_pair(dir: &Path) -> (PathBuf, PathBuf) {
-    let texture = |x: u32, y: u32| ((x.wrapping_mul(73_856_093) ^ y.wrapping_mul(19_349_663)) % 40 + 60) as f64;
+    let texture = |x: u32, y: u32| {
+        ((x.wrapping_mul(73_856_093) ^ y.wrapping_mul(19_349_663)) % 40 + 60) as f64
+    };
     let before = image::RgbImage::from_fn(64, 48, |x, y| {
         let v = texture(x, y) as u8;
         image::Rgb([v, v + 10, v + 20])
@@ -66,7 +68,13 @@ fn table_json_and_mask_describe_the_change() {
         .collect();
     assert_eq!(
         lines[0],
-        ["region", "kind", "valid_px", "changed_px", "changed_fraction"]
+        [
+            "region",
+            "kind",
+            "valid_px",
+            "changed_px",
+            "changed_fraction"
+        ]
     );
     assert_eq!(lines[1][..4], ["quay", "berth", "432", "80"], "{table}");
     assert_eq!(lines[2][..4], ["yard", "yard", "504", "0"], "{table}");
@@ -87,7 +95,10 @@ fn table_json_and_mask_describe_the_change() {
             .all(|&(x, y)| (40..50).contains(&x) && (30..38).contains(&y))
     );
 
-    let output = portwatch(&pair_args(&before, &after, &["--device", "cpu", "--json"]), dir.path());
+    let output = portwatch(
+        &pair_args(&before, &after, &["--device", "cpu", "--json"]),
+        dir.path(),
+    );
     assert!(output.status.success(), "{}", stderr(&output));
     let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(json["width"], 64);
@@ -152,20 +163,30 @@ fn bad_input_is_refused_by_name_and_writes_nothing() {
     assert_eq!(output.status.code(), Some(1));
     let message = stderr(&output);
     assert!(
-        message.contains("before.png") && message.contains("small.png") && message.contains("format"),
+        message.contains("before.png")
+            && message.contains("small.png")
+            && message.contains("format"),
         "{message}"
     );
     assert!(!dir.path().join("mask.png").exists());
     let missing = dir.path().join("missing.png");
     let output = portwatch(&pair_args(&before, &missing, &[]), dir.path());
     assert_eq!(output.status.code(), Some(1));
-    assert!(stderr(&output).contains("missing.png"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("missing.png"),
+        "{}",
+        stderr(&output)
+    );
     let output = portwatch(
         &pair_args(&before, &before, &["--search-radius", "40"]),
         dir.path(),
     );
     assert_eq!(output.status.code(), Some(1));
-    assert!(stderr(&output).contains("search radius 40"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("search radius 40"),
+        "{}",
+        stderr(&output)
+    );
 }
 
 /// A synthetic archive of 384x384 px scenes that all have a cloud, without the masks that would hide
@@ -174,8 +195,23 @@ fn cloudy_archive(bits: &str) -> (tempfile::TempDir, Vec<(PathBuf, PathBuf)>) {
     let dir = tempfile::tempdir().unwrap();
     let synth = dir.path().join("synth");
     let output = std::process::Command::new(portwatch_bin())
-        .args(["synth", "--scenario", "quiet", "--scenes", "4", "--size", "384x384"])
-        .args(["--cloud-probability", "1", "--bit-depth", bits, "--quiet", "--out"])
+        .args([
+            "synth",
+            "--scenario",
+            "quiet",
+            "--scenes",
+            "4",
+            "--size",
+            "384x384",
+        ])
+        .args([
+            "--cloud-probability",
+            "1",
+            "--bit-depth",
+            bits,
+            "--quiet",
+            "--out",
+        ])
         .arg(&synth)
         .output()
         .unwrap();
@@ -186,7 +222,9 @@ fn cloudy_archive(bits: &str) -> (tempfile::TempDir, Vec<(PathBuf, PathBuf)>) {
     let mut names: Vec<_> = std::fs::read_dir(&synth)
         .unwrap()
         .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "png") && !p.to_string_lossy().ends_with(".mask.png"))
+        .filter(|p| {
+            p.extension().is_some_and(|e| e == "png") && !p.to_string_lossy().ends_with(".mask.png")
+        })
         .collect();
     names.sort();
     for scene in names {
@@ -250,14 +288,26 @@ fn pair_reports_cloud_fractions_and_leaves_clouds_out_of_change() {
     let (before, after) = (&scenes[0].0, &scenes[1].0);
     let run = |mode: &str| {
         // A threshold given, so that both runs count change alike.
-        let extra = ["--device", "cpu", "--json", "--threshold", "90", "--cloud-mask", mode];
+        let extra = [
+            "--device",
+            "cpu",
+            "--json",
+            "--threshold",
+            "90",
+            "--cloud-mask",
+            mode,
+        ];
         let output = portwatch(&pair_args(before, after, &extra), dir.path());
         assert!(output.status.success(), "{}", stderr(&output));
         serde_json::from_slice::<serde_json::Value>(&output.stdout).unwrap()
     };
     let (auto, none) = (run("auto"), run("none"));
-    let fraction = |json: &serde_json::Value, scene: &str| json[scene]["cloud_fraction"].as_f64().unwrap();
-    assert!(fraction(&auto, "before") > 0.01 && fraction(&auto, "after") > 0.01, "{auto}");
+    let fraction =
+        |json: &serde_json::Value, scene: &str| json[scene]["cloud_fraction"].as_f64().unwrap();
+    assert!(
+        fraction(&auto, "before") > 0.01 && fraction(&auto, "after") > 0.01,
+        "{auto}"
+    );
     assert_eq!(fraction(&none, "after"), 0.0);
     let changed = |json: &serde_json::Value| json["regions"][0]["changed_px"].as_u64().unwrap();
     let valid = |json: &serde_json::Value| json["regions"][0]["valid_px"].as_u64().unwrap();

@@ -15,7 +15,8 @@ use std::path::{Path, PathBuf};
 
 /// The data folder: `$PORTWATCH_DATA`, else `../shared/data`.
 pub fn data_folder() -> PathBuf {
-    std::env::var_os("PORTWATCH_DATA").map_or_else(|| PathBuf::from("../shared/data"), PathBuf::from)
+    std::env::var_os("PORTWATCH_DATA")
+        .map_or_else(|| PathBuf::from("../shared/data"), PathBuf::from)
 }
 
 /// Bins of the baseline's magnitude histogram, over 0 to the pair's largest magnitude.
@@ -150,15 +151,12 @@ pub fn evaluate(data: &Path, options: &PairOptions) -> Result<Vec<DatasetScore>>
                 let after = load_scene(&pair.after)?;
                 let label = read_label(&pair.label, &before)?;
                 let baseline = baseline_mask(&before, &after);
-                let result = compare(
-                    before,
-                    after,
-                    [&pair.before, &pair.after],
-                    None,
-                    options,
-                )?;
+                let result = compare(before, after, [&pair.before, &pair.after], None, options)?;
                 for (pixel, &actual) in label.iter().enumerate() {
-                    let (x, y) = (pixel as u32 % result.format.width, pixel as u32 / result.format.width);
+                    let (x, y) = (
+                        pixel as u32 % result.format.width,
+                        pixel as u32 / result.format.width,
+                    );
                     score.portwatch.add(result.mask.is_changed(x, y), actual);
                     score.baseline.add(baseline[pixel], actual);
                 }
@@ -255,7 +253,13 @@ mod tests {
     #[test]
     fn scores_count_pixels() {
         let mut c = Confusion::default();
-        for (p, a) in [(true, true), (true, false), (false, true), (false, false), (true, true)] {
+        for (p, a) in [
+            (true, true),
+            (true, false),
+            (false, true),
+            (false, false),
+            (true, true),
+        ] {
             c.add(p, a);
         }
         assert_eq!((c.precision(), c.recall()), (2.0 / 3.0, 2.0 / 3.0));

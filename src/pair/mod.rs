@@ -116,7 +116,11 @@ impl PairResult {
                 shift.dx,
                 shift.dy,
                 names[0].display(),
-                if self.aligned { ", resampled onto it" } else { "" }
+                if self.aligned {
+                    ", resampled onto it"
+                } else {
+                    ""
+                }
             ),
             None => "no shift measured: no pixel valid in both scenes".to_string(),
         });
@@ -125,7 +129,13 @@ impl PairResult {
 
     /// The per-region statistics as an aligned text table.
     pub fn table(&self) -> String {
-        let header = ["region", "kind", "valid_px", "changed_px", "changed_fraction"];
+        let header = [
+            "region",
+            "kind",
+            "valid_px",
+            "changed_px",
+            "changed_fraction",
+        ];
         let rows: Vec<[String; 5]> = self
             .regions
             .iter()
@@ -225,8 +235,14 @@ impl PairResult {
 fn linear(radiometry: &Radiometry, bands: usize) -> (Vec<f64>, Vec<f64>) {
     let one = f64::from(1u32 << crate::kernel::params::RADIOMETRY_SHIFT);
     (
-        radiometry.gain[..bands].iter().map(|&g| f64::from(g) / one).collect(),
-        radiometry.offset[..bands].iter().map(|&o| f64::from(o) / one).collect(),
+        radiometry.gain[..bands]
+            .iter()
+            .map(|&g| f64::from(g) / one)
+            .collect(),
+        radiometry.offset[..bands]
+            .iter()
+            .map(|&o| f64::from(o) / one)
+            .collect(),
     )
 }
 
@@ -261,10 +277,11 @@ pub fn compare(
     }
     let format = before.format;
     let nodata = options.nodata;
-    let clouds = [(&before, &after), (&after, &before)].map(|(scene, other)| match options.clouds {
-        CloudMasking::Auto => cloud::detect(scene, other, nodata),
-        CloudMasking::None => CloudCover::clear(scene, nodata),
-    });
+    let clouds =
+        [(&before, &after), (&after, &before)].map(|(scene, other)| match options.clouds {
+            CloudMasking::Auto => cloud::detect(scene, other, nodata),
+            CloudMasking::None => CloudCover::clear(scene, nodata),
+        });
     clouds[0].mask(&mut before);
     clouds[1].mask(&mut after);
     let (labels, names_and_kinds) = label_raster(regions, format)?;
@@ -342,7 +359,10 @@ fn label_raster(
     let Some(regions) = regions else {
         let words = vec![1 | 1 << 16; format.pixel_count().div_ceil(2)];
         let whole = (WHOLE_IMAGE.to_string(), WHOLE_IMAGE.to_string());
-        return Ok((LabelRaster::from_words(width, height, 1, words)?, vec![whole]));
+        return Ok((
+            LabelRaster::from_words(width, height, 1, words)?,
+            vec![whole],
+        ));
     };
     let raster = LabelRaster::rasterize(regions, width, height)?;
     let outside = raster.region_count + 1;

@@ -14,10 +14,10 @@ use crate::acquisition::Acquisition;
 use crate::archive::{Archive, SceneFailure};
 use crate::error::{Error, Result};
 use crate::kernel::params::Radiometry;
-use crate::prepare::{Preparation, prepare_against};
 use crate::kernel::{
     self, ChangeKernel, ChangeSettings, DeviceChoice, Outputs, PairStats, RegionStats, Slot,
 };
+use crate::prepare::{Preparation, prepare_against};
 use crate::progress::Progress;
 use crate::radiometry;
 use crate::rasterize::LabelRaster;
