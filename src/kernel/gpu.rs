@@ -62,6 +62,26 @@ pub fn shader_source(stage_wgsl: &str) -> String {
     format!("{PARAMS_WGSL}\n{stage_wgsl}")
 }
 
+/// The compute pipeline of stage `name`, one of [`STAGES`].
+fn stage_pipeline(device: &wgpu::Device, name: &str) -> wgpu::ComputePipeline {
+    let (_, wgsl) = STAGES
+        .iter()
+        .find(|(stage, _)| *stage == name)
+        .expect("stage is listed in STAGES");
+    let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+        label: Some(name),
+        source: wgpu::ShaderSource::Wgsl(Cow::Owned(shader_source(wgsl))),
+    });
+    device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+        label: Some(name),
+        layout: None,
+        module: &module,
+        entry_point: Some("main"),
+        compilation_options: Default::default(),
+        cache: None,
+    })
+}
+
 /// Which adapters may be chosen.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AdapterPolicy {
@@ -355,24 +375,7 @@ impl GpuKernel {
         let profile_words = labels.profile_bins() * PROFILE_WORDS;
         let profiles = storage("profiles", profile_words, copy_src | copy_dst);
 
-        let pipeline = |name: &str| {
-            let (_, wgsl) = STAGES
-                .iter()
-                .find(|(stage, _)| *stage == name)
-                .expect("stage is listed in STAGES");
-            let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
-                label: Some(name),
-                source: wgpu::ShaderSource::Wgsl(Cow::Owned(shader_source(wgsl))),
-            });
-            device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-                label: Some(name),
-                layout: None,
-                module: &module,
-                entry_point: Some("main"),
-                compilation_options: Default::default(),
-                cache: None,
-            })
-        };
+        let pipeline = |name: &str| stage_pipeline(&device, name);
         let magnitude_pipeline = pipeline("magnitude");
         let smooth_pipeline = pipeline("smooth");
         let region_stats_pipeline = pipeline("region_stats");

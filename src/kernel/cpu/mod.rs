@@ -104,6 +104,33 @@ fn needed_words(
     }
 }
 
+/// The inputs of a stage reading the scenes in slots `a` and `b` (an empty bitmap where a scene has none),
+/// and whether each has a validity bitmap.
+fn pair_inputs(
+    slots: &[Option<(Scene, Radiometry)>; SCENE_SLOTS],
+    a: Slot,
+    b: Slot,
+) -> Result<(Scenes<'_>, [bool; 2])> {
+    check_slot(a)?;
+    check_slot(b)?;
+    let (Some((scene_a, radiometry_a)), Some((scene_b, radiometry_b))) = (&slots[a], &slots[b])
+    else {
+        return Err(unloaded_slots(a, b));
+    };
+    let scenes = Scenes {
+        samples: [&scene_a.words, &scene_b.words],
+        validity: [
+            scene_a.validity.as_deref().unwrap_or(&[]),
+            scene_b.validity.as_deref().unwrap_or(&[]),
+        ],
+        radiometry: [radiometry_a, radiometry_b],
+    };
+    Ok((
+        scenes,
+        [scene_a.validity.is_some(), scene_b.validity.is_some()],
+    ))
+}
+
 pub struct CpuKernel {
     format: SceneFormat,
     labels: LabelRaster,
@@ -157,14 +184,7 @@ impl ChangeKernel for CpuKernel {
         settings: &ChangeSettings,
         outputs: Outputs,
     ) -> Result<PairStats> {
-        check_slot(a)?;
-        check_slot(b)?;
-        let (Some((scene_a, radiometry_a)), Some((scene_b, radiometry_b))) =
-            (&self.slots[a], &self.slots[b])
-        else {
-            return Err(unloaded_slots(a, b));
-        };
-        let validity = [scene_a.validity.is_some(), scene_b.validity.is_some()];
+        let (scenes, validity) = pair_inputs(&self.slots, a, b)?;
         let params = kernel_params(
             self.format,
             self.labels.region_count,
@@ -172,15 +192,6 @@ impl ChangeKernel for CpuKernel {
             validity,
             outputs,
         )?;
-        let no_bitmap = Vec::new();
-        let scenes = Scenes {
-            samples: [&scene_a.words, &scene_b.words],
-            validity: [
-                scene_a.validity.as_ref().unwrap_or(&no_bitmap),
-                scene_b.validity.as_ref().unwrap_or(&no_bitmap),
-            ],
-            radiometry: [radiometry_a, radiometry_b],
-        };
         let (width, height) = (self.format.width as usize, self.format.height as usize);
         let radius = params.radius as usize;
         let rows = rows_per_task(width, radius);
@@ -306,24 +317,8 @@ impl ChangeKernel for CpuKernel {
         radius: u32,
         nodata: Option<u32>,
     ) -> Result<ShiftCosts> {
-        check_slot(a)?;
-        check_slot(b)?;
-        let (Some((scene_a, radiometry_a)), Some((scene_b, radiometry_b))) =
-            (&self.slots[a], &self.slots[b])
-        else {
-            return Err(unloaded_slots(a, b));
-        };
-        let validity = [scene_a.validity.is_some(), scene_b.validity.is_some()];
+        let (scenes, validity) = pair_inputs(&self.slots, a, b)?;
         let (search, params) = search_params(self.format, radius, nodata, validity)?;
-        let no_bitmap = Vec::new();
-        let scenes = Scenes {
-            samples: [&scene_a.words, &scene_b.words],
-            validity: [
-                scene_a.validity.as_ref().unwrap_or(&no_bitmap),
-                scene_b.validity.as_ref().unwrap_or(&no_bitmap),
-            ],
-            radiometry: [radiometry_a, radiometry_b],
-        };
         let rows = search.inner_rows;
         let costs: Vec<(u64, u64)> = (0..search.shifts * rows)
             .into_par_iter()

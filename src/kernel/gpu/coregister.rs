@@ -1,36 +1,16 @@
 //! GPU host code of the co-registration stage (`shaders/coregister.wgsl`): its pipeline, made on first
 //! use, and one dispatch over every shift, row segment and inner row of the two slots' scenes.
 
-use super::{GpuKernel, STAGES, shader_source};
+use super::{GpuKernel, stage_pipeline};
 use crate::error::Result;
 use crate::kernel::params::COST_WORDS;
 use crate::kernel::{ShiftCosts, Slot, check_slot, search_params, unloaded_slots};
-use std::borrow::Cow;
 use wgpu::util::DeviceExt;
 
 impl GpuKernel {
     fn coregister_pipeline(&self) -> &wgpu::ComputePipeline {
-        self.coregister_pipeline.get_or_init(|| {
-            let (name, wgsl) = STAGES
-                .iter()
-                .find(|(stage, _)| *stage == "coregister")
-                .expect("coregister is listed in STAGES");
-            let module = self
-                .device
-                .create_shader_module(wgpu::ShaderModuleDescriptor {
-                    label: Some(name),
-                    source: wgpu::ShaderSource::Wgsl(Cow::Owned(shader_source(wgsl))),
-                });
-            self.device
-                .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-                    label: Some(name),
-                    layout: None,
-                    module: &module,
-                    entry_point: Some("main"),
-                    compilation_options: Default::default(),
-                    cache: None,
-                })
-        })
+        self.coregister_pipeline
+            .get_or_init(|| stage_pipeline(&self.device, "coregister"))
     }
 
     /// [`crate::kernel::ChangeKernel::shift_costs`] on the device.
