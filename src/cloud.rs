@@ -6,8 +6,8 @@
 //! The rule, on each pixel's brightness b (mean of the first three bands, or of all of them with fewer)
 //! relative to its scene's median brightness over the pixels valid in both, β = b / M, and the scene's
 //! chroma c (largest minus smallest of those bands):
-//! 1. cloud cores: β − β_reference ≥ [`CORE_BRIGHTENING`] and c ≤ [`CLOUD_CHROMA`] · b (much brighter
-//!    than the reference there, and grey-white);
+//! 1. cloud cores: β ≥ [`CORE_LEVEL`], β − β_reference ≥ [`CORE_BRIGHTENING`] and c ≤ [`CLOUD_CHROMA`] · b
+//!    (brighter than most of the scene, much brighter than the reference there, and grey-white);
 //! 2. clouds: the 4-connected blobs of pixels with β − β_reference ≥ [`EDGE_BRIGHTENING`] holding at
 //!    least [`MIN_CLOUD_FRACTION`] of the scene (and 64 px) of cores (a ship or a roof is smaller),
 //!    dilated by [`CLOUD_DILATION`] of the scene's shorter side (their soft edges);
@@ -18,6 +18,7 @@
 use crate::scene::Scene;
 use std::collections::VecDeque;
 
+pub const CORE_LEVEL: f64 = 1.15;
 pub const CORE_BRIGHTENING: f64 = 0.5;
 pub const EDGE_BRIGHTENING: f64 = 0.15;
 pub const CLOUD_CHROMA: f64 = 0.2;
@@ -154,10 +155,11 @@ pub fn detect(scene: &Scene, reference: &Scene, nodata: Option<u32>) -> CloudCov
     let min_area = (MIN_CLOUD_FRACTION * format.pixel_count() as f64).max(64.0) as usize;
     let dilation = (CLOUD_DILATION * width.min(height) as f64).ceil() as usize;
     // Clouds brighten `change` where `sign` is 1; the reference's own clouds where it is -1.
-    let clouds = |sign: f64, chroma: &[f64], brightness: &[f64]| {
+    let clouds = |sign: f64, relative: &[f64], chroma: &[f64], brightness: &[f64]| {
         let cores: Vec<bool> = (0..change.len())
             .map(|p| {
                 valid[p]
+                    && relative[p] >= CORE_LEVEL
                     && sign * change[p] >= CORE_BRIGHTENING
                     && chroma[p] <= CLOUD_CHROMA * brightness[p]
             })
@@ -172,12 +174,17 @@ pub fn detect(scene: &Scene, reference: &Scene, nodata: Option<u32>) -> CloudCov
             dilation,
         )
     };
-    let cloud = clouds(1.0, &chroma, &brightness);
+    let cloud = clouds(1.0, &relative_scene, &chroma, &brightness);
     if !cloud.contains(&true) {
         return cover;
     }
     // Where the reference has a cloud, the scene looks darker: no shadow of the scene's is sought there.
-    let reference_cloud = clouds(-1.0, &reference_chroma, &reference_brightness);
+    let reference_cloud = clouds(
+        -1.0,
+        &relative_reference,
+        &reference_chroma,
+        &reference_brightness,
+    );
     let clear_in_reference: Vec<bool> = (0..valid.len())
         .map(|p| valid[p] && !reference_cloud[p])
         .collect();
@@ -345,7 +352,7 @@ mod tests {
             .flat_map(|p| {
                 let (x, y) = (f64::from(p % w), f64::from(p / w));
                 let cloud = cloudy && (x - 60.0).hypot(y - 60.0) < 25.0;
-                let shade = cloudy && (x - 120.0).hypot(y - 90.0) < 25.0;
+                let shade = cloudy && (x - 110.0).hypot(y - 85.0) < 25.0;
                 let ground = 90 + ((p * 7) % 21) as u16;
                 let v = if cloud {
                     240
@@ -384,7 +391,7 @@ mod tests {
             );
             cover.mask(&mut scene);
             assert!(!scene.is_valid(60 * 200 + 60, None));
-            assert!(!scene.is_valid(90 * 200 + 120, None));
+            assert!(!scene.is_valid(85 * 200 + 110, None));
             assert!(scene.is_valid(150 * 200 + 10, None));
         }
     }

@@ -178,7 +178,7 @@ fn bad_input_is_refused_by_name_and_writes_nothing() {
         stderr(&output)
     );
     let output = portwatch(
-        &pair_args(&before, &before, &["--search-radius", "40"]),
+        &pair_args(&before, &before, &["--search-radius", "40", "--align"]),
         dir.path(),
     );
     assert_eq!(output.status.code(), Some(1));
@@ -187,6 +187,18 @@ fn bad_input_is_refused_by_name_and_writes_nothing() {
         "{}",
         stderr(&output)
     );
+    // Without --align, a pair too small for the search is compared with no shift measured.
+    let tiny = [dir.path().join("tiny-a.png"), dir.path().join("tiny-b.png")];
+    for path in &tiny {
+        image::RgbImage::from_pixel(5, 4, image::Rgb([90, 80, 70]))
+            .save(path)
+            .unwrap();
+    }
+    let output = portwatch(&pair_args(&tiny[0], &tiny[1], &["--json"]), dir.path());
+    assert!(output.status.success(), "{}", stderr(&output));
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(json["shift"], serde_json::Value::Null);
+    assert_eq!(json["regions"][0]["changed_px"], 0);
 }
 
 /// A synthetic archive of 384x384 px scenes that all have a cloud, without the masks that would hide

@@ -122,7 +122,9 @@ impl PairResult {
                     ""
                 }
             ),
-            None => "no shift measured: no pixel valid in both scenes".to_string(),
+            None => {
+                "no shift measured: the scenes are too small or share no valid pixel".to_string()
+            }
         });
         lines
     }
@@ -293,13 +295,18 @@ pub fn compare(
     let mut correction = fit(&after);
     kernel.load_scene(BEFORE, before.clone(), Radiometry::IDENTITY)?;
     kernel.load_scene(AFTER, after.clone(), correction)?;
-    let shift = coregister::estimate(
-        kernel.as_mut(),
-        BEFORE,
-        AFTER,
-        options.search_radius,
-        nodata,
-    )?;
+    // Scenes too small for the search get no shift, unless one is needed to align them.
+    let searchable = format.width.min(format.height) > 2 * options.search_radius;
+    let shift = match searchable || options.align {
+        true => coregister::estimate(
+            kernel.as_mut(),
+            BEFORE,
+            AFTER,
+            options.search_radius,
+            nodata,
+        )?,
+        false => None,
+    };
     if let Some(shift) = shift.filter(|_| options.align) {
         after = coregister::resample(&after, shift, nodata);
         correction = fit(&after);
