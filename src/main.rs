@@ -173,7 +173,7 @@ struct RunArgs {
     #[arg(long)]
     masks: bool,
     /// Find each scene's clouds and their shadows against the archive's median and leave them out
-    #[arg(long, value_enum, default_value_t = CloudMasking::None)]
+    #[arg(long, value_enum, default_value_t = CloudMasking::Auto)]
     cloud_mask: CloudMasking,
     /// Resample each scene onto the archive median's grid by its measured shift before measuring
     #[arg(long)]
