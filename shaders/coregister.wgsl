@@ -25,6 +25,8 @@ struct Search {
 const SEARCH_SEGMENT_PIXELS: u32 = 64u;
 const COST_WORDS: u32 = 3u;
 
+// valid_a and valid_b differ only in the buffers they read: WGSL functions cannot take storage buffers as
+// arguments.
 fn valid_a(pixel: u32) -> bool {
     if (params.validity_bitmaps & 1u) != 0u && !bitmap_bit(validity_a[pixel >> 5u], pixel) {
         return false;
