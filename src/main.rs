@@ -545,14 +545,16 @@ fn run(args: RunArgs) -> Result<ExitCode> {
     write_atomically(&args.out.join("summary.json"), (json + "\n").as_bytes())?;
     write_failures_csv(&args.out.join("failures.csv"), &failures)?;
     report::write_run_images(&args.out, &measurements.background, &change_counts)?;
+    let clouds_masked = args.cloud_mask == CloudMasking::Auto;
     let corrections = (acquisitions.iter().zip(&measurements.radiometry))
-        .filter_map(|(&acquired, radiometry)| {
-            let radiometry = radiometry.as_ref()?;
-            Some(SceneCorrection::new(
-                acquired,
-                radiometry,
-                format.bands as usize,
-            ))
+        .zip(&measurements.prepared)
+        .filter_map(|((&acquired, radiometry), prepared)| {
+            let correction =
+                SceneCorrection::new(acquired, radiometry.as_ref()?, format.bands as usize);
+            Some(match prepared {
+                Some(prepared) => correction.with_preparation(prepared, clouds_masked),
+                None => correction,
+            })
         })
         .collect();
     let record = RunRecord::new(arguments, measurements.thresholds.port.base, corrections);

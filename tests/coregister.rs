@@ -261,11 +261,21 @@ fn run_aligns_a_misregistered_archive_and_records_it() {
             serde_json::from_str(&std::fs::read_to_string(out.join("run.json")).unwrap()).unwrap();
         (changed, record, stderr(&output))
     };
-    let (unaligned, record, _) = run(&[]);
+    let (unaligned, record, _) = run(&["--cloud-mask", "none"]);
     assert_eq!(record["arguments"]["align"], false);
+    assert_eq!(record["corrections"][0]["shift"], serde_json::Value::Null);
+    assert_eq!(
+        record["corrections"][0]["cloud_fraction"],
+        serde_json::Value::Null
+    );
     let (aligned, record, log) = run(&["--align", "--cloud-mask", "auto"]);
     assert_eq!(record["arguments"]["align"], true);
     assert_eq!(record["arguments"]["cloud_mask"], "auto");
+    let first = &record["corrections"][0];
+    assert!(
+        first["shift"][0].is_number() && first["cloud_fraction"].is_number(),
+        "{first}"
+    );
     assert_eq!(log.matches("px and aligned").count(), 5, "{log}");
     assert!(
         aligned * 2 < unaligned,

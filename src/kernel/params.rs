@@ -79,6 +79,21 @@ impl Radiometry {
         *self == Radiometry::IDENTITY
     }
 
+    /// The first `bands` gains and offsets on the native sample scale: exact multiples of 1/4096.
+    pub fn to_linear(&self, bands: usize) -> (Vec<f64>, Vec<f64>) {
+        let one = f64::from(1u32 << RADIOMETRY_SHIFT);
+        (
+            self.gain[..bands]
+                .iter()
+                .map(|&g| f64::from(g) / one)
+                .collect(),
+            self.offset[..bands]
+                .iter()
+                .map(|&o| f64::from(o) / one)
+                .collect(),
+        )
+    }
+
     /// Whether every band's gain and offset lie in the documented ranges for samples of
     /// `bits_per_sample` bits, so that `apply` cannot overflow 32 bits.
     pub fn fits(&self, bits_per_sample: u32) -> bool {

@@ -83,7 +83,7 @@ impl PairResult {
     /// What the comparison chose and found, a line each, for stderr.
     pub fn log_lines(&self, names: [&Path; 2]) -> Vec<String> {
         let bands = self.format.bands as usize;
-        let (gains, offsets) = linear(&self.correction, bands);
+        let (gains, offsets) = self.correction.to_linear(bands);
         let mut lines = vec![
             format!("backend {}", self.backend),
             format!(
@@ -178,7 +178,7 @@ impl PairResult {
     /// The results as JSON (schema in README.md, `portwatch pair`).
     pub fn to_json(&self, names: [&Path; 2], smooth: u32) -> String {
         let bands = self.format.bands as usize;
-        let (gain, offset) = linear(&self.correction, bands);
+        let (gain, offset) = self.correction.to_linear(bands);
         let round = |v: f64, decimals: i32| {
             let scale = 10f64.powi(decimals);
             (v * scale).round() / scale
@@ -231,21 +231,6 @@ impl PairResult {
         });
         serde_json::to_string_pretty(&json).expect("JSON values always encode") + "\n"
     }
-}
-
-/// A correction's per-band gain and offset on the native scale (exact multiples of 1/4096).
-fn linear(radiometry: &Radiometry, bands: usize) -> (Vec<f64>, Vec<f64>) {
-    let one = f64::from(1u32 << crate::kernel::params::RADIOMETRY_SHIFT);
-    (
-        radiometry.gain[..bands]
-            .iter()
-            .map(|&g| f64::from(g) / one)
-            .collect(),
-        radiometry.offset[..bands]
-            .iter()
-            .map(|&o| f64::from(o) / one)
-            .collect(),
-    )
 }
 
 /// Decodes a scene of a pair, with its user mask `STEM.mask.png` when one lies beside it.

@@ -17,7 +17,7 @@ use crate::kernel::params::Radiometry;
 use crate::kernel::{
     self, ChangeKernel, ChangeSettings, DeviceChoice, Outputs, PairStats, RegionStats, Slot,
 };
-use crate::prepare::{Preparation, prepare_against};
+use crate::prepare::{Preparation, Prepared, prepare_against};
 use crate::progress::Progress;
 use crate::radiometry;
 use crate::rasterize::LabelRaster;
@@ -67,6 +67,9 @@ pub struct Measurements {
     pub background: Scene,
     /// Each scene's radiometric correction, in acquisition order; `None` for a scene left out.
     pub radiometry: Vec<Option<Radiometry>>,
+    /// What preparing each scene found, in acquisition order; `None` for a scene left out, and for all
+    /// without `MeasureOptions::preparation`.
+    pub prepared: Vec<Option<Prepared>>,
 }
 
 /// What one pass over the run's scenes measured, in the order of the run's scenes.
@@ -93,8 +96,8 @@ pub struct SeriesRun<'a> {
     loaded_background: Option<usize>,
     /// Which date the earlier slot holds.
     loaded_earlier: Option<usize>,
-    /// Whether the scenes were prepared (`MeasureOptions::preparation`).
-    prepared: bool,
+    /// What preparing each scene found, once they are prepared (`MeasureOptions::preparation`).
+    prepared: Option<Vec<Prepared>>,
 }
 
 impl<'a> SeriesRun<'a> {
@@ -122,7 +125,7 @@ impl<'a> SeriesRun<'a> {
             options,
             loaded_background: None,
             loaded_earlier: None,
-            prepared: false,
+            prepared: None,
         })
     }
 
@@ -199,7 +202,14 @@ impl<'a> SeriesRun<'a> {
                 None => (vec![CellMeasurement::default(); self.regions.len()], None),
             })
             .unzip();
+        let prepared = (0..self.archive.entries.len())
+            .map(|entry| {
+                let date = self.entries.iter().position(|&e| e == entry)?;
+                self.prepared.as_ref()?.get(date).cloned()
+            })
+            .collect();
         Ok(Measurements {
+            prepared,
             acquisitions: self.archive.entries.iter().map(|e| e.acquired).collect(),
             regions: self.regions,
             cells,
@@ -216,7 +226,7 @@ impl<'a> SeriesRun<'a> {
         on_pair: &mut impl FnMut(PairResult) -> Result<()>,
     ) -> Result<Measured> {
         let options = self.options;
-        if options.preparation.is_active() && !self.prepared {
+        if options.preparation.is_active() && self.prepared.is_none() {
             self.prepare(progress)?;
         }
         let (background, backgrounds, radiometry) = self.backgrounds()?;
@@ -406,7 +416,6 @@ impl<'a> SeriesRun<'a> {
             self.options.nodata,
         )?;
         (self.loaded_background, self.loaded_earlier) = (None, None);
-        self.prepared = true;
         for (date, scene) in prepared.iter().enumerate() {
             let name = self.acquired(date).to_string();
             progress.say(&scene.describe(&name));
@@ -417,6 +426,7 @@ impl<'a> SeriesRun<'a> {
                 ));
             }
         }
+        self.prepared = Some(prepared);
         Ok(())
     }
 
