@@ -5,6 +5,7 @@
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use portwatch::archive::Archive;
 use portwatch::kernel::DeviceChoice;
+use portwatch::prepare::Preparation;
 use portwatch::progress::Progress;
 use portwatch::regions::RegionSet;
 use portwatch::series::measure::{MeasureOptions, SeriesRun};
@@ -43,6 +44,7 @@ fn pipeline(c: &mut Criterion) {
         window: None,
         min_valid_fraction: 0.5,
         pair_masks: false,
+        preparation: Preparation::NONE,
     };
     group.bench_function("run --device cpu", |bench| {
         bench.iter(|| {

@@ -7,10 +7,12 @@
 //! synthetic port archive (`portwatch synth --scenario busy`) of the same size, bands and bit depth.
 
 use crate::archive::Archive;
+use crate::cloud::CloudMasking;
 use crate::error::{Error, Result};
 use crate::kernel::{
     self, ChangeKernel, ChangeSettings, DeviceChoice, Outputs, PairStats, Radiometry,
 };
+use crate::prepare::Preparation;
 use crate::progress::Progress;
 use crate::rasterize::LabelRaster;
 use crate::regions::RegionSet;
@@ -294,6 +296,11 @@ fn measure_archive(
         window: None,
         min_valid_fraction: 0.5,
         pair_masks: spec.change_mask,
+        // As `portwatch run` does by default.
+        preparation: Preparation {
+            clouds: CloudMasking::Auto,
+            ..Preparation::NONE
+        },
     };
     for (figures, &device) in report.devices.iter_mut().zip(devices) {
         progress.say(&format!("whole runs on {device:?}").to_lowercase());

@@ -4,15 +4,21 @@
 //! Input: [`archive`] (dated scenes, decoded by [`scene`]) and [`regions`] (rasterized by [`rasterize`]).
 //! The kernel contract and its two backends: [`kernel`]. The series driver: [`driver`]. Outputs: [`output`],
 //! and [`progress`] on stderr. Synthetic archives with ground truth: [`synth`]; scoring a run against the
-//! truth of its archive: [`eval`]. What a run used: [`run_record`]; the analysts' page: [`report`].
+//! truth of its archive: [`eval`]. What a run used: [`run_record`]; the analysts' page: [`report`]. One
+//! pair on its own, and its evaluation on labelled real imagery: [`pair`], with [`cloud`] masking and
+//! [`coregister`] alignment, which [`prepare`] applies to an archive's scenes.
 
 pub mod acquisition;
 pub mod archive;
 pub mod bench;
+pub mod cloud;
+pub mod coregister;
 pub mod error;
 pub mod eval;
 pub mod kernel;
 pub mod output;
+pub mod pair;
+pub mod prepare;
 pub mod progress;
 pub mod radiometry;
 pub mod rasterize;

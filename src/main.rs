@@ -4,12 +4,15 @@ use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use portwatch::archive::Archive;
 use portwatch::bench;
+use portwatch::cloud::CloudMasking;
 use portwatch::eval::{self, Metric, Threshold};
 use portwatch::kernel::DeviceChoice;
 use portwatch::kernel::gpu;
 use portwatch::output::{
     PairsCsv, events_csv, series_csv, write_atomically, write_failures_csv, write_mask_png,
 };
+use portwatch::pair::{self, PairOptions};
+use portwatch::prepare::Preparation;
 use portwatch::progress::Progress;
 use portwatch::regions::RegionSet;
 use portwatch::report::{self, heatmap::ChangeCounts};
@@ -47,6 +50,11 @@ enum Command {
     Bench(BenchArgs),
     /// Score the series.csv and events.csv of a run against truth files; exits 3 when a threshold is missed.
     Eval(EvalArgs),
+    /// Compare two scenes: write the change mask and print each region's changed and valid pixels.
+    Pair(PairArgs),
+    /// Score `pair` on the labelled real imagery of a data folder (LEVIR-CD, DSIFN-CD, OSCD RGB) beside
+    /// the classical baseline, as a Markdown table.
+    EvaluatePairs(EvaluatePairsArgs),
     /// Render a synthetic port archive with ground truth: scenes, masks, regions.geojson, truth.csv and
     /// truth_events.csv. Flags override the scenario's defaults.
     Synth(SynthArgs),
@@ -168,6 +176,15 @@ struct RunArgs {
     /// Also write each pair's change mask as masks/FROM_TO.png (255 = changed)
     #[arg(long)]
     masks: bool,
+    /// Find each scene's clouds and their shadows against the archive's median and leave them out
+    #[arg(long, value_enum, default_value_t = CloudMasking::Auto)]
+    cloud_mask: CloudMasking,
+    /// Resample each scene onto the archive median's grid by its measured shift before measuring
+    #[arg(long)]
+    align: bool,
+    /// With --align, search shifts of up to this many pixels either way (0 to 16)
+    #[arg(long, default_value_t = portwatch::coregister::DEFAULT_SEARCH_RADIUS)]
+    search_radius: u32,
     /// Also write report.html, as `portwatch report` does
     #[arg(long)]
     report: bool,
@@ -226,6 +243,82 @@ struct BenchArgs {
     /// Print nothing on stderr but errors
     #[arg(long, short)]
     quiet: bool,
+}
+
+/// How `pair` and `evaluate-pairs` compare a pair.
+#[derive(clap::Args)]
+struct PairSettingsArgs {
+    /// Which backend does the work
+    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
+    device: DeviceChoice,
+    /// A pixel is changed when its (smoothed) magnitude, the sum over bands of |a - b|, exceeds this
+    /// [default: chosen from the pair, Otsu's split of its magnitudes]
+    #[arg(long)]
+    threshold: Option<u32>,
+    /// Smoothing radius r: magnitudes are averaged over a (2r+1)x(2r+1) window (0 to 15)
+    #[arg(long, default_value_t = 1)]
+    smooth: u32,
+    /// Sample value marking nodata when every band of a pixel equals it, or "none"
+    #[arg(long, default_value = "0", value_parser = parse_nodata)]
+    nodata: Nodata,
+    /// Compare raw samples instead of normalizing AFTER's radiometry to BEFORE's
+    #[arg(long)]
+    no_normalize: bool,
+    /// Find clouds and their shadows (each scene against the other) and leave them out as invalid
+    #[arg(long, value_enum, default_value_t = CloudMasking::None)]
+    cloud_mask: CloudMasking,
+    /// Resample AFTER onto BEFORE's grid, by the shift found, before comparing
+    #[arg(long)]
+    align: bool,
+    /// Search shifts of up to this many pixels either way (0 to 16)
+    #[arg(long, default_value_t = portwatch::coregister::DEFAULT_SEARCH_RADIUS)]
+    search_radius: u32,
+}
+
+impl PairSettingsArgs {
+    fn options(&self) -> PairOptions {
+        PairOptions {
+            device: self.device,
+            threshold: self.threshold,
+            smooth: self.smooth,
+            nodata: self.nodata.0,
+            normalize: !self.no_normalize,
+            clouds: self.cloud_mask,
+            align: self.align,
+            search_radius: self.search_radius,
+        }
+    }
+}
+
+#[derive(clap::Args)]
+struct PairArgs {
+    /// The earlier scene
+    before: PathBuf,
+    /// The later scene
+    after: PathBuf,
+    /// GeoJSON regions in pixel coordinates [default: the whole image as one region]
+    #[arg(long)]
+    regions: Option<PathBuf>,
+    /// Write the change mask here as an 8-bit PNG (255 = changed)
+    #[arg(long, value_name = "FILE")]
+    mask_out: Option<PathBuf>,
+    /// Print the results as JSON instead of a table
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    settings: PairSettingsArgs,
+    /// Print nothing on stderr but errors and warnings
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+#[derive(clap::Args)]
+struct EvaluatePairsArgs {
+    /// The data folder [default: $PORTWATCH_DATA, else ../shared/data]
+    #[arg(long)]
+    data: Option<PathBuf>,
+    #[command(flatten)]
+    settings: PairSettingsArgs,
 }
 
 #[derive(clap::Args)]
@@ -415,6 +508,8 @@ fn main() -> ExitCode {
         Command::Bench(args) => bench(&args).map(|()| ExitCode::SUCCESS),
         Command::Eval(args) => eval(&args),
         Command::Synth(args) => synth(&args).map(|()| ExitCode::SUCCESS),
+        Command::Pair(args) => compare_pair(&args).map(|()| ExitCode::SUCCESS),
+        Command::EvaluatePairs(args) => evaluate_pairs(&args).map(|()| ExitCode::SUCCESS),
     };
     match result {
         Ok(code) => code,
@@ -446,6 +541,11 @@ fn run(args: RunArgs) -> Result<ExitCode> {
         window: args.background_window.map(|k| k as usize),
         min_valid_fraction: args.min_valid,
         pair_masks: true,
+        preparation: Preparation {
+            clouds: args.cloud_mask,
+            align: args.align,
+            search_radius: args.search_radius,
+        },
     };
     let series_settings = SeriesSettings {
         min_valid_fraction: args.min_valid,
@@ -519,14 +619,16 @@ fn run(args: RunArgs) -> Result<ExitCode> {
     write_atomically(&args.out.join("summary.json"), (json + "\n").as_bytes())?;
     write_failures_csv(&args.out.join("failures.csv"), &failures)?;
     report::write_run_images(&args.out, &measurements.background, &change_counts)?;
+    let clouds_masked = args.cloud_mask == CloudMasking::Auto;
     let corrections = (acquisitions.iter().zip(&measurements.radiometry))
-        .filter_map(|(&acquired, radiometry)| {
-            let radiometry = radiometry.as_ref()?;
-            Some(SceneCorrection::new(
-                acquired,
-                radiometry,
-                format.bands as usize,
-            ))
+        .zip(&measurements.prepared)
+        .filter_map(|((&acquired, radiometry), prepared)| {
+            let correction =
+                SceneCorrection::new(acquired, radiometry.as_ref()?, format.bands as usize);
+            Some(match prepared {
+                Some(prepared) => correction.with_preparation(prepared, clouds_masked),
+                None => correction,
+            })
         })
         .collect();
     let record = RunRecord::new(arguments, measurements.thresholds.port.base, corrections);
@@ -576,6 +678,9 @@ fn run_arguments(args: &RunArgs, archive: &Path, regions: &Path) -> Result<RunAr
         berth_occupied: args.berth_occupied,
         yard_occupied: args.yard_occupied,
         nodata: args.nodata.0,
+        cloud_mask: args.cloud_mask,
+        align: args.align,
+        search_radius: args.search_radius,
     })
 }
 
@@ -637,6 +742,61 @@ fn eval(args: &EvalArgs) -> Result<ExitCode> {
     } else {
         ExitCode::from(THRESHOLD_MISSED)
     })
+}
+
+fn compare_pair(args: &PairArgs) -> Result<()> {
+    let regions = args.regions.as_deref().map(RegionSet::read).transpose()?;
+    let before = pair::load_scene(&args.before)?;
+    let after = pair::load_scene(&args.after)?;
+    let names = [args.before.as_path(), args.after.as_path()];
+    let options = args.settings.options();
+    let result = pair::compare(before, after, names, regions.as_ref(), &options)?;
+    if let Some(path) = &args.mask_out {
+        write_mask_png(path, &result.mask)?;
+    }
+    if !args.quiet {
+        for line in result.log_lines(names) {
+            eprintln!("portwatch: {line}");
+        }
+    }
+    if let Some(shift) = result.shift.filter(|s| s.worth_warning()) {
+        eprintln!(
+            "portwatch: warning: {} is shifted by ({:.2}, {:.2}) px against {}{}",
+            args.after.display(),
+            shift.dx,
+            shift.dy,
+            args.before.display(),
+            if result.aligned {
+                "; resampled onto it (--align)"
+            } else {
+                "; --align resamples it before comparing"
+            }
+        );
+    }
+    let text = if args.json {
+        result.to_json(names, options.smooth)
+    } else {
+        result.table()
+    };
+    std::io::stdout()
+        .write_all(text.as_bytes())
+        .context("cannot write the results to stdout")
+}
+
+fn evaluate_pairs(args: &EvaluatePairsArgs) -> Result<()> {
+    let data = args
+        .data
+        .clone()
+        .unwrap_or_else(pair::evaluation::data_folder);
+    if !data.is_dir() {
+        bail!("data folder {} does not exist", data.display());
+    }
+    let scores = pair::evaluation::evaluate(&data, &args.settings.options())?;
+    if scores.is_empty() {
+        bail!("no dataset found in {}", data.display());
+    }
+    print!("{}", pair::evaluation::render_table(&scores));
+    Ok(())
 }
 
 fn synth(args: &SynthArgs) -> Result<()> {

@@ -5,9 +5,10 @@
 //! to consecutive pairs and each scene's radiometric correction).
 
 use crate::acquisition::Acquisition;
+use crate::cloud::CloudMasking;
 use crate::error::{Error, Result};
 use crate::kernel::Radiometry;
-use crate::kernel::params::RADIOMETRY_SHIFT;
+use crate::prepare::Prepared;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -44,10 +45,27 @@ pub struct RunArguments {
     pub yard_occupied: f64,
     /// `--nodata`; `None` for `none`.
     pub nodata: Option<u32>,
+    /// `--cloud-mask`; `none` in records written before the flag existed.
+    #[serde(default = "no_cloud_mask")]
+    pub cloud_mask: CloudMasking,
+    /// `--align`.
+    #[serde(default)]
+    pub align: bool,
+    /// `--search-radius`.
+    #[serde(default = "default_search_radius")]
+    pub search_radius: u32,
+}
+
+fn no_cloud_mask() -> CloudMasking {
+    CloudMasking::None
+}
+
+fn default_search_radius() -> u32 {
+    crate::coregister::DEFAULT_SEARCH_RADIUS
 }
 
 /// One scene's radiometric correction, `corrected = gain · sample + offset` per band on the native sample
-/// scale; the values are exact multiples of 1/4096, the kernels' fixed point.
+/// scale (the values are exact multiples of 1/4096, the kernels' fixed point), and what preparing it found.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SceneCorrection {
@@ -55,22 +73,39 @@ pub struct SceneCorrection {
     pub scene: String,
     pub gain: Vec<f64>,
     pub offset: Vec<f64>,
+    /// The fractions of the scene's valid pixels found to be cloud and cloud shadow with
+    /// `--cloud-mask auto` (4 decimals); `None` without.
+    #[serde(default)]
+    pub cloud_fraction: Option<f64>,
+    #[serde(default)]
+    pub shadow_fraction: Option<f64>,
+    /// The shift `--align` measured and resampled away, [dx, dy] px (3 decimals); `None` without.
+    #[serde(default)]
+    pub shift: Option<[f64; 2]>,
 }
 
 impl SceneCorrection {
     pub fn new(acquired: Acquisition, radiometry: &Radiometry, bands: usize) -> SceneCorrection {
-        let one = f64::from(1u32 << RADIOMETRY_SHIFT);
+        let (gain, offset) = radiometry.to_linear(bands);
         SceneCorrection {
             scene: acquired.to_string(),
-            gain: radiometry.gain[..bands]
-                .iter()
-                .map(|&g| f64::from(g) / one)
-                .collect(),
-            offset: radiometry.offset[..bands]
-                .iter()
-                .map(|&o| f64::from(o) / one)
-                .collect(),
+            gain,
+            offset,
+            cloud_fraction: None,
+            shadow_fraction: None,
+            shift: None,
         }
+    }
+
+    /// Records what preparing the scene found: its clouds when `clouds_masked`, its shift when aligned.
+    pub fn with_preparation(mut self, prepared: &Prepared, clouds_masked: bool) -> SceneCorrection {
+        let round = |v: f64, scale: f64| (v * scale).round() / scale;
+        if clouds_masked {
+            self.cloud_fraction = Some(round(prepared.clouds.cloud_fraction(), 1e4));
+            self.shadow_fraction = Some(round(prepared.clouds.shadow_fraction(), 1e4));
+        }
+        self.shift = prepared.shift.map(|s| [round(s.dx, 1e3), round(s.dy, 1e3)]);
+        self
     }
 
     /// The fixed-point correction the run applied to this scene.
@@ -177,6 +212,9 @@ mod tests {
             berth_occupied: 0.25,
             yard_occupied: 0.05,
             nodata: Some(0),
+            cloud_mask: CloudMasking::None,
+            align: false,
+            search_radius: 3,
         }
     }
 

@@ -6,6 +6,10 @@
 //! keep their scenes on the host and each comparison uploads both scenes stripe by stripe, with a halo of
 //! rows either side for the smoothing window, into buffers sized for one stripe. The halo's labels are
 //! cleared so that only the stripe's own rows are counted, which makes the results those of one pass.
+//!
+//! Co-registration: `gpu/coregister.rs`.
+
+mod coregister;
 
 use super::params::{
     HISTOGRAM_BINS, KernelParams, MAX_SMOOTHING_RADIUS, PIXELS_PER_INVOCATION, PROFILE_WORDS,
@@ -30,7 +34,7 @@ use wgpu::util::DeviceExt;
 const PARAMS_WGSL: &str = include_str!("../../shaders/params.wgsl");
 
 /// Every stage: its name (the shader file's stem and the CPU mirror's module) and its WGSL source.
-pub const STAGES: [(&str, &str); 4] = [
+pub const STAGES: [(&str, &str); 5] = [
     ("magnitude", include_str!("../../shaders/magnitude.wgsl")),
     ("smooth", include_str!("../../shaders/smooth.wgsl")),
     (
@@ -38,6 +42,7 @@ pub const STAGES: [(&str, &str); 4] = [
         include_str!("../../shaders/region_stats.wgsl"),
     ),
     ("background", include_str!("../../shaders/background.wgsl")),
+    ("coregister", include_str!("../../shaders/coregister.wgsl")),
 ];
 
 /// Test hook: with this variable set to N, the kernel destroys its device before its comparison after the
@@ -69,6 +74,26 @@ struct Stripe {
 /// The complete source of a stage: the shared parameter file followed by the stage's own.
 pub fn shader_source(stage_wgsl: &str) -> String {
     format!("{PARAMS_WGSL}\n{stage_wgsl}")
+}
+
+/// The compute pipeline of stage `name`, one of [`STAGES`].
+fn stage_pipeline(device: &wgpu::Device, name: &str) -> wgpu::ComputePipeline {
+    let (_, wgsl) = STAGES
+        .iter()
+        .find(|(stage, _)| *stage == name)
+        .expect("stage is listed in STAGES");
+    let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+        label: Some(name),
+        source: wgpu::ShaderSource::Wgsl(Cow::Owned(shader_source(wgsl))),
+    });
+    device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+        label: Some(name),
+        layout: None,
+        module: &module,
+        entry_point: Some("main"),
+        compilation_options: Default::default(),
+        cache: None,
+    })
 }
 
 /// Which adapters may be chosen.
@@ -333,6 +358,8 @@ pub struct GpuKernel {
     smooth_pipeline: wgpu::ComputePipeline,
     region_stats_pipeline: wgpu::ComputePipeline,
     background_pipeline: wgpu::ComputePipeline,
+    /// Made on first use: most runs never co-register.
+    coregister_pipeline: std::cell::OnceCell<wgpu::ComputePipeline>,
     /// Indexed by [slot a][slot b], a ≠ b: magnitude of (slot a, slot b).
     magnitude_bindings: Vec<Vec<Option<wgpu::BindGroup>>>,
     smooth_binding: wgpu::BindGroup,
@@ -501,24 +528,7 @@ impl GpuKernel {
         let profile_words = labels.profile_bins() * PROFILE_WORDS;
         let profiles = storage("profiles", profile_words, copy_src | copy_dst);
 
-        let pipeline = |name: &str| {
-            let (_, wgsl) = STAGES
-                .iter()
-                .find(|(stage, _)| *stage == name)
-                .expect("stage is listed in STAGES");
-            let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
-                label: Some(name),
-                source: wgpu::ShaderSource::Wgsl(Cow::Owned(shader_source(wgsl))),
-            });
-            device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-                label: Some(name),
-                layout: None,
-                module: &module,
-                entry_point: Some("main"),
-                compilation_options: Default::default(),
-                cache: None,
-            })
-        };
+        let pipeline = |name: &str| stage_pipeline(&device, name);
         let magnitude_pipeline = pipeline("magnitude");
         let smooth_pipeline = pipeline("smooth");
         let region_stats_pipeline = pipeline("region_stats");
@@ -608,6 +618,7 @@ impl GpuKernel {
             smooth_pipeline,
             region_stats_pipeline,
             background_pipeline,
+            coregister_pipeline: Default::default(),
             magnitude_bindings,
             smooth_binding,
             region_stats_bindings,
@@ -1141,5 +1152,15 @@ impl ChangeKernel for GpuKernel {
             words,
             validity: (!every_pixel_valid).then_some(validity),
         })
+    }
+
+    fn shift_costs(
+        &mut self,
+        a: Slot,
+        b: Slot,
+        radius: u32,
+        nodata: Option<u32>,
+    ) -> Result<super::ShiftCosts> {
+        self.search_shifts(a, b, radius, nodata)
     }
 }

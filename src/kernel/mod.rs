@@ -11,7 +11,8 @@
 //! [`LabelRaster`] for the positions).
 //!
 //! Separately, [`ChangeKernel::background`] reduces a stack of scenes to their per-pixel, per-band lower
-//! median of the corrected samples of the valid observations.
+//! median of the corrected samples of the valid observations, and [`ChangeKernel::shift_costs`] measures
+//! how well scene b matches scene a under every integer shift within a search radius (co-registration).
 //! Everything is integer arithmetic, so the GPU and CPU results are equal, not merely close.
 
 pub mod cpu;
@@ -23,8 +24,8 @@ use crate::rasterize::LabelRaster;
 use crate::scene::{Scene, SceneFormat};
 pub use params::Radiometry;
 use params::{
-    HISTOGRAM_BINS, KernelParams, MAX_BANDS, MAX_SMOOTHING_RADIUS, PROFILE_CHANGED, PROFILE_VALID,
-    PROFILE_WORDS,
+    COST_PIXELS, COST_SUM_HI, COST_SUM_LO, HISTOGRAM_BINS, KernelParams, MAX_BANDS,
+    MAX_SEARCH_RADIUS, MAX_SMOOTHING_RADIUS, PROFILE_CHANGED, PROFILE_VALID, PROFILE_WORDS, Search,
 };
 use std::time::Duration;
 
@@ -193,6 +194,66 @@ fn split_profiles(profile_offsets: &[u32], words: &[u32]) -> Vec<RegionProfile> 
         .collect()
 }
 
+/// How well scene b matches scene a under each integer shift d within ±`radius` px on each axis: over the
+/// pixels p at least `radius` px from every edge, valid in a at p and in b at p + d, their count and the
+/// sum of Σ over bands |a′(p) − b′(p + d)| of the corrected samples. Entry i is the shift
+/// dx = i mod (2r + 1) − r, dy = i div (2r + 1) − r.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ShiftCosts {
+    pub radius: u32,
+    pub pixels: Vec<u64>,
+    pub sums: Vec<u64>,
+}
+
+impl ShiftCosts {
+    /// The costs from the stage's words, [`params::COST_WORDS`] per shift.
+    fn from_words(radius: u32, words: &[u32]) -> ShiftCosts {
+        let shifts = words.chunks_exact(params::COST_WORDS);
+        ShiftCosts {
+            radius,
+            pixels: shifts.clone().map(|w| u64::from(w[COST_PIXELS])).collect(),
+            sums: shifts
+                .map(|w| u64::from(w[COST_SUM_HI]) << 32 | u64::from(w[COST_SUM_LO]))
+                .collect(),
+        }
+    }
+
+    /// The shift of entry `index`, (dx, dy).
+    pub fn shift(&self, index: usize) -> (i32, i32) {
+        let side = 2 * self.radius as usize + 1;
+        let r = self.radius as i32;
+        ((index % side) as i32 - r, (index / side) as i32 - r)
+    }
+}
+
+/// The search block and parameter block of a co-registration within ±`radius` px, after refusing a radius
+/// above [`MAX_SEARCH_RADIUS`] or too large for the scenes.
+fn search_params(
+    format: SceneFormat,
+    radius: u32,
+    nodata: Option<u32>,
+    validity: [bool; 2],
+) -> Result<(Search, KernelParams)> {
+    if radius > MAX_SEARCH_RADIUS {
+        return Err(Error::Setting(format!(
+            "co-registration search radius {radius} is above the largest supported, {MAX_SEARCH_RADIUS}"
+        )));
+    }
+    if format.width <= 2 * radius || format.height <= 2 * radius {
+        return Err(Error::Setting(format!(
+            "scenes of {format} are too small to search shifts of up to {radius} px"
+        )));
+    }
+    let settings = ChangeSettings {
+        threshold: 0,
+        region_thresholds: Vec::new(),
+        radius: 0,
+        nodata,
+    };
+    let params = kernel_params(format, 0, &settings, validity, Outputs::default())?;
+    Ok((Search::new(format.width, format.height, radius), params))
+}
+
 /// A backend, set up for one archive's scene format and label raster.
 pub trait ChangeKernel: Send {
     /// Which backend and adapter do the work, for the run's log.
@@ -214,6 +275,15 @@ pub trait ChangeKernel: Send {
     /// with no valid observation has samples 0 and validity bit 0; the bitmap is `None` when every pixel
     /// has one. Scenes must have the kernel's format; 1 to [`MAX_STACK_SCENES`] of them.
     fn background(&mut self, stack: &[(&Scene, Radiometry)], nodata: Option<u32>) -> Result<Scene>;
+    /// The cost of every integer shift of the scene in slot `b` against the one in slot `a` within
+    /// ±`radius` px ([`ShiftCosts`]), validity as in [`ChangeKernel::compare`].
+    fn shift_costs(
+        &mut self,
+        a: Slot,
+        b: Slot,
+        radius: u32,
+        nodata: Option<u32>,
+    ) -> Result<ShiftCosts>;
     /// The time spent so far in each stage of loading and comparing scenes.
     fn stage_times(&self) -> StageTimes;
 }

@@ -79,6 +79,21 @@ impl Radiometry {
         *self == Radiometry::IDENTITY
     }
 
+    /// The first `bands` gains and offsets on the native sample scale: exact multiples of 1/4096.
+    pub fn to_linear(&self, bands: usize) -> (Vec<f64>, Vec<f64>) {
+        let one = f64::from(1u32 << RADIOMETRY_SHIFT);
+        (
+            self.gain[..bands]
+                .iter()
+                .map(|&g| f64::from(g) / one)
+                .collect(),
+            self.offset[..bands]
+                .iter()
+                .map(|&o| f64::from(o) / one)
+                .collect(),
+        )
+    }
+
     /// Whether every band's gain and offset lie in the documented ranges for samples of
     /// `bits_per_sample` bits, so that `apply` cannot overflow 32 bits.
     pub fn fits(&self, bits_per_sample: u32) -> bool {
@@ -123,6 +138,50 @@ impl KernelParams {
 
     pub fn max_sample(&self) -> u32 {
         (1 << self.bits_per_sample) - 1
+    }
+}
+
+/// Pixels of a row that one co-registration invocation sums: keeps its sum of up to 16 bands of 16-bit
+/// differences within 32 bits.
+pub const SEARCH_SEGMENT_PIXELS: u32 = 64;
+/// Words per shift in the co-registration costs: pixels compared, sum (low, high).
+pub const COST_WORDS: usize = 3;
+pub const COST_PIXELS: usize = 0;
+pub const COST_SUM_LO: usize = 1;
+pub const COST_SUM_HI: usize = 2;
+/// Largest co-registration search radius, in pixels.
+pub const MAX_SEARCH_RADIUS: u32 = 16;
+
+/// Where the co-registration stage searches: shifts within ±`radius` px on each axis, over the inner
+/// window `radius` px in from every edge, so that every shift compares the same pixels of scene a. Mirror
+/// of `struct Search` in `shaders/coregister.wgsl`: keep in sync.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Pod, Zeroable)]
+pub struct Search {
+    pub radius: u32,
+    /// Segments of [`SEARCH_SEGMENT_PIXELS`] per row of the inner window.
+    pub segments_per_row: u32,
+    /// Rows of the inner window.
+    pub inner_rows: u32,
+    /// (2 · radius + 1)²: shift i is dx = i mod (2r + 1) − r, dy = i div (2r + 1) − r.
+    pub shifts: u32,
+}
+
+impl Search {
+    /// The search within ±`radius` px over scenes of `width` x `height` px, both above 2 · radius.
+    pub fn new(width: u32, height: u32, radius: u32) -> Search {
+        let side = 2 * radius + 1;
+        Search {
+            radius,
+            segments_per_row: (width - 2 * radius).div_ceil(SEARCH_SEGMENT_PIXELS),
+            inner_rows: height - 2 * radius,
+            shifts: side * side,
+        }
+    }
+
+    /// Invocations of the stage: one per shift, inner row and segment.
+    pub fn invocations(&self) -> usize {
+        self.shifts as usize * self.inner_rows as usize * self.segments_per_row as usize
     }
 }
 

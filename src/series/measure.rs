@@ -17,6 +17,7 @@ use crate::kernel::params::Radiometry;
 use crate::kernel::{
     self, ChangeKernel, ChangeSettings, DeviceChoice, Outputs, PairStats, RegionStats, Slot,
 };
+use crate::prepare::{Preparation, Prepared, prepare_against};
 use crate::progress::Progress;
 use crate::radiometry;
 use crate::rasterize::LabelRaster;
@@ -45,6 +46,8 @@ pub struct MeasureOptions {
     pub min_valid_fraction: f64,
     /// Hand each consecutive pair's change mask to the caller (`masks/`, the heatmap).
     pub pair_masks: bool,
+    /// Clouds masked and scenes aligned against the median of the raw scenes, once, before measuring.
+    pub preparation: Preparation,
 }
 
 /// One consecutive pair of scenes and what the kernel measured, region by region in name order.
@@ -64,6 +67,9 @@ pub struct Measurements {
     pub background: Scene,
     /// Each scene's radiometric correction, in acquisition order; `None` for a scene left out.
     pub radiometry: Vec<Option<Radiometry>>,
+    /// What preparing each scene found, in acquisition order; `None` for a scene left out, and for all
+    /// without `MeasureOptions::preparation`.
+    pub prepared: Vec<Option<Prepared>>,
 }
 
 /// What one pass over the run's scenes measured, in the order of the run's scenes.
@@ -90,6 +96,8 @@ pub struct SeriesRun<'a> {
     loaded_background: Option<usize>,
     /// Which date the earlier slot holds.
     loaded_earlier: Option<usize>,
+    /// What preparing each scene found, once they are prepared (`MeasureOptions::preparation`).
+    prepared: Option<Vec<Prepared>>,
 }
 
 impl<'a> SeriesRun<'a> {
@@ -117,6 +125,7 @@ impl<'a> SeriesRun<'a> {
             options,
             loaded_background: None,
             loaded_earlier: None,
+            prepared: None,
         })
     }
 
@@ -193,7 +202,14 @@ impl<'a> SeriesRun<'a> {
                 None => (vec![CellMeasurement::default(); self.regions.len()], None),
             })
             .unzip();
+        let prepared = (0..self.archive.entries.len())
+            .map(|entry| {
+                let date = self.entries.iter().position(|&e| e == entry)?;
+                self.prepared.as_ref()?.get(date).cloned()
+            })
+            .collect();
         Ok(Measurements {
+            prepared,
             acquisitions: self.archive.entries.iter().map(|e| e.acquired).collect(),
             regions: self.regions,
             cells,
@@ -210,6 +226,9 @@ impl<'a> SeriesRun<'a> {
         on_pair: &mut impl FnMut(PairResult) -> Result<()>,
     ) -> Result<Measured> {
         let options = self.options;
+        if options.preparation.is_active() && self.prepared.is_none() {
+            self.prepare(progress)?;
+        }
         let (background, backgrounds, radiometry) = self.backgrounds()?;
         progress.say(&describe_radiometry(&radiometry, self.format()));
         let settings = |threshold| ChangeSettings {
@@ -379,6 +398,33 @@ impl<'a> SeriesRun<'a> {
             .map(|date| (&self.scenes[date], radiometry[date]))
             .collect();
         self.kernel.background(&stack, self.options.nodata)
+    }
+
+    /// Masks clouds and aligns the scenes against the median of the raw scenes, saying what it found.
+    fn prepare(&mut self, progress: &Progress) -> Result<()> {
+        let raw = vec![Radiometry::IDENTITY; self.scenes.len()];
+        let reference = self.median(0..self.scenes.len(), &raw)?;
+        let prepared = prepare_against(
+            self.kernel.as_mut(),
+            (BACKGROUND_SLOT, SCENE_SLOT),
+            &reference,
+            &mut self.scenes,
+            &self.options.preparation,
+            self.options.nodata,
+        )?;
+        (self.loaded_background, self.loaded_earlier) = (None, None);
+        for (date, scene) in prepared.iter().enumerate() {
+            let name = self.acquired(date).to_string();
+            progress.say(&scene.describe(&name));
+            if let Some(shift) = scene.shift.filter(|s| s.worth_warning()) {
+                progress.warn(&format!(
+                    "warning: {name} was shifted by ({:.2}, {:.2}) px against the archive's median",
+                    shift.dx, shift.dy
+                ));
+            }
+        }
+        self.prepared = Some(prepared);
+        Ok(())
     }
 
     /// Loads the date's scene, and its background unless the slot already holds it.

@@ -1,23 +1,26 @@
 //! The CPU backend: one function per shader stage, with the shader's name, constants and per-pixel logic,
 //! spread over cores by rayon in bands of rows. Each task runs every stage on its band, the magnitudes of
 //! its rows (and the smoothing window's rows either side) staying in task-local buffers in cache, where the
-//! GPU passes whole-image buffers from stage to stage. The background runs on its own, a row a task.
+//! GPU passes whole-image buffers from stage to stage. The background runs on its own, a row a task, and
+//! co-registration a shift and a row a task.
 
 mod background;
+mod coregister;
 mod magnitude;
 mod region_stats;
 mod smooth;
 
 pub use background::{BackgroundScratch, background};
+pub use coregister::coregister;
 pub use magnitude::{Scenes, magnitude};
 pub use region_stats::{RegionTotals, Totals, region_stats};
 pub use smooth::smooth;
 
 use super::params::{INVALID, PIXELS_PER_INVOCATION, Radiometry};
 use super::{
-    ChangeKernel, ChangeMask, ChangeSettings, Outputs, PairStats, SCENE_SLOTS, Slot, StageTimes,
-    background_params, check_radiometry, check_scene, check_slot, check_stack, kernel_params,
-    split_profiles, unloaded_slots,
+    ChangeKernel, ChangeMask, ChangeSettings, Outputs, PairStats, SCENE_SLOTS, ShiftCosts, Slot,
+    StageTimes, background_params, check_radiometry, check_scene, check_slot, check_stack,
+    kernel_params, search_params, split_profiles, unloaded_slots,
 };
 use crate::error::Result;
 use crate::rasterize::LabelRaster;
@@ -102,6 +105,33 @@ fn needed_words(
     }
 }
 
+/// The inputs of a stage reading the scenes in slots `a` and `b` (an empty bitmap where a scene has none),
+/// and whether each has a validity bitmap.
+fn pair_inputs(
+    slots: &[Option<(Scene, Radiometry)>; SCENE_SLOTS],
+    a: Slot,
+    b: Slot,
+) -> Result<(Scenes<'_>, [bool; 2])> {
+    check_slot(a)?;
+    check_slot(b)?;
+    let (Some((scene_a, radiometry_a)), Some((scene_b, radiometry_b))) = (&slots[a], &slots[b])
+    else {
+        return Err(unloaded_slots(a, b));
+    };
+    let scenes = Scenes {
+        samples: [&scene_a.words, &scene_b.words],
+        validity: [
+            scene_a.validity.as_deref().unwrap_or(&[]),
+            scene_b.validity.as_deref().unwrap_or(&[]),
+        ],
+        radiometry: [radiometry_a, radiometry_b],
+    };
+    Ok((
+        scenes,
+        [scene_a.validity.is_some(), scene_b.validity.is_some()],
+    ))
+}
+
 pub struct CpuKernel {
     format: SceneFormat,
     labels: LabelRaster,
@@ -165,14 +195,7 @@ impl ChangeKernel for CpuKernel {
         outputs: Outputs,
     ) -> Result<PairStats> {
         let started = Instant::now();
-        check_slot(a)?;
-        check_slot(b)?;
-        let (Some((scene_a, radiometry_a)), Some((scene_b, radiometry_b))) =
-            (&self.slots[a], &self.slots[b])
-        else {
-            return Err(unloaded_slots(a, b));
-        };
-        let validity = [scene_a.validity.is_some(), scene_b.validity.is_some()];
+        let (scenes, validity) = pair_inputs(&self.slots, a, b)?;
         let params = kernel_params(
             self.format,
             self.labels.region_count,
@@ -180,15 +203,6 @@ impl ChangeKernel for CpuKernel {
             validity,
             outputs,
         )?;
-        let no_bitmap = Vec::new();
-        let scenes = Scenes {
-            samples: [&scene_a.words, &scene_b.words],
-            validity: [
-                scene_a.validity.as_ref().unwrap_or(&no_bitmap),
-                scene_b.validity.as_ref().unwrap_or(&no_bitmap),
-            ],
-            radiometry: [radiometry_a, radiometry_b],
-        };
         let (width, height) = (self.format.width as usize, self.format.height as usize);
         let radius = params.radius as usize;
         let rows = rows_per_task(width, radius);
@@ -313,6 +327,39 @@ impl ChangeKernel for CpuKernel {
             scene.validity = Some(bitmap);
         }
         Ok(scene)
+    }
+
+    fn shift_costs(
+        &mut self,
+        a: Slot,
+        b: Slot,
+        radius: u32,
+        nodata: Option<u32>,
+    ) -> Result<ShiftCosts> {
+        let (scenes, validity) = pair_inputs(&self.slots, a, b)?;
+        let (search, params) = search_params(self.format, radius, nodata, validity)?;
+        let rows = search.inner_rows;
+        let costs: Vec<(u64, u64)> = (0..search.shifts * rows)
+            .into_par_iter()
+            .map(|task| {
+                let (shift, row) = (task / rows, task % rows);
+                (0..search.segments_per_row)
+                    .map(|segment| coregister(&params, &search, &scenes, shift, row, segment))
+                    .fold((0, 0), |(pixels, sum), (p, s)| {
+                        (pixels + u64::from(p), sum + u64::from(s))
+                    })
+            })
+            .collect();
+        let per_shift = costs.chunks(rows as usize).map(|rows| {
+            rows.iter()
+                .fold((0, 0), |(pixels, sum), (p, s)| (pixels + p, sum + s))
+        });
+        let (pixels, sums) = per_shift.unzip();
+        Ok(ShiftCosts {
+            radius,
+            pixels,
+            sums,
+        })
     }
 }
 

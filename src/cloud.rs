@@ -1,0 +1,406 @@
+//! Automatic cloud and cloud-shadow masking, so that clouds and their shadows are reported as invalid
+//! rather than as change. A scene is judged against a reference of the same place (the other scene of a
+//! pair), each on its own brightness scale, so the rule holds for 8- and 16-bit samples alike and for
+//! scenes of different illumination.
+//!
+//! The rule, on each pixel's brightness b (mean of the first three bands, or of all of them with fewer)
+//! relative to its scene's median brightness over the pixels valid in both, β = b / M, and the scene's
+//! chroma c (largest minus smallest of those bands):
+//! 1. cloud cores: β ≥ [`CORE_LEVEL`], β − β_reference ≥ [`CORE_BRIGHTENING`] and c ≤ [`CLOUD_CHROMA`] · b
+//!    (brighter than most of the scene, much brighter than the reference there, and grey-white);
+//! 2. clouds: the 4-connected blobs of pixels with β − β_reference ≥ [`EDGE_BRIGHTENING`] holding at
+//!    least [`MIN_CLOUD_FRACTION`] of the scene (and 64 px) of cores (a ship or a roof is smaller),
+//!    dilated by [`CLOUD_DILATION`] of the scene's shorter side (their soft edges);
+//! 3. shadows: the clouds' footprint displaced by the shift, within the clouds' own extent, under which
+//!    the scene darkened most against the reference; its pixels there with β − β_reference ≤
+//!    −[`SHADOW_DARKENING`], dilated like the clouds.
+
+use crate::scene::Scene;
+use std::collections::VecDeque;
+
+pub const CORE_LEVEL: f64 = 1.15;
+pub const CORE_BRIGHTENING: f64 = 0.5;
+pub const EDGE_BRIGHTENING: f64 = 0.15;
+pub const CLOUD_CHROMA: f64 = 0.2;
+pub const MIN_CLOUD_FRACTION: f64 = 0.005;
+pub const CLOUD_DILATION: f64 = 0.02;
+pub const SHADOW_DARKENING: f64 = 0.1;
+/// Shadow displacements tried per axis, evenly over the clouds' extent.
+const SHADOW_STEPS: i64 = 24;
+
+/// Whether clouds and their shadows are found and masked automatically.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum CloudMasking {
+    Auto,
+    None,
+}
+
+/// Which pixels of a scene are cloud or cloud shadow.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CloudCover {
+    /// Pixels valid before masking.
+    pub valid_px: u64,
+    pub cloud_px: u64,
+    /// Shadow pixels that are not also cloud.
+    pub shadow_px: u64,
+    /// Per pixel: cloud or shadow.
+    masked: Vec<bool>,
+}
+
+impl CloudCover {
+    /// A scene with no cloud found or looked for.
+    pub fn clear(scene: &Scene, nodata: Option<u32>) -> CloudCover {
+        let valid_px = (0..scene.format.pixel_count())
+            .filter(|&p| scene.is_valid(p, nodata))
+            .count() as u64;
+        CloudCover {
+            valid_px,
+            cloud_px: 0,
+            shadow_px: 0,
+            masked: Vec::new(),
+        }
+    }
+
+    /// The fraction of the scene's valid pixels that are cloud.
+    pub fn cloud_fraction(&self) -> f64 {
+        fraction(self.cloud_px, self.valid_px)
+    }
+
+    /// The fraction of the scene's valid pixels that are cloud shadow.
+    pub fn shadow_fraction(&self) -> f64 {
+        fraction(self.shadow_px, self.valid_px)
+    }
+
+    /// Clears the validity bit of every cloud and shadow pixel of `scene`.
+    pub fn mask(&self, scene: &mut Scene) {
+        if self.cloud_px + self.shadow_px == 0 {
+            return;
+        }
+        let words = scene.format.bitmap_word_count();
+        let bitmap = scene.validity.get_or_insert_with(|| {
+            let mut all = vec![u32::MAX; words];
+            let tail = scene.format.pixel_count() % 32;
+            if tail != 0 {
+                all[words - 1] = (1 << tail) - 1;
+            }
+            all
+        });
+        for (pixel, _) in self.masked.iter().enumerate().filter(|(_, m)| **m) {
+            bitmap[pixel / 32] &= !(1 << (pixel % 32));
+        }
+    }
+}
+
+fn fraction(part: u64, whole: u64) -> f64 {
+    if whole == 0 {
+        0.0
+    } else {
+        part as f64 / whole as f64
+    }
+}
+
+/// Brightness and chroma of every pixel.
+fn brightness_and_chroma(scene: &Scene) -> (Vec<f64>, Vec<f64>) {
+    let visible = scene.format.bands.min(3) as usize;
+    (0..scene.format.pixel_count())
+        .map(|p| {
+            let bands = (0..visible).map(|b| f64::from(scene.sample(p, b)));
+            let (sum, low, high) = bands.fold((0.0, f64::MAX, 0.0f64), |(s, l, h), v| {
+                (s + v, l.min(v), h.max(v))
+            });
+            (sum / visible as f64, high - low)
+        })
+        .unzip()
+}
+
+/// `brightness` over its median over the `valid` pixels; `None` when none is valid or the median is 0.
+fn relative(brightness: &[f64], valid: &[bool]) -> Option<Vec<f64>> {
+    let mut levels: Vec<f64> = (0..brightness.len())
+        .filter(|&p| valid[p])
+        .map(|p| brightness[p])
+        .collect();
+    if levels.is_empty() {
+        return None;
+    }
+    let middle = levels.len() / 2;
+    let median = *levels.select_nth_unstable_by(middle, f64::total_cmp).1;
+    (median > 0.0).then(|| brightness.iter().map(|b| b / median).collect())
+}
+
+/// The clouds and shadows of `scene` against `reference`, a scene of the same place and size, by the rule
+/// in the module's documentation.
+pub fn detect(scene: &Scene, reference: &Scene, nodata: Option<u32>) -> CloudCover {
+    let format = scene.format;
+    let (width, height) = (format.width as usize, format.height as usize);
+    let mut cover = CloudCover::clear(scene, nodata);
+    let valid: Vec<bool> = (0..format.pixel_count())
+        .map(|p| scene.is_valid(p, nodata) && reference.is_valid(p, nodata))
+        .collect();
+    let (brightness, chroma) = brightness_and_chroma(scene);
+    let (reference_brightness, reference_chroma) = brightness_and_chroma(reference);
+    let (Some(relative_scene), Some(relative_reference)) = (
+        relative(&brightness, &valid),
+        relative(&reference_brightness, &valid),
+    ) else {
+        return cover;
+    };
+    let change: Vec<f64> = relative_scene
+        .iter()
+        .zip(&relative_reference)
+        .map(|(s, r)| s - r)
+        .collect();
+    let min_area = (MIN_CLOUD_FRACTION * format.pixel_count() as f64).max(64.0) as usize;
+    let dilation = (CLOUD_DILATION * width.min(height) as f64).ceil() as usize;
+    // Clouds brighten `change` where `sign` is 1; the reference's own clouds where it is -1.
+    let clouds = |sign: f64, relative: &[f64], chroma: &[f64], brightness: &[f64]| {
+        let cores: Vec<bool> = (0..change.len())
+            .map(|p| {
+                valid[p]
+                    && relative[p] >= CORE_LEVEL
+                    && sign * change[p] >= CORE_BRIGHTENING
+                    && chroma[p] <= CLOUD_CHROMA * brightness[p]
+            })
+            .collect();
+        let blobs: Vec<bool> = (0..change.len())
+            .map(|p| valid[p] && sign * change[p] >= EDGE_BRIGHTENING)
+            .collect();
+        dilate(
+            &blobs_with_cores(&blobs, &cores, width, height, min_area),
+            width,
+            height,
+            dilation,
+        )
+    };
+    let cloud = clouds(1.0, &relative_scene, &chroma, &brightness);
+    if !cloud.contains(&true) {
+        return cover;
+    }
+    // Where the reference has a cloud, the scene looks darker: no shadow of the scene's is sought there.
+    let reference_cloud = clouds(
+        -1.0,
+        &relative_reference,
+        &reference_chroma,
+        &reference_brightness,
+    );
+    let clear_in_reference: Vec<bool> = (0..valid.len())
+        .map(|p| valid[p] && !reference_cloud[p])
+        .collect();
+    let shadow = shadow(&cloud, &change, &clear_in_reference, width, height);
+    let shadow = dilate(&shadow, width, height, dilation);
+    cover.masked = vec![false; change.len()];
+    for p in (0..change.len()).filter(|&p| scene.is_valid(p, nodata)) {
+        if cloud[p] {
+            cover.cloud_px += 1;
+        } else if shadow[p] {
+            cover.shadow_px += 1;
+        } else {
+            continue;
+        }
+        cover.masked[p] = true;
+    }
+    cover
+}
+
+/// The pixels of 4-connected blobs of `seeds` holding at least `min_cores` pixels of `cores`.
+fn blobs_with_cores(
+    seeds: &[bool],
+    cores: &[bool],
+    width: usize,
+    height: usize,
+    min_cores: usize,
+) -> Vec<bool> {
+    let mut kept = vec![false; seeds.len()];
+    let mut seen = vec![false; seeds.len()];
+    let mut queue = VecDeque::new();
+    for start in 0..seeds.len() {
+        if !seeds[start] || seen[start] {
+            continue;
+        }
+        seen[start] = true;
+        queue.push_back(start);
+        let mut blob = Vec::new();
+        while let Some(p) = queue.pop_front() {
+            blob.push(p);
+            let (x, y) = (p % width, p / width);
+            let neighbours = [
+                (x > 0).then(|| p - 1),
+                (x + 1 < width).then(|| p + 1),
+                (y > 0).then(|| p - width),
+                (y + 1 < height).then(|| p + width),
+            ];
+            for q in neighbours.into_iter().flatten() {
+                if seeds[q] && !seen[q] {
+                    seen[q] = true;
+                    queue.push_back(q);
+                }
+            }
+        }
+        if blob.iter().filter(|&&p| cores[p]).count() >= min_cores {
+            for p in blob {
+                kept[p] = true;
+            }
+        }
+    }
+    kept
+}
+
+/// `mask` grown by `radius` pixels (a square window), rows then columns.
+fn dilate(mask: &[bool], width: usize, height: usize, radius: usize) -> Vec<bool> {
+    let grow = |line: &[bool]| -> Vec<bool> {
+        let mut last_set: Option<usize> = None;
+        let mut ahead = vec![false; line.len()];
+        // Set where a set pixel lies within `radius` before (forward pass) or after (backward pass).
+        for (i, &on) in line.iter().enumerate() {
+            if on {
+                last_set = Some(i);
+            }
+            ahead[i] = last_set.is_some_and(|s| i - s <= radius);
+        }
+        last_set = None;
+        for i in (0..line.len()).rev() {
+            if line[i] {
+                last_set = Some(i);
+            }
+            ahead[i] |= last_set.is_some_and(|s| s - i <= radius);
+        }
+        ahead
+    };
+    let rows: Vec<bool> = mask.chunks(width).flat_map(grow).collect();
+    let mut out = vec![false; mask.len()];
+    for x in 0..width {
+        let column: Vec<bool> = (0..height).map(|y| rows[y * width + x]).collect();
+        for (y, on) in grow(&column).into_iter().enumerate() {
+            out[y * width + x] = on;
+        }
+    }
+    out
+}
+
+/// The clouds' shadow: the footprint `cloud` displaced by the shift, within the clouds' extent, that puts
+/// it where the scene darkened most (the lowest mean `change`) on valid pixels outside the clouds; its
+/// pixels there that darkened by at least [`SHADOW_DARKENING`].
+fn shadow(
+    cloud: &[bool],
+    change: &[f64],
+    valid: &[bool],
+    width: usize,
+    height: usize,
+) -> Vec<bool> {
+    let pixels: Vec<(i64, i64)> = (0..cloud.len())
+        .filter(|&p| cloud[p])
+        .map(|p| ((p % width) as i64, (p / width) as i64))
+        .collect();
+    let extent = |axis: fn(&(i64, i64)) -> i64| {
+        let low = pixels.iter().map(axis).min().unwrap_or(0);
+        let high = pixels.iter().map(axis).max().unwrap_or(0);
+        high - low + 1
+    };
+    let reach = extent(|p| p.0).max(extent(|p| p.1));
+    let step = (reach / SHADOW_STEPS).max(1);
+    // A sample of the footprint is enough to rank the displacements.
+    let sample_step = (pixels.len() / 4096).max(1);
+    let sampled = pixels.len().div_ceil(sample_step);
+    let at = |x: i64, y: i64| -> Option<usize> {
+        let inside = (0..width as i64).contains(&x) && (0..height as i64).contains(&y);
+        inside.then(|| y as usize * width + x as usize)
+    };
+    let darkest = (-reach..=reach)
+        .step_by(step as usize)
+        .flat_map(|dy| {
+            (-reach..=reach)
+                .step_by(step as usize)
+                .map(move |dx| (dx, dy))
+        })
+        .filter_map(|(dx, dy)| {
+            let under: Vec<f64> = pixels
+                .iter()
+                .step_by(sample_step)
+                .filter_map(|&(x, y)| at(x + dx, y + dy))
+                .filter(|&p| valid[p] && !cloud[p])
+                .map(|p| change[p])
+                .collect();
+            // The footprint must fall mostly on clear ground to be judged.
+            (under.len() * 4 >= sampled)
+                .then(|| (dx, dy, under.iter().sum::<f64>() / under.len() as f64))
+        })
+        .min_by(|a, b| a.2.total_cmp(&b.2));
+    let mut shadow = vec![false; cloud.len()];
+    let Some((dx, dy, _)) = darkest else {
+        return shadow;
+    };
+    for &(x, y) in &pixels {
+        if let Some(p) = at(x + dx, y + dy) {
+            shadow[p] = valid[p] && !cloud[p] && change[p] <= -SHADOW_DARKENING;
+        }
+    }
+    shadow
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A grey ground of brightness about 100 (x 25 on 16 bits), with a white disc and a dark disc beside it
+    /// when `cloudy`.
+    fn scene(bits: u32, cloudy: bool) -> Scene {
+        let (w, h) = (200u32, 160u32);
+        let scale = if bits == 8 { 1 } else { 25 };
+        let samples: Vec<u16> = (0..w * h)
+            .flat_map(|p| {
+                let (x, y) = (f64::from(p % w), f64::from(p / w));
+                let cloud = cloudy && (x - 60.0).hypot(y - 60.0) < 25.0;
+                let shade = cloudy && (x - 110.0).hypot(y - 85.0) < 25.0;
+                let ground = 90 + ((p * 7) % 21) as u16;
+                let v = if cloud {
+                    240
+                } else if shade {
+                    ground / 2
+                } else {
+                    ground
+                };
+                [v * scale, v * scale, (v - 5) * scale]
+            })
+            .collect();
+        if bits == 8 {
+            let bytes: Vec<u8> = samples.iter().map(|&v| v as u8).collect();
+            Scene::from_u8(w, h, 3, &bytes)
+        } else {
+            Scene::from_u16(w, h, 3, &samples)
+        }
+    }
+
+    #[test]
+    fn a_white_blob_and_its_displaced_shadow_are_masked_on_8_and_16_bits() {
+        for bits in [8, 16] {
+            let mut scene = scene(bits, true);
+            let cover = detect(&scene, &self::scene(bits, false), None);
+            let disc = std::f64::consts::PI * 25.0 * 25.0;
+            assert!(cover.cloud_px as f64 > disc, "{bits}-bit: {cover:?}");
+            assert!(
+                cover.cloud_px as f64 <= 1.6 * disc,
+                "{bits}-bit: {}",
+                cover.cloud_px
+            );
+            assert!(
+                cover.shadow_px as f64 > 0.8 * disc,
+                "{bits}-bit: {}",
+                cover.shadow_px
+            );
+            cover.mask(&mut scene);
+            assert!(!scene.is_valid(60 * 200 + 60, None));
+            assert!(!scene.is_valid(85 * 200 + 110, None));
+            assert!(scene.is_valid(150 * 200 + 10, None));
+        }
+    }
+
+    #[test]
+    fn a_clear_scene_has_no_cloud() {
+        let clear = scene(8, false);
+        let cover = detect(&clear, &clear, None);
+        assert_eq!((cover.cloud_px, cover.shadow_px), (0, 0));
+        assert_eq!(cover.cloud_fraction(), 0.0);
+    }
+}

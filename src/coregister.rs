@@ -1,0 +1,241 @@
+//! Co-registration: a scene's shift against a reference, from the kernel's integer search
+//! ([`ChangeKernel::shift_costs`]) refined to a sub-pixel shift on the CPU, and the scene resampled onto
+//! the reference's grid in fixed point, so that both backends compare the same samples.
+
+use crate::error::Result;
+use crate::kernel::{ChangeKernel, ShiftCosts, Slot};
+use crate::scene::Scene;
+
+/// Default search radius, in pixels: archives are co-registered by their provider to a pixel or two.
+pub const DEFAULT_SEARCH_RADIUS: u32 = 3;
+/// A shift larger than this on either axis, in pixels, is worth a warning: it makes false change.
+pub const WARN_ABOVE_PX: f64 = 0.5;
+/// Fractional bits of the resampling position (1/256 px).
+const POSITION_SHIFT: u32 = 8;
+const POSITION_ONE: i64 = 1 << POSITION_SHIFT;
+
+/// Where a scene's content lies against the reference's: the scene's pixel (x + dx, y + dy) shows what
+/// the reference shows at (x, y).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Shift {
+    pub dx: f64,
+    pub dy: f64,
+    /// The best integer shift lies on the edge of the search window: the true shift may be larger.
+    pub at_search_edge: bool,
+}
+
+impl Shift {
+    pub const NONE: Shift = Shift {
+        dx: 0.0,
+        dy: 0.0,
+        at_search_edge: false,
+    };
+
+    /// The larger of the two axes' shifts, in pixels.
+    pub fn largest_px(&self) -> f64 {
+        self.dx.abs().max(self.dy.abs())
+    }
+
+    /// Whether the shift is large enough to warn about (see [`WARN_ABOVE_PX`]).
+    pub fn worth_warning(&self) -> bool {
+        self.at_search_edge || self.largest_px() > WARN_ABOVE_PX
+    }
+}
+
+/// The shift of the scene in slot `scene` against the one in slot `reference`, searched within
+/// ±`radius` px; `None` when no shift had a valid pixel to compare.
+pub fn estimate(
+    kernel: &mut dyn ChangeKernel,
+    reference: Slot,
+    scene: Slot,
+    radius: u32,
+    nodata: Option<u32>,
+) -> Result<Option<Shift>> {
+    Ok(refine(
+        &kernel.shift_costs(reference, scene, radius, nodata)?,
+    ))
+}
+
+/// The sub-pixel shift from the integer costs: the shift of least mean difference per pixel, then on
+/// each axis the vertex of the parabola through it and its two neighbours (within ±0.5 px; none at the
+/// window's edge or where the neighbours are not higher).
+pub fn refine(costs: &ShiftCosts) -> Option<Shift> {
+    let mean: Vec<Option<f64>> = costs
+        .sums
+        .iter()
+        .zip(&costs.pixels)
+        .map(|(&sum, &pixels)| (pixels > 0).then(|| sum as f64 / pixels as f64))
+        .collect();
+    let (best, best_cost) = mean
+        .iter()
+        .enumerate()
+        .filter_map(|(index, cost)| Some((index, (*cost)?)))
+        .min_by(|a, b| a.1.total_cmp(&b.1))?;
+    let (dx, dy) = costs.shift(best);
+    let r = costs.radius as i32;
+    let side = 2 * r + 1;
+    let at = |x: i32, y: i32| -> Option<f64> {
+        if x.abs() > r || y.abs() > r {
+            return None;
+        }
+        mean[((y + r) * side + x + r) as usize]
+    };
+    let vertex = |before: Option<f64>, after: Option<f64>| -> f64 {
+        let (Some(before), Some(after)) = (before, after) else {
+            return 0.0;
+        };
+        let curvature = before - 2.0 * best_cost + after;
+        if curvature <= 0.0 {
+            return 0.0;
+        }
+        (0.5 * (before - after) / curvature).clamp(-0.5, 0.5)
+    };
+    Some(Shift {
+        dx: f64::from(dx) + vertex(at(dx - 1, dy), at(dx + 1, dy)),
+        dy: f64::from(dy) + vertex(at(dx, dy - 1), at(dx, dy + 1)),
+        at_search_edge: dx.abs() == r || dy.abs() == r,
+    })
+}
+
+/// `scene` resampled onto the reference's grid: pixel (x, y) takes the scene's content at
+/// (x + dx, y + dy), bilinearly interpolated in integer arithmetic with positions rounded to 1/256 px:
+/// (Σ w · v + 2^15) >> 16 with weights in 1/256ths per axis. A pixel whose interpolation needs a sample
+/// outside the scene or one that is not valid (masked or, with `nodata`, nodata) is invalid, its
+/// samples set to `nodata` (0 without).
+pub fn resample(scene: &Scene, shift: Shift, nodata: Option<u32>) -> Scene {
+    let format = scene.format;
+    let (width, height) = (format.width as i64, format.height as i64);
+    let bands = format.bands as usize;
+    let split = |d: f64| {
+        let fixed = (d * POSITION_ONE as f64).round() as i64;
+        (
+            fixed.div_euclid(POSITION_ONE),
+            fixed.rem_euclid(POSITION_ONE),
+        )
+    };
+    let (ix, fx) = split(shift.dx);
+    let (iy, fy) = split(shift.dy);
+    let fill = nodata.unwrap_or(0) as u16;
+    let mut samples = vec![fill; format.pixel_count() * bands];
+    let mut validity = vec![0u32; format.bitmap_word_count()];
+    let source_valid: Vec<bool> = (0..format.pixel_count())
+        .map(|p| scene.is_valid(p, nodata))
+        .collect();
+    // The corners a pixel needs: (0, 0) always, the next column or row only with a weight on it.
+    let corners: Vec<(i64, i64, i64)> = [(0, 0), (1, 0), (0, 1), (1, 1)]
+        .into_iter()
+        .map(|(cx, cy)| {
+            let wx = if cx == 0 { POSITION_ONE - fx } else { fx };
+            let wy = if cy == 0 { POSITION_ONE - fy } else { fy };
+            (cx, cy, wx * wy)
+        })
+        .filter(|&(_, _, weight)| weight > 0)
+        .collect();
+    for y in 0..height {
+        for x in 0..width {
+            let pixel = (y * width + x) as usize;
+            let sources: Option<Vec<(usize, i64)>> = corners
+                .iter()
+                .map(|&(cx, cy, weight)| {
+                    let (sx, sy) = (x + ix + cx, y + iy + cy);
+                    let inside = (0..width).contains(&sx) && (0..height).contains(&sy);
+                    let source = (sy * width + sx) as usize;
+                    (inside && source_valid[source]).then_some((source, weight))
+                })
+                .collect();
+            let Some(sources) = sources else {
+                continue;
+            };
+            validity[pixel / 32] |= 1 << (pixel % 32);
+            for band in 0..bands {
+                let sum: i64 = sources
+                    .iter()
+                    .map(|&(source, weight)| weight * i64::from(scene.sample(source, band)))
+                    .sum();
+                samples[pixel * bands + band] = ((sum + (1 << 15)) >> 16) as u16;
+            }
+        }
+    }
+    let mut resampled = if format.bits_per_sample == 8 {
+        let bytes: Vec<u8> = samples.iter().map(|&v| v as u8).collect();
+        Scene::from_u8(format.width, format.height, format.bands, &bytes)
+    } else {
+        Scene::from_u16(format.width, format.height, format.bands, &samples)
+    };
+    resampled.validity = Some(validity);
+    resampled
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn costs(radius: u32, cost: impl Fn(i32, i32) -> u64) -> ShiftCosts {
+        let side = 2 * radius as usize + 1;
+        let mut costs = ShiftCosts {
+            radius,
+            pixels: vec![100; side * side],
+            sums: vec![0; side * side],
+        };
+        for index in 0..side * side {
+            let (dx, dy) = costs.shift(index);
+            costs.sums[index] = cost(dx, dy);
+        }
+        costs
+    }
+
+    #[test]
+    fn the_vertex_of_a_parabola_is_found_between_pixels() {
+        let parabola = |dx: i32, dy: i32| {
+            let (x, y) = (f64::from(dx) - 1.3, f64::from(dy) + 0.25);
+            (1000.0 * (x * x + y * y)) as u64 + 500
+        };
+        let shift = refine(&costs(3, parabola)).unwrap();
+        assert!((shift.dx - 1.3).abs() < 0.01, "{shift:?}");
+        assert!((shift.dy + 0.25).abs() < 0.01, "{shift:?}");
+        assert!(!shift.at_search_edge && shift.worth_warning());
+    }
+
+    #[test]
+    fn a_minimum_on_the_edge_is_flagged() {
+        let shift = refine(&costs(2, |dx, dy| (100 - 10 * dx + dy.abs()) as u64)).unwrap();
+        assert_eq!((shift.dx, shift.at_search_edge), (2.0, true));
+    }
+
+    #[test]
+    fn an_integer_shift_moves_samples_exactly() {
+        let samples: Vec<u8> = (0..8 * 6).map(|i| (i * 5) as u8).collect();
+        let scene = Scene::from_u8(8, 6, 1, &samples);
+        let shift = Shift {
+            dx: 2.0,
+            dy: -1.0,
+            at_search_edge: false,
+        };
+        let moved = resample(&scene, shift, None);
+        for (y, x) in (1..6).flat_map(|y| (0..6).map(move |x| (y, x))) {
+            assert_eq!(
+                moved.sample(y * 8 + x, 0),
+                scene.sample((y - 1) * 8 + x + 2, 0)
+            );
+            assert!(moved.is_valid(y * 8 + x, None));
+        }
+        assert!(!moved.is_valid(7, None) && !moved.is_valid(8 + 6, None));
+    }
+
+    #[test]
+    fn half_a_pixel_averages_neighbours() {
+        let scene = Scene::from_u16(4, 1, 1, &[100, 201, 300, 400]);
+        let moved = resample(
+            &scene,
+            Shift {
+                dx: 0.5,
+                dy: 0.0,
+                at_search_edge: false,
+            },
+            None,
+        );
+        let values: Vec<u32> = (0..3).map(|x| moved.sample(x, 0)).collect();
+        assert_eq!(values, [151, 251, 350]);
+        assert!(!moved.is_valid(3, None));
+    }
+}

@@ -1,0 +1,280 @@
+//! `portwatch evaluate-pairs`: `pair`'s change masks scored against the labels of real change-detection
+//! datasets, beside the classical baseline (change vector magnitude, Otsu threshold, no normalization)
+//! computed here on the same pairs, so that the two are scored by the same code.
+//!
+//! Datasets, each found under the data folder when present: `levir-cd` and `dsifn-cd` (`A/NAME.png`
+//! before, `B/NAME.png` after, `label/NAME.png`), `oscd-rgb` (`CITY/img1.png`, `CITY/img2.png`,
+//! `CITY/cm.png`). A label pixel is change when its first channel is at least 128. Scores are pooled over
+//! every pixel of every pair of a dataset.
+
+use super::{PairOptions, compare, load_scene, otsu};
+use crate::error::{Error, Result};
+use crate::scene::Scene;
+use std::fmt::Write;
+use std::path::{Path, PathBuf};
+
+/// The data folder: `$PORTWATCH_DATA`, else `../shared/data`.
+pub fn data_folder() -> PathBuf {
+    std::env::var_os("PORTWATCH_DATA")
+        .map_or_else(|| PathBuf::from("../shared/data"), PathBuf::from)
+}
+
+/// Bins of the baseline's magnitude histogram, over 0 to the pair's largest magnitude.
+const BASELINE_BINS: usize = 256;
+
+/// One labelled pair.
+#[derive(Clone, Debug)]
+pub struct LabelledPair {
+    pub before: PathBuf,
+    pub after: PathBuf,
+    pub label: PathBuf,
+}
+
+/// Pixel counts of a mask against its labels.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Confusion {
+    pub true_positives: u64,
+    pub false_positives: u64,
+    pub false_negatives: u64,
+}
+
+impl Confusion {
+    fn add(&mut self, predicted: bool, actual: bool) {
+        match (predicted, actual) {
+            (true, true) => self.true_positives += 1,
+            (true, false) => self.false_positives += 1,
+            (false, true) => self.false_negatives += 1,
+            (false, false) => {}
+        }
+    }
+
+    pub fn precision(&self) -> f64 {
+        ratio(
+            self.true_positives,
+            self.true_positives + self.false_positives,
+        )
+    }
+
+    pub fn recall(&self) -> f64 {
+        ratio(
+            self.true_positives,
+            self.true_positives + self.false_negatives,
+        )
+    }
+
+    /// 2 TP / (2 TP + FP + FN).
+    pub fn f1(&self) -> f64 {
+        ratio(
+            2 * self.true_positives,
+            2 * self.true_positives + self.false_positives + self.false_negatives,
+        )
+    }
+}
+
+fn ratio(part: u64, whole: u64) -> f64 {
+    if whole == 0 {
+        0.0
+    } else {
+        part as f64 / whole as f64
+    }
+}
+
+/// One dataset's scores.
+#[derive(Clone, Debug)]
+pub struct DatasetScore {
+    pub name: String,
+    pub pairs: usize,
+    pub portwatch: Confusion,
+    pub baseline: Confusion,
+}
+
+/// The labelled pairs of every dataset present under `data`, by name, in name order.
+pub fn datasets(data: &Path) -> Result<Vec<(String, Vec<LabelledPair>)>> {
+    let mut found = Vec::new();
+    for name in ["levir-cd", "dsifn-cd"] {
+        let dir = data.join(name);
+        if dir.is_dir() {
+            let pairs = sorted_files(&dir.join("A"))?
+                .into_iter()
+                .map(|before| {
+                    let file = before.file_name().unwrap_or_default().to_owned();
+                    LabelledPair {
+                        after: dir.join("B").join(&file),
+                        label: dir.join("label").join(&file),
+                        before,
+                    }
+                })
+                .collect();
+            found.push((name.to_string(), pairs));
+        }
+    }
+    let oscd = data.join("oscd-rgb");
+    if oscd.is_dir() {
+        let pairs = sorted_files(&oscd)?
+            .into_iter()
+            .filter(|city| city.is_dir())
+            .map(|city| LabelledPair {
+                before: city.join("img1.png"),
+                after: city.join("img2.png"),
+                label: city.join("cm.png"),
+            })
+            .collect();
+        found.push(("oscd-rgb".to_string(), pairs));
+    }
+    Ok(found)
+}
+
+fn sorted_files(dir: &Path) -> Result<Vec<PathBuf>> {
+    let entries =
+        std::fs::read_dir(dir).map_err(|e| Error::input(dir, format!("cannot list: {e}")))?;
+    let mut paths = entries
+        .map(|entry| entry.map(|e| e.path()))
+        .collect::<std::io::Result<Vec<_>>>()
+        .map_err(|e| Error::input(dir, format!("cannot list: {e}")))?;
+    paths.sort();
+    Ok(paths)
+}
+
+/// Scores `pair` with `options`, and the baseline, on every dataset under `data`.
+pub fn evaluate(data: &Path, options: &PairOptions) -> Result<Vec<DatasetScore>> {
+    datasets(data)?
+        .into_iter()
+        .map(|(name, pairs)| {
+            let mut score = DatasetScore {
+                name,
+                pairs: pairs.len(),
+                portwatch: Confusion::default(),
+                baseline: Confusion::default(),
+            };
+            for pair in &pairs {
+                let before = load_scene(&pair.before)?;
+                let after = load_scene(&pair.after)?;
+                let label = read_label(&pair.label, &before)?;
+                let baseline = baseline_mask(&before, &after);
+                let result = compare(before, after, [&pair.before, &pair.after], None, options)?;
+                for (pixel, &actual) in label.iter().enumerate() {
+                    let (x, y) = (
+                        pixel as u32 % result.format.width,
+                        pixel as u32 / result.format.width,
+                    );
+                    score.portwatch.add(result.mask.is_changed(x, y), actual);
+                    score.baseline.add(baseline[pixel], actual);
+                }
+            }
+            Ok(score)
+        })
+        .collect()
+}
+
+/// The change labels of `path`, refused unless of `scene`'s size.
+fn read_label(path: &Path, scene: &Scene) -> Result<Vec<bool>> {
+    let image = image::open(path)
+        .map_err(|e| Error::input(path, format!("cannot read the labels: {e}")))?
+        .into_rgb8();
+    let format = scene.format;
+    if (image.width(), image.height()) != (format.width, format.height) {
+        return Err(Error::input(
+            path,
+            format!(
+                "labels are {}x{} px but the scenes are {}x{} px",
+                image.width(),
+                image.height(),
+                format.width,
+                format.height
+            ),
+        ));
+    }
+    Ok(image.pixels().map(|p| p.0[0] >= 128).collect())
+}
+
+/// The classical baseline: per pixel, the Euclidean norm of the difference of the raw samples of the
+/// first three bands (all of them with fewer), changed above Otsu's split of the magnitudes' histogram
+/// ([`BASELINE_BINS`] bins from 0 to the largest magnitude). Every pixel counts: no mask, no nodata.
+pub fn baseline_mask(before: &Scene, after: &Scene) -> Vec<bool> {
+    let bands = before.format.bands.min(3) as usize;
+    let magnitudes: Vec<f64> = (0..before.format.pixel_count())
+        .map(|p| {
+            (0..bands)
+                .map(|b| (f64::from(before.sample(p, b)) - f64::from(after.sample(p, b))).powi(2))
+                .sum::<f64>()
+                .sqrt()
+        })
+        .collect();
+    let largest = magnitudes.iter().copied().fold(0.0, f64::max);
+    if largest == 0.0 {
+        return vec![false; magnitudes.len()];
+    }
+    let bin_of = |m: f64| ((m / largest * BASELINE_BINS as f64) as usize).min(BASELINE_BINS - 1);
+    let mut counts = vec![0.0; BASELINE_BINS];
+    for &m in &magnitudes {
+        counts[bin_of(m)] += 1.0;
+    }
+    let values: Vec<f64> = (0..BASELINE_BINS)
+        .map(|bin| (bin as f64 + 0.5) * largest / BASELINE_BINS as f64)
+        .collect();
+    let split = otsu(&counts, &values).unwrap_or(BASELINE_BINS);
+    magnitudes.iter().map(|&m| bin_of(m) >= split).collect()
+}
+
+/// The scores as a Markdown table: per dataset, pairs, then precision, recall and F1 of `pair` and of
+/// the baseline, and the ratio of the F1 scores.
+pub fn render_table(scores: &[DatasetScore]) -> String {
+    let mut table = String::from(
+        "| dataset | pairs | pair precision | pair recall | pair F1 | baseline precision | baseline recall | baseline F1 | F1 ratio |\n\
+         | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n",
+    );
+    for score in scores {
+        let (p, b) = (&score.portwatch, &score.baseline);
+        let ratio = if b.f1() > 0.0 {
+            format!("{:.2}", p.f1() / b.f1())
+        } else {
+            "n/a".to_string()
+        };
+        let _ = writeln!(
+            table,
+            "| {} | {} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {ratio} |",
+            score.name,
+            score.pairs,
+            p.precision(),
+            p.recall(),
+            p.f1(),
+            b.precision(),
+            b.recall(),
+            b.f1()
+        );
+    }
+    table
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scores_count_pixels() {
+        let mut c = Confusion::default();
+        for (p, a) in [
+            (true, true),
+            (true, false),
+            (false, true),
+            (false, false),
+            (true, true),
+        ] {
+            c.add(p, a);
+        }
+        assert_eq!((c.precision(), c.recall()), (2.0 / 3.0, 2.0 / 3.0));
+        assert!((c.f1() - 2.0 / 3.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn the_baseline_finds_a_bright_square() {
+        let before = Scene::from_u8(10, 10, 3, &[50; 300]);
+        let mut samples = vec![52u8; 300];
+        for p in [11, 12, 21, 22] {
+            samples[p * 3..p * 3 + 3].fill(200);
+        }
+        let mask = baseline_mask(&before, &Scene::from_u8(10, 10, 3, &samples));
+        let changed: Vec<usize> = (0..100).filter(|&p| mask[p]).collect();
+        assert_eq!(changed, [11, 12, 21, 22]);
+    }
+}
