@@ -19,10 +19,26 @@ struct RunOutput {
 /// `portwatch run ARGS --device DEVICE --out TMP` in `cwd`, which must succeed; `None` (after saying why)
 /// when the GPU is asked for, there is no adapter and none is required.
 fn run_on(device: &str, args: &[&str], cwd: &Path, test: &str) -> Option<RunOutput> {
+    run_on_with_env(device, args, cwd, test, &[])
+}
+
+/// `run_on` with the variables `env` set, the test hooks among them.
+fn run_on_with_env(
+    device: &str,
+    args: &[&str],
+    cwd: &Path,
+    test: &str,
+    env: &[(&str, &str)],
+) -> Option<RunOutput> {
     let out = tempfile::tempdir().unwrap();
     let mut args = [&["run"], args].concat();
     args.extend(["--device", device, "--out", out.path().to_str().unwrap()]);
-    let output = portwatch(&args, cwd);
+    let output = Command::new(common::portwatch_bin())
+        .args(&args)
+        .current_dir(cwd)
+        .envs(env.iter().copied())
+        .output()
+        .expect("portwatch runs");
     let stderr = stderr(&output);
     if device == "gpu" && stderr.contains("GPU: no adapter") && !common::gpu_required() {
         eprintln!(
@@ -409,37 +425,22 @@ fn a_lost_gpu_device_hands_the_run_to_the_cpu() {
     let cpu = run_cpu(dir.path(), &[]);
     // Lost at the first comparison, during the pairs, and at the last date.
     for lose_after in ["0", "6", "10"] {
-        let out = tempfile::tempdir().unwrap();
-        let output = Command::new(common::portwatch_bin())
-            .args([
-                "run",
-                dir.path().to_str().unwrap(),
-                "--device",
-                "gpu",
-                "--out",
-            ])
-            .arg(out.path())
-            .env("PORTWATCH_TEST_LOSE_GPU_AFTER", lose_after)
-            .output()
-            .unwrap();
-        let message = stderr(&output);
-        if message.contains("GPU: no adapter") && !common::gpu_required() {
-            eprintln!(
-                "SKIPPED {test}: no GPU adapter; set PORTWATCH_REQUIRE_GPU=1 to make this a failure"
-            );
+        let env = [("PORTWATCH_TEST_LOSE_GPU_AFTER", lose_after)];
+        let archive = [dir.path().to_str().unwrap()];
+        let Some(gpu) = run_on_with_env("gpu", &archive, dir.path(), test, &env) else {
             return;
-        }
-        assert!(output.status.success(), "{message}");
+        };
         assert!(
-            message.contains(
+            gpu.stderr.contains(
                 "portwatch: GPU device lost (Destroyed); measuring again on the CPU, whose results are identical"
             ),
-            "lost after {lose_after}: {message}"
+            "lost after {lose_after}: {}",
+            gpu.stderr
         );
         for name in RUN_OUTPUTS {
             let read = |dir: &Path| std::fs::read(dir.join(name)).unwrap();
             assert!(
-                read(out.path()) == read(cpu.out.path()),
+                read(gpu.out.path()) == read(cpu.out.path()),
                 "{name} differs from the CPU run's when the device is lost after {lose_after} comparisons"
             );
         }
@@ -452,28 +453,15 @@ fn a_lost_gpu_device_hands_the_run_to_the_cpu() {
 fn scenes_too_large_for_the_adapter_are_compared_in_stripes() {
     let test = "scenes_too_large_for_the_adapter_are_compared_in_stripes";
     let cpu = run_on("cpu", &["--masks"], &repo_root(), test).expect("the CPU always runs");
-    let out = tempfile::tempdir().unwrap();
-    let output = Command::new(common::portwatch_bin())
-        .args(["run", "--masks", "--device", "gpu", "--out"])
-        .arg(out.path())
-        .current_dir(repo_root())
-        .env(
-            "PORTWATCH_TEST_GPU_BINDING_LIMIT",
-            (100 * 512 * 4).to_string(),
-        )
-        .output()
-        .unwrap();
-    let message = stderr(&output);
-    if message.contains("GPU: no adapter") && !common::gpu_required() {
-        eprintln!(
-            "SKIPPED {test}: no GPU adapter; set PORTWATCH_REQUIRE_GPU=1 to make this a failure"
-        );
+    let limit = (100 * 512 * 4).to_string();
+    let env = [("PORTWATCH_TEST_GPU_BINDING_LIMIT", limit.as_str())];
+    let Some(gpu) = run_on_with_env("gpu", &["--masks"], &repo_root(), test, &env) else {
         return;
-    }
-    assert!(output.status.success(), "{message}");
+    };
     assert!(
-        message.contains("compared in stripes of 70 rows"),
-        "{message}"
+        gpu.stderr.contains("compared in stripes of 70 rows"),
+        "{}",
+        gpu.stderr
     );
     let masks = common::run::listing(&cpu.out.path().join("masks"));
     let files = RUN_OUTPUTS
@@ -483,7 +471,7 @@ fn scenes_too_large_for_the_adapter_are_compared_in_stripes() {
     for name in files {
         let read = |dir: &Path| std::fs::read(dir.join(&name)).unwrap();
         assert!(
-            read(out.path()) == read(cpu.out.path()),
+            read(gpu.out.path()) == read(cpu.out.path()),
             "{name} differs between the CPU run and the striped GPU run"
         );
     }
