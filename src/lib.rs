@@ -4,7 +4,8 @@
 //! Input: [`archive`] (dated scenes, decoded by [`scene`]) and [`regions`] (rasterized by [`rasterize`]).
 //! The kernel contract and its two backends: [`kernel`]. The series driver: [`driver`]. Outputs: [`output`],
 //! and [`progress`] on stderr. Synthetic archives with ground truth: [`synth`]; scoring a run against the
-//! truth of its archive: [`eval`]. What a run used: [`run_record`]; the analysts' page: [`report`].
+//! truth of its archive: [`eval`]. What a run used: [`run_record`]; what it has finished, for resuming
+//! and merging: [`store`]; the analysts' page: [`report`].
 
 pub mod acquisition;
 pub mod archive;
@@ -21,6 +22,7 @@ pub mod run_record;
 pub mod scene;
 pub mod series;
 pub mod statistics;
+pub mod store;
 pub mod synth;
 
 pub use error::{Error, Result};
