@@ -678,7 +678,11 @@ fn prepare_out(
         store.discard_checkpoints()?;
     }
     if conflict.is_some() || previous.as_ref() != Some(manifest) {
-        manifest.write(store.work_dir())?;
+        manifest.write(store.work_dir()).inspect_err(|_| {
+            if !store.holds_scenes() {
+                let _ = store.remove();
+            }
+        })?;
     }
     for dir in [out.to_path_buf(), out.join("masks")] {
         remove_stale_temporaries(&dir)?;
