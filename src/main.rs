@@ -954,10 +954,11 @@ fn merge(args: &MergeArgs) -> Result<ExitCode> {
         let in_site = |dir: &Path| site.as_ref().map_or(dir.to_path_buf(), |s| dir.join(s));
         let shards: Vec<PathBuf> = args.shards.iter().map(|dir| in_site(dir)).collect();
         let out = in_site(&args.out);
-        let outcome = merge_site(&shards, &out, &args.output, first_item).with_context(|| {
-            site.as_ref()
-                .map_or_else(String::new, |site| format!("site {site}"))
-        })?;
+        let merged = merge_site(&shards, &out, &args.output, first_item);
+        let outcome = match site {
+            Some(site) => merged.with_context(|| format!("site {site}"))?,
+            None => merged?,
+        };
         first_item += outcome.entries;
         outcomes.push((site.clone().unwrap_or_default(), outcome));
     }

@@ -101,7 +101,10 @@ fn runs_aborted_after_each_unit_of_work_resume_to_the_same_bytes() {
                 stderr(&output)
             );
         }
-        assert!(attempts > 2, "trial {trial}: the hook never interrupted the run");
+        assert!(
+            attempts > 2,
+            "trial {trial}: the hook never interrupted the run"
+        );
         assert_same_outputs(expected.path(), out.path());
     }
 }
@@ -157,10 +160,18 @@ fn other_arguments_are_refused_unless_forced() {
     );
     let message = stderr(&output);
     assert_eq!(output.status.code(), Some(1), "{message}");
-    for part in ["other arguments", "threshold was not set, now 40", "--force"] {
+    for part in [
+        "other arguments",
+        "threshold was not set, now 40",
+        "--force",
+    ] {
         assert!(message.contains(part), "{message:?} should say {part:?}");
     }
-    assert_eq!(contents(out.path()), before, "a refused run changes nothing");
+    assert_eq!(
+        contents(out.path()),
+        before,
+        "a refused run changes nothing"
+    );
     // With --force it starts over with the new arguments.
     let output = portwatch(
         &run_args(dir.path(), out.path(), &["--threshold", "40", "--force"]),
