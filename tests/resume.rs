@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::run::{archive, listing, portwatch, stderr};
+use common::run::{archive, assert_same_outputs, contents, listing, portwatch, stderr};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::path::Path;
@@ -35,34 +35,6 @@ fn run_args<'a>(archive: &'a Path, out: &'a Path, extra: &[&'a str]) -> Vec<&'a 
     ];
     args.extend(extra);
     args
-}
-
-/// Every file under `dir`, by relative path, with its bytes.
-fn contents(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    let mut files = Vec::new();
-    let mut pending = vec![dir.to_path_buf()];
-    while let Some(folder) = pending.pop() {
-        for item in std::fs::read_dir(&folder).unwrap() {
-            let path = item.unwrap().path();
-            if path.is_dir() {
-                pending.push(path);
-            } else {
-                let name = path.strip_prefix(dir).unwrap().display().to_string();
-                files.push((name, std::fs::read(&path).unwrap()));
-            }
-        }
-    }
-    files.sort();
-    files
-}
-
-fn assert_same_outputs(expected: &Path, actual: &Path) {
-    let (expected, actual) = (contents(expected), contents(actual));
-    let names = |files: &[(String, Vec<u8>)]| files.iter().map(|f| f.0.clone()).collect::<Vec<_>>();
-    assert_eq!(names(&actual), names(&expected));
-    for ((name, a), (_, b)) in actual.iter().zip(&expected) {
-        assert!(a == b, "{name} differs from the uninterrupted run's");
-    }
 }
 
 /// A run never interrupted, into a new folder.

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::run::{REGIONS, archive, portwatch, stderr, write_rgb};
+use common::run::{REGIONS, archive, assert_same_outputs, portwatch, stderr, write_rgb};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -21,34 +21,6 @@ const DATES: [&str; 9] = [
     "2023-08-25",
 ];
 const SHARDS: usize = 4;
-
-/// Every file under `dir`, by relative path, with its bytes.
-fn contents(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    let mut files = Vec::new();
-    let mut pending = vec![dir.to_path_buf()];
-    while let Some(folder) = pending.pop() {
-        for item in std::fs::read_dir(&folder).unwrap() {
-            let path = item.unwrap().path();
-            if path.is_dir() {
-                pending.push(path);
-            } else {
-                let name = path.strip_prefix(dir).unwrap().display().to_string();
-                files.push((name, std::fs::read(&path).unwrap()));
-            }
-        }
-    }
-    files.sort();
-    files
-}
-
-fn assert_same_outputs(expected: &Path, actual: &Path) {
-    let (expected, actual) = (contents(expected), contents(actual));
-    let names = |files: &[(String, Vec<u8>)]| files.iter().map(|f| f.0.clone()).collect::<Vec<_>>();
-    assert_eq!(names(&actual), names(&expected));
-    for ((name, a), (_, b)) in actual.iter().zip(&expected) {
-        assert!(a == b, "{name} differs from the single run's");
-    }
-}
 
 fn run(archive: &Path, out: &Path, extra: &[&str], env: &[(&str, String)]) -> Output {
     Command::new(common::portwatch_bin())
