@@ -610,18 +610,12 @@ fn run_site(
     let created = prepare_out(out, &store, &manifest, flags)?;
     let result = decode_and_measure(archive, regions, &manifest, &store, out, flags, part);
     if let Err(error) = &result {
-        // Bad input must be fixed first, and a store that holds no scene saves nothing: neither is
-        // kept. Anything else (a full disk, a GPU error) leaves the finished work for the next attempt.
-        let bad_input = error.downcast_ref::<Error>().is_some_and(|e| {
-            matches!(
-                e,
-                Error::Input { .. }
-                    | Error::Region { .. }
-                    | Error::Line { .. }
-                    | Error::Conflict { .. }
-                    | Error::Setting(_)
-            )
-        });
+        // Bad input or a missing GPU must be fixed first, and a store that holds no scene saves
+        // nothing: neither is kept. A failed write (a full disk) leaves the finished work for the next
+        // attempt, as a kill does.
+        let bad_input = error
+            .downcast_ref::<Error>()
+            .is_some_and(|e| !matches!(e, Error::Write { .. }));
         if bad_input || !store.holds_scenes() {
             let _ = store.remove();
             if created {

@@ -81,10 +81,27 @@ fn runs_aborted_after_each_unit_of_work_resume_to_the_same_bytes() {
     }
 }
 
+/// An archive of `DATES` as 768x512 RGB PNGs, large enough that a run lasts long enough to be killed.
+fn larger_archive() -> tempfile::TempDir {
+    let dir = archive(&[]);
+    for (index, date) in DATES.iter().enumerate() {
+        common::run::write_rgb(
+            &dir.path().join(format!("{date}.png")),
+            768,
+            512,
+            index as u8,
+        );
+    }
+    dir
+}
+
 #[test]
 fn runs_killed_at_random_moments_resume_to_the_same_bytes() {
-    let dir = archive(&DATES);
+    let dir = larger_archive();
     let expected = reference(dir.path());
+    let started = std::time::Instant::now();
+    reference(dir.path());
+    let run_ms = started.elapsed().as_millis().max(10) as u64;
     let mut rng = ChaCha8Rng::seed_from_u64(2026);
     let mut killed = 0;
     for _ in 0..3 {
@@ -97,7 +114,8 @@ fn runs_killed_at_random_moments_resume_to_the_same_bytes() {
                 .stderr(Stdio::null())
                 .spawn()
                 .unwrap();
-            std::thread::sleep(Duration::from_millis(rng.random_range(5..120)));
+            // Anywhere within the time of a whole run, so that most attempts are killed midway.
+            std::thread::sleep(Duration::from_millis(rng.random_range(1..run_ms)));
             if child.try_wait().unwrap().is_none() {
                 // SIGKILL: nothing of the process runs after it.
                 child.kill().unwrap();
@@ -111,7 +129,8 @@ fn runs_killed_at_random_moments_resume_to_the_same_bytes() {
         }
         assert_same_outputs(expected.path(), out.path());
     }
-    eprintln!("{killed} runs killed and resumed");
+    assert!(killed > 0, "no run was killed: the runs end too soon");
+    eprintln!("{killed} runs killed and resumed (a run takes {run_ms} ms)");
 }
 
 #[test]
