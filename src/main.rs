@@ -1207,3 +1207,67 @@ fn devices() -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shard_from(
+        flag: Option<Shard>,
+        shards: Option<u32>,
+        vars: &[(&str, &str)],
+    ) -> Result<Option<Shard>> {
+        shard_of_this_process(flag, shards, |name| {
+            vars.iter()
+                .find(|(var, _)| *var == name)
+                .map(|(_, value)| value.to_string())
+        })
+    }
+
+    #[test]
+    fn shards_come_from_the_flag_or_the_schedulers_variables() {
+        let shard = |index, count| Some(Shard { index, count });
+        let given = shard(1, 3);
+        assert_eq!(
+            shard_from(given, None, &[("JOB_COMPLETION_INDEX", "2")]).unwrap(),
+            given
+        );
+        assert_eq!(
+            shard_from(None, None, &[("JOB_COMPLETION_INDEX", "2")]).unwrap(),
+            None
+        );
+        assert_eq!(
+            shard_from(None, Some(4), &[("JOB_COMPLETION_INDEX", "2")]).unwrap(),
+            shard(2, 4)
+        );
+        assert_eq!(
+            shard_from(None, Some(4), &[("AWS_BATCH_JOB_ARRAY_INDEX", "3")]).unwrap(),
+            shard(3, 4)
+        );
+        let slurm = [
+            ("SLURM_ARRAY_TASK_ID", "5"),
+            ("SLURM_ARRAY_TASK_MIN", "1"),
+            ("SLURM_ARRAY_TASK_COUNT", "8"),
+        ];
+        assert_eq!(shard_from(None, None, &slurm).unwrap(), shard(4, 8));
+        assert_eq!(shard_from(None, Some(8), &slurm).unwrap(), shard(4, 8));
+        let refused = |shards, vars: &[(&str, &str)], says: &str| {
+            let error = shard_from(None, shards, vars).unwrap_err().to_string();
+            assert!(error.contains(says), "{error:?} should say {says:?}");
+        };
+        refused(Some(4), &[], "none is set");
+        refused(
+            Some(4),
+            &[("JOB_COMPLETION_INDEX", "4")],
+            "JOB_COMPLETION_INDEX gives shard 4",
+        );
+        refused(
+            Some(4),
+            &[("JOB_COMPLETION_INDEX", "x")],
+            "JOB_COMPLETION_INDEX=\"x\"",
+        );
+        refused(Some(3), &slurm, "SLURM_ARRAY_TASK_COUNT is 8");
+        assert_eq!(parse_shard("0/4"), Ok(Shard { index: 0, count: 4 }));
+        assert!(parse_shard("4/4").is_err() && parse_shard("1").is_err());
+    }
+}

@@ -596,3 +596,61 @@ impl<'a> Reader<'a> {
         }))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::acquisition::Acquisition;
+
+    fn entry(dir: &Path, bytes: &[u8]) -> ArchiveEntry {
+        let image = dir.join("2023-08-01.png");
+        std::fs::write(&image, bytes).unwrap();
+        ArchiveEntry {
+            acquired: Acquisition::from_stem("2023-08-01").unwrap(),
+            image,
+            mask: None,
+        }
+    }
+
+    #[test]
+    fn scene_entries_round_trip_and_go_stale_with_their_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path());
+        let entry = entry(dir.path(), b"first");
+        let mut scene = Scene::from_u16(3, 2, 2, &[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 65535]);
+        scene.validity = Some(vec![0b101101]);
+        assert!(store.scene(&entry).is_none());
+        store.put_scene(&entry, &Ok(scene.clone())).unwrap();
+        assert_eq!(store.scene(&entry), Some(Ok(scene)));
+        let failure = SceneFailure {
+            file: entry.image.clone(),
+            reason: "cannot decode image".into(),
+        };
+        store.put_scene(&entry, &Err(failure.clone())).unwrap();
+        assert_eq!(store.scene(&entry), Some(Err(failure)));
+        // Another size: the entry is not the file's any more.
+        std::fs::write(&entry.image, b"second, longer").unwrap();
+        assert!(store.scene(&entry).is_none());
+    }
+
+    #[test]
+    fn a_truncated_checkpoint_reads_as_absent() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path());
+        let stats = vec![RegionStats {
+            valid_px: 7,
+            changed_px: 3,
+            magnitude_sum: 1 << 40,
+            histogram: [2; HISTOGRAM_BINS],
+        }];
+        store
+            .put_checkpoint("c", |w| w.region_stats(&stats))
+            .unwrap();
+        assert_eq!(store.checkpoint("c", |r| r.region_stats()), Some(stats));
+        let path = store.work_dir().join(CHECKPOINTS_DIR).join("c");
+        let bytes = std::fs::read(&path).unwrap();
+        std::fs::write(&path, &bytes[..bytes.len() - 1]).unwrap();
+        assert_eq!(store.checkpoint("c", |r| r.region_stats()), None);
+        assert!(store.checkpoint("missing", |r| r.u32()).is_none());
+    }
+}
