@@ -666,9 +666,9 @@ fn prepare_out(
         }
     } else if previous
         .as_ref()
-        .is_some_and(|p| p.scenes != manifest.scenes)
+        .is_some_and(|p| p.scenes != manifest.scenes || p.regions_file != manifest.regions_file)
     {
-        // Scenes were added or removed: what was measured from the old listing is of no use.
+        // Scenes were added or removed, or the regions changed: what was measured is of no use.
         store.discard_checkpoints()?;
     }
     if conflict.is_some() || previous.as_ref() != Some(manifest) {

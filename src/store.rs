@@ -68,16 +68,20 @@ pub struct Manifest {
     pub shard: Option<Shard>,
     /// The archive's scene files by name, in acquisition order.
     pub scenes: Vec<String>,
+    /// The regions file's size and modification time: the checkpoints hold measurements per region.
+    pub regions_file: String,
 }
 
 impl Manifest {
     pub fn new(arguments: RunArguments, shard: Option<Shard>, entries: &[ArchiveEntry]) -> Self {
+        let arguments_regions = arguments.regions.clone();
         Manifest {
             version: STORE_VERSION,
             portwatch: env!("CARGO_PKG_VERSION").to_owned(),
             arguments,
             shard,
             scenes: entries.iter().map(|e| file_name(&e.image)).collect(),
+            regions_file: file_identity(&arguments_regions),
         }
     }
 
@@ -312,15 +316,22 @@ fn source_identity(entry: &ArchiveEntry) -> Vec<u8> {
     let mut writer = Writer(Vec::new());
     for file in std::iter::once(&entry.image).chain(&entry.mask) {
         writer.string(&file_name(file));
-        let metadata = std::fs::metadata(file).ok();
-        writer.u64(metadata.as_ref().map_or(u64::MAX, |m| m.len()));
-        let modified = metadata
-            .and_then(|m| m.modified().ok())
-            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-            .map_or(u128::MAX, |d| d.as_nanos());
-        writer.bytes(&modified.to_le_bytes());
+        writer.string(&file_identity(file));
     }
     writer.0
+}
+
+/// A file's size and modification time in nanoseconds, `SIZE@NANOS`; `missing` when it cannot be read.
+fn file_identity(path: &Path) -> String {
+    let Ok(metadata) = std::fs::metadata(path) else {
+        return "missing".to_owned();
+    };
+    let modified = metadata
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos());
+    format!("{}@{modified}", metadata.len())
 }
 
 /// Removes the temporary files of [`crate::output::AtomicFile`] (`.NAME.PID.tmp`) in `dir`, which

@@ -206,3 +206,22 @@ fn a_changed_scene_is_decoded_again() {
     let expected = reference(dir.path());
     assert_same_outputs(expected.path(), out.path());
 }
+
+#[test]
+fn changed_regions_are_measured_again() {
+    let dir = archive(&DATES);
+    let out = tempfile::tempdir().unwrap();
+    // Interrupted once some dates are measured, region by region.
+    let output = Command::new(common::portwatch_bin())
+        .args(run_args(dir.path(), out.path(), &[]))
+        .env("PORTWATCH_TEST_ABORT_AFTER", "12")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), None, "{}", stderr(&output));
+    let regions = common::run::REGIONS.replace("[20,0],[20,8]", "[28,0],[28,8]");
+    std::fs::write(dir.path().join("regions.geojson"), regions).unwrap();
+    let output = portwatch(&run_args(dir.path(), out.path(), &[]), dir.path());
+    assert!(output.status.success(), "{}", stderr(&output));
+    let expected = reference(dir.path());
+    assert_same_outputs(expected.path(), out.path());
+}
