@@ -29,6 +29,12 @@ impl ArchiveEntry {
         }
         Ok(scene)
     }
+
+    /// Decodes the scene as [`ArchiveEntry::load`] does; a failure names the file at fault.
+    pub fn decode(&self) -> Result<Scene, SceneFailure> {
+        self.load()
+            .map_err(|error| SceneFailure::new(&self.image, error))
+    }
 }
 
 /// A scene left out of a run: the file at fault (the scene or its mask) and why.
@@ -39,7 +45,7 @@ pub struct SceneFailure {
 }
 
 impl SceneFailure {
-    fn new(image: &Path, error: Error) -> SceneFailure {
+    pub fn new(image: &Path, error: Error) -> SceneFailure {
         let (file, reason) = match error {
             Error::Input { path, message } => (path, message),
             other => (image.to_path_buf(), other.to_string()),
@@ -155,12 +161,16 @@ impl Archive {
         })
     }
 
-    /// Decodes every scene, in parallel. A scene that cannot be read or decoded (or whose mask cannot), or
-    /// whose format differs from the archive's, is a failure, not an error: the run goes on without it.
-    /// The archive's format is the one most scenes share, the earliest scene's on a tie. An error when no
-    /// scene can be used.
+    /// Decodes every scene, in parallel, and keeps those of the archive's format ([`Archive::select`]).
     pub fn load(&self) -> Result<LoadedScenes> {
-        let decoded: Vec<Result<Scene>> = self.entries.par_iter().map(ArchiveEntry::load).collect();
+        self.select(self.entries.par_iter().map(ArchiveEntry::decode).collect())
+    }
+
+    /// Of the outcomes of decoding every entry, in order: the scenes the run can use. A scene that cannot
+    /// be read or decoded (or whose mask cannot), or whose format differs from the archive's, is a
+    /// failure, not an error: the run goes on without it. The archive's format is the one most scenes
+    /// share, the earliest scene's on a tie. An error when no scene can be used.
+    pub fn select(&self, decoded: Vec<Result<Scene, SceneFailure>>) -> Result<LoadedScenes> {
         let mut counts: Vec<(SceneFormat, usize)> = Vec::new();
         for scene in decoded.iter().flatten() {
             match counts
@@ -180,19 +190,19 @@ impl Archive {
         };
         for (index, (entry, scene)) in self.entries.iter().zip(decoded).enumerate() {
             let scene = scene.and_then(|scene| match format {
-                Some(&(format, count)) if scene.format != format => Err(Error::input(
-                    &entry.image,
-                    format!(
+                Some(&(format, count)) if scene.format != format => Err(SceneFailure {
+                    file: entry.image.clone(),
+                    reason: format!(
                         "scene is {} but the archive's scenes are {format} ({count} of {})",
                         scene.format,
                         self.entries.len()
                     ),
-                )),
+                }),
                 _ => Ok(scene),
             });
             match scene {
                 Ok(scene) => loaded.scenes.push((index, scene)),
-                Err(error) => loaded.failures.push(SceneFailure::new(&entry.image, error)),
+                Err(failure) => loaded.failures.push(failure),
             }
         }
         if loaded.scenes.is_empty() {

@@ -4,9 +4,10 @@
 //! Input: [`archive`] (dated scenes, decoded by [`scene`]) and [`regions`] (rasterized by [`rasterize`]).
 //! The kernel contract and its two backends: [`kernel`]. The series driver: [`driver`]. Outputs: [`output`],
 //! and [`progress`] on stderr. Synthetic archives with ground truth: [`synth`]; scoring a run against the
-//! truth of its archive: [`eval`]. What a run used: [`run_record`]; the analysts' page: [`report`]. One
-//! pair on its own, and its evaluation on labelled real imagery: [`pair`], with [`cloud`] masking and
-//! [`coregister`] alignment, which [`prepare`] applies to an archive's scenes.
+//! truth of its archive: [`eval`]. What a run used: [`run_record`]; what it has finished, for resuming
+//! and merging: [`store`]; the analysts' page: [`report`]. One pair on its own, and its evaluation on
+//! labelled real imagery: [`pair`], with [`cloud`] masking and [`coregister`] alignment, which [`prepare`]
+//! applies to an archive's scenes. Throughput of each stage: [`bench`].
 
 pub mod acquisition;
 pub mod archive;
@@ -28,6 +29,7 @@ pub mod run_record;
 pub mod scene;
 pub mod series;
 pub mod statistics;
+pub mod store;
 pub mod synth;
 
 pub use error::{Error, Result};

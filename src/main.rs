@@ -2,7 +2,8 @@
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
-use portwatch::archive::Archive;
+use portwatch::Error;
+use portwatch::archive::{Archive, ArchiveEntry};
 use portwatch::bench;
 use portwatch::cloud::CloudMasking;
 use portwatch::eval::{self, Metric, Threshold};
@@ -19,11 +20,13 @@ use portwatch::report::{self, heatmap::ChangeCounts};
 use portwatch::run_record::{RUN_RECORD_FILE, RunArguments, RunRecord, SceneCorrection};
 use portwatch::scene::SceneFormat;
 use portwatch::series::measure::{MeasureOptions, SeriesRun};
-use portwatch::series::{SeriesSettings, analyse, summarize};
+use portwatch::series::{SeriesSettings, Summary, analyse, summarize};
+use portwatch::store::{self, Manifest, Shard, Store};
 use portwatch::synth::{Cadence, Format, Scenario, Size, SynthSpec, Synthesizer};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Mutex;
 use std::time::Instant;
 
 #[derive(Parser)]
@@ -42,6 +45,9 @@ enum Command {
     /// Measure how much each region changed between consecutive scenes of an archive; writes pairs.csv,
     /// series.csv, events.csv, summary.json, run.json, heatmap.png and background.png.
     Run(RunArgs),
+    /// Build the outputs of one run from the output folders of the shards of a run (`run --shard I/N`),
+    /// byte for byte those of a single run.
+    Merge(MergeArgs),
     /// Write report.html in the output directory of a run: charts, events and pictures, self-contained.
     Report(ReportArgs),
     /// List the GPU adapters wgpu can use.
@@ -142,9 +148,15 @@ struct RunArgs {
     /// Output directory
     #[arg(long, default_value = "portwatch-out")]
     out: PathBuf,
-    /// Which backend does the work
-    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
-    device: DeviceChoice,
+    #[command(flatten)]
+    output: OutputFlags,
+    /// Decode only part I of N (0 <= I < N) of the archive's scenes into OUT, for `portwatch merge`
+    #[arg(long, value_name = "I/N", value_parser = parse_shard)]
+    shard: Option<Shard>,
+    /// The number of shards N when the index comes from JOB_COMPLETION_INDEX (Kubernetes),
+    /// AWS_BATCH_JOB_ARRAY_INDEX (AWS Batch) or SLURM_ARRAY_TASK_ID
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..), conflicts_with = "shard")]
+    shards: Option<u32>,
     /// A pixel is changed when its (smoothed) magnitude, the sum over bands of |a - b|, exceeds this
     /// [default: chosen from the data, 6 x the noise level]
     #[arg(long)]
@@ -173,9 +185,6 @@ struct RunArgs {
     /// Sample value marking nodata when every band of a pixel equals it, or "none"
     #[arg(long, default_value = "0", value_parser = parse_nodata)]
     nodata: Nodata,
-    /// Also write each pair's change mask as masks/FROM_TO.png (255 = changed)
-    #[arg(long)]
-    masks: bool,
     /// Find each scene's clouds and their shadows against the archive's median and leave them out
     #[arg(long, value_enum, default_value_t = CloudMasking::Auto)]
     cloud_mask: CloudMasking,
@@ -185,6 +194,17 @@ struct RunArgs {
     /// With --align, search shifts of up to this many pixels either way (0 to 16)
     #[arg(long, default_value_t = portwatch::coregister::DEFAULT_SEARCH_RADIUS)]
     search_radius: u32,
+}
+
+/// The flags of `run` and `merge` that change what is written, not the results.
+#[derive(clap::Args, Clone)]
+struct OutputFlags {
+    /// Which backend does the work
+    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
+    device: DeviceChoice,
+    /// Also write each pair's change mask as masks/FROM_TO.png (255 = changed)
+    #[arg(long)]
+    masks: bool,
     /// Also write report.html, as `portwatch report` does
     #[arg(long)]
     report: bool,
@@ -194,6 +214,21 @@ struct RunArgs {
     /// Exit 0 even when scenes failed to load (they are still listed in failures.csv and on stderr)
     #[arg(long)]
     allow_failures: bool,
+    /// Start over when OUT holds the work or the outputs of a run with other arguments (discarding them)
+    #[arg(long)]
+    force: bool,
+}
+
+#[derive(clap::Args)]
+struct MergeArgs {
+    /// The output folders of the shards (`run --shard I/N --out OUT_I`), every one of them, in any order
+    #[arg(required = true, value_name = "OUT_I")]
+    shards: Vec<PathBuf>,
+    /// Output directory
+    #[arg(long)]
+    out: PathBuf,
+    #[command(flatten)]
+    output: OutputFlags,
 }
 
 /// Which backends `bench` measures.
@@ -500,7 +535,8 @@ fn parse_nodata(text: &str) -> Result<Nodata, String> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Run(args) => run(args),
+        Command::Run(args) => run(&args),
+        Command::Merge(args) => merge(&args),
         Command::Report(args) => {
             write_report(&args.out, args.device, args.quiet).map(|()| ExitCode::SUCCESS)
         }
@@ -520,48 +556,457 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(args: RunArgs) -> Result<ExitCode> {
-    let started = Instant::now();
+fn run(args: &RunArgs) -> Result<ExitCode> {
+    let shard = shard_of_this_process(args.shard, args.shards, |name| std::env::var(name).ok())?;
     let archive_dir = args
         .archive
         .clone()
         .unwrap_or_else(|| PathBuf::from("samples"));
-    let regions_path = args
-        .regions
-        .clone()
-        .unwrap_or_else(|| archive_dir.join("regions.geojson"));
-    let archive = Archive::scan(&archive_dir)?;
-    let regions = RegionSet::read(&regions_path)?;
-    let arguments = run_arguments(&args, &archive_dir, &regions_path)?;
+    let sites = match &args.regions {
+        Some(_) => Vec::new(),
+        None => site_folders(&archive_dir)?,
+    };
+    if sites.is_empty() {
+        let regions_path = args
+            .regions
+            .clone()
+            .unwrap_or_else(|| archive_dir.join("regions.geojson"));
+        let (archive, regions) = read_inputs(&archive_dir, &regions_path)?;
+        let arguments = run_arguments(args, &archive_dir, &regions_path)?;
+        let part = shard.map(|shard| Part {
+            shard,
+            first_item: 0,
+        });
+        let outcome = run_site(&archive, &regions, arguments, &args.out, &args.output, part)?;
+        return Ok(exit_status(&args.output, outcome.failed));
+    }
+    let mut outcomes = Vec::new();
+    let mut first_item = 0;
+    for site in &sites {
+        let site_dir = archive_dir.join(site);
+        let regions_path = site_dir.join("regions.geojson");
+        let (archive, regions) = read_inputs(&site_dir, &regions_path)?;
+        let arguments = run_arguments(args, &site_dir, &regions_path)?;
+        let part = shard.map(|shard| Part { shard, first_item });
+        let out = args.out.join(site);
+        let outcome = run_site(&archive, &regions, arguments, &out, &args.output, part)
+            .with_context(|| format!("site {site}"))?;
+        first_item += outcome.entries;
+        outcomes.push((site.clone(), outcome));
+    }
+    finish_batch(&args.out, &args.output, &outcomes, shard)
+}
+
+/// The sites of an archive root that holds one folder per site: its sub-folders holding a
+/// `regions.geojson`, by name; none when the root has a `regions.geojson` of its own.
+fn site_folders(root: &Path) -> Result<Vec<String>> {
+    if root.join("regions.geojson").exists() {
+        return Ok(Vec::new());
+    }
+    let Ok(listing) = std::fs::read_dir(root) else {
+        // Archive::scan names the folder and what is wrong with it.
+        return Ok(Vec::new());
+    };
+    let mut sites = Vec::new();
+    for item in listing {
+        let path = item
+            .with_context(|| format!("cannot list {}", root.display()))?
+            .path();
+        if path.is_dir() && path.join("regions.geojson").is_file() {
+            sites.push(store::file_name(&path));
+        }
+    }
+    sites.sort();
+    Ok(sites)
+}
+
+/// The per-site outputs are written; a whole batch also writes the combined `summary.json`.
+fn finish_batch(
+    out: &Path,
+    flags: &OutputFlags,
+    outcomes: &[(String, SiteOutcome)],
+    shard: Option<Shard>,
+) -> Result<ExitCode> {
+    if shard.is_some() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    let sites: Vec<serde_json::Value> = outcomes
+        .iter()
+        .map(|(site, outcome)| {
+            serde_json::json!({
+                "site": site,
+                "scenes": outcome.entries,
+                "failed_scenes": outcome.failed,
+                "summary": outcome.summary,
+            })
+        })
+        .collect();
+    let json = serde_json::to_string_pretty(&serde_json::json!({ "sites": sites }))
+        .context("cannot encode summary.json")?;
+    write_atomically(&out.join("summary.json"), (json + "\n").as_bytes())?;
+    if !flags.quiet {
+        eprintln!(
+            "portwatch: {} sites; wrote {}",
+            outcomes.len(),
+            out.join("summary.json").display()
+        );
+    }
+    let failed = outcomes.iter().map(|(_, outcome)| outcome.failed).sum();
+    Ok(exit_status(flags, failed))
+}
+
+/// Exit 0, or [`SCENES_FAILED`] when scenes were left out and that is not allowed.
+fn exit_status(flags: &OutputFlags, failed: usize) -> ExitCode {
+    if failed > 0 && !flags.allow_failures {
+        ExitCode::from(SCENES_FAILED)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// The shard this process runs: `--shard I/N`; else, with `--shards N`, the index of this task of a
+/// Kubernetes Indexed Job, an AWS Batch array job or a Slurm job array; else, without either flag, the
+/// task of a Slurm job array (its index and count); else none.
+fn shard_of_this_process(
+    flag: Option<Shard>,
+    shards: Option<u32>,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<Option<Shard>> {
+    if flag.is_some() {
+        return Ok(flag);
+    }
+    let number = |name: &str| -> Result<Option<u32>> {
+        env(name)
+            .map(|value| {
+                value.trim().parse::<u32>().with_context(|| {
+                    format!("environment variable {name}={value:?} is not a shard index or count")
+                })
+            })
+            .transpose()
+    };
+    let slurm_index = match number("SLURM_ARRAY_TASK_ID")? {
+        Some(id) => {
+            let first = number("SLURM_ARRAY_TASK_MIN")?.unwrap_or(0);
+            Some((
+                id.checked_sub(first).with_context(|| {
+                    format!("SLURM_ARRAY_TASK_ID {id} is below SLURM_ARRAY_TASK_MIN {first}")
+                })?,
+                "SLURM_ARRAY_TASK_ID",
+            ))
+        }
+        None => None,
+    };
+    let slurm_count = number("SLURM_ARRAY_TASK_COUNT")?;
+    let (index, count, source) = match shards {
+        Some(count) => {
+            let index = [
+                ("JOB_COMPLETION_INDEX", number("JOB_COMPLETION_INDEX")?),
+                (
+                    "AWS_BATCH_JOB_ARRAY_INDEX",
+                    number("AWS_BATCH_JOB_ARRAY_INDEX")?,
+                ),
+            ]
+            .into_iter()
+            .find_map(|(name, index)| Some((index?, name)))
+            .or(slurm_index);
+            let Some((index, source)) = index else {
+                bail!(
+                    "--shards {count} takes the shard index from JOB_COMPLETION_INDEX, AWS_BATCH_JOB_ARRAY_INDEX or SLURM_ARRAY_TASK_ID, and none is set; give --shard I/N instead"
+                );
+            };
+            if let Some(slurm) =
+                slurm_count.filter(|&n| source == "SLURM_ARRAY_TASK_ID" && n != count)
+            {
+                bail!("--shards {count} but SLURM_ARRAY_TASK_COUNT is {slurm}");
+            }
+            (index, count, source)
+        }
+        None => match (slurm_index, slurm_count) {
+            (Some((index, source)), Some(count)) => (index, count, source),
+            _ => return Ok(None),
+        },
+    };
+    if index >= count {
+        bail!(
+            "{source} gives shard {index}, but there are {count} shards (0 to {})",
+            count - 1
+        );
+    }
+    Ok(Some(Shard { index, count }))
+}
+
+fn parse_shard(text: &str) -> Result<Shard, String> {
+    let parsed = text
+        .split_once('/')
+        .and_then(|(i, n)| Some((i.parse::<u32>().ok()?, n.parse::<u32>().ok()?)));
+    match parsed {
+        Some((index, count)) if index < count => Ok(Shard { index, count }),
+        _ => Err(format!(
+            "expected I/N with 0 <= I < N (shards count from 0), found {text:?}"
+        )),
+    }
+}
+
+/// Which scenes of a site a shard decodes: the site's scenes are items `first_item..` of the work list
+/// (the sites' scenes one site after another, by site name).
+#[derive(Clone, Copy)]
+struct Part {
+    shard: Shard,
+    first_item: usize,
+}
+
+/// What one site's run ended with.
+struct SiteOutcome {
+    /// Scenes in the archive.
+    entries: usize,
+    failed: usize,
+    /// `None` for a shard, which measures nothing.
+    summary: Option<Summary>,
+}
+
+/// Runs one archive into `out`: its scenes decoded into the work store (those of `part` only for a
+/// shard, which stops there), then measured, resuming from whatever the store holds.
+fn run_site(
+    archive: &Archive,
+    regions: &RegionSet,
+    arguments: RunArguments,
+    out: &Path,
+    flags: &OutputFlags,
+    part: Option<Part>,
+) -> Result<SiteOutcome> {
+    let store = Store::new(out);
+    let manifest = Manifest::new(arguments, part.map(|p| p.shard), &archive.entries);
+    let created = prepare_out(out, &store, &manifest, flags)?;
+    let result = decode_and_measure(archive, regions, &manifest, &store, out, flags, part);
+    if let Err(error) = &result {
+        // Bad input or a missing GPU must be fixed first, and a store that holds no scene saves
+        // nothing: neither is kept. A failed write (a full disk) leaves the finished work for the next
+        // attempt, as a kill does.
+        let bad_input = error
+            .downcast_ref::<Error>()
+            .is_some_and(|e| !matches!(e, Error::Write { .. }));
+        if bad_input || !store.holds_scenes() {
+            let _ = store.remove();
+            if created {
+                let _ = std::fs::remove_dir(out);
+            }
+        }
+    }
+    result
+}
+
+/// Creates `out` (saying whether it was created) and readies its work store for `manifest`: refuses a
+/// store or finished run made with other arguments unless `--force`, which discards them.
+fn prepare_out(
+    out: &Path,
+    store: &Store,
+    manifest: &Manifest,
+    flags: &OutputFlags,
+) -> Result<bool> {
+    let created = !out.exists();
+    std::fs::create_dir_all(out)
+        .with_context(|| format!("cannot create output directory {}", out.display()))?;
+    let previous = match Manifest::read(store.work_dir()) {
+        Err(_) if flags.force => {
+            store.remove()?;
+            None
+        }
+        previous => previous?,
+    };
+    let conflict = match &previous {
+        Some(previous) => manifest_difference(previous, manifest),
+        None if manifest.shard.is_none() => RunRecord::read(out)
+            .ok()
+            .and_then(|record| arguments_difference(&record.arguments, &manifest.arguments)),
+        None => None,
+    };
+    if let Some(difference) = &conflict {
+        if !flags.force {
+            bail!(
+                "{} holds the work or outputs of a run made with other arguments ({difference}); run again with the same arguments to resume it, or add --force to discard it and start over",
+                out.display()
+            );
+        }
+        store.remove()?;
+        let masks = out.join("masks");
+        if masks.is_dir() {
+            std::fs::remove_dir_all(&masks)
+                .with_context(|| format!("cannot remove {}", masks.display()))?;
+        }
+    } else if previous
+        .as_ref()
+        .is_some_and(|p| p.scenes != manifest.scenes || p.regions_file != manifest.regions_file)
+    {
+        // Scenes were added or removed, or the regions changed: what was measured is of no use.
+        store.discard_checkpoints()?;
+    }
+    if conflict.is_some() || previous.as_ref() != Some(manifest) {
+        manifest.write(store.work_dir()).inspect_err(|_| {
+            if !store.holds_scenes() {
+                let _ = store.remove();
+            }
+        })?;
+    }
+    for dir in [out.to_path_buf(), out.join("masks")] {
+        remove_stale_temporaries(&dir)?;
+    }
+    store.remove_stale_temporaries()?;
+    Ok(created)
+}
+
+/// What differs between the arguments of two runs, field by field, or `None` when nothing does.
+fn arguments_difference(before: &RunArguments, now: &RunArguments) -> Option<String> {
+    let (before, now) = (serde_json::json!(before), serde_json::json!(now));
+    let (Some(before), Some(now)) = (before.as_object(), now.as_object()) else {
+        return None;
+    };
+    let differences: Vec<String> = now
+        .iter()
+        .filter(|(field, value)| before.get(*field) != Some(*value))
+        .map(|(field, value)| {
+            let shown = |value: Option<&serde_json::Value>| match value {
+                None | Some(serde_json::Value::Null) => "not set".to_owned(),
+                Some(value) => value.to_string(),
+            };
+            format!(
+                "{field} was {}, now {}",
+                shown(before.get(field)),
+                shown(Some(value))
+            )
+        })
+        .collect();
+    (!differences.is_empty()).then(|| differences.join("; "))
+}
+
+fn manifest_difference(before: &Manifest, now: &Manifest) -> Option<String> {
+    let describe = |shard: Option<Shard>| {
+        shard.map_or("a whole run".to_owned(), |s| {
+            format!("shard {}/{}", s.index, s.count)
+        })
+    };
+    let shard = (before.shard != now.shard).then(|| {
+        format!(
+            "it was {}, now {}",
+            describe(before.shard),
+            describe(now.shard)
+        )
+    });
+    let version = (before.version != now.version || before.portwatch != now.portwatch).then(|| {
+        format!(
+            "it was made by portwatch {} (store version {}), this is {}",
+            before.portwatch, before.version, now.portwatch
+        )
+    });
+    let parts: Vec<String> = [
+        arguments_difference(&before.arguments, &now.arguments),
+        shard,
+        version,
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    (!parts.is_empty()).then(|| parts.join("; "))
+}
+
+/// Removes the temporary files (`.NAME.PID.tmp`) that a killed run left in `dir`.
+fn remove_stale_temporaries(dir: &Path) -> Result<()> {
+    store::remove_temporaries(dir).with_context(|| format!("cannot clean {}", dir.display()))
+}
+
+fn decode_and_measure(
+    archive: &Archive,
+    regions: &RegionSet,
+    manifest: &Manifest,
+    store: &Store,
+    out: &Path,
+    flags: &OutputFlags,
+    part: Option<Part>,
+) -> Result<SiteOutcome> {
+    let items: Vec<&ArchiveEntry> = (archive.entries.iter().enumerate())
+        .filter(|(index, _)| part.is_none_or(|p| p.shard.covers(p.first_item + index)))
+        .map(|(_, entry)| entry)
+        .collect();
+    let progress = Mutex::new(Progress::new(
+        items.len() as u64,
+        "scenes read",
+        flags.quiet,
+    ));
+    let decoded = store.decode_missing(&items, |entry| {
+        let mut progress = progress.lock().unwrap_or_else(|e| e.into_inner());
+        progress.advance(&store::file_name(&entry.image));
+    })?;
+    let progress = progress.into_inner().unwrap_or_else(|e| e.into_inner());
+    progress.finish();
+    if decoded > 0 {
+        // Anything measured before was measured from scenes that have changed or were not there.
+        store.discard_checkpoints()?;
+    }
+    if decoded < items.len() {
+        progress.say(&format!(
+            "{} of {} scenes already decoded in {}",
+            items.len() - decoded,
+            items.len(),
+            store.work_dir().display()
+        ));
+    }
+    if let Some(part) = part {
+        progress.say(&format!(
+            "shard {}/{}: {} of the archive's {} scenes decoded into {}; build the outputs with `portwatch merge` over every shard's folder",
+            part.shard.index,
+            part.shard.count,
+            items.len(),
+            archive.entries.len(),
+            store.work_dir().display()
+        ));
+        return Ok(SiteOutcome {
+            entries: archive.entries.len(),
+            failed: 0,
+            summary: None,
+        });
+    }
+    let arguments = manifest.arguments.clone();
+    measure_site(archive, regions, arguments, store, out, flags)
+}
+
+/// Measures every date from the scenes in the store and writes the outputs; removes the store after.
+fn measure_site(
+    archive: &Archive,
+    regions: &RegionSet,
+    arguments: RunArguments,
+    store: &Store,
+    out: &Path,
+    flags: &OutputFlags,
+) -> Result<SiteOutcome> {
+    let started = Instant::now();
     let options = MeasureOptions {
-        threshold: args.threshold,
-        radius: args.smooth,
-        nodata: args.nodata.0,
-        normalize: !args.no_normalize,
-        window: args.background_window.map(|k| k as usize),
-        min_valid_fraction: args.min_valid,
+        threshold: arguments.threshold,
+        radius: arguments.smooth,
+        nodata: arguments.nodata,
+        normalize: arguments.normalize,
+        window: arguments.background_window.map(|k| k as usize),
+        min_valid_fraction: arguments.min_valid,
         pair_masks: true,
         preparation: Preparation {
-            clouds: args.cloud_mask,
-            align: args.align,
-            search_radius: args.search_radius,
+            clouds: arguments.cloud_mask,
+            align: arguments.align,
+            search_radius: arguments.search_radius,
         },
     };
     let series_settings = SeriesSettings {
-        min_valid_fraction: args.min_valid,
-        berth_occupied_above: args.berth_occupied,
-        yard_occupied_above: args.yard_occupied,
-        gsd_m: args.gsd,
+        min_valid_fraction: arguments.min_valid,
+        berth_occupied_above: arguments.berth_occupied,
+        yard_occupied_above: arguments.yard_occupied,
+        gsd_m: arguments.gsd,
         ..SeriesSettings::default()
     };
-    let series = SeriesRun::open(&archive, &regions, args.device, options)?;
+    let series = SeriesRun::from_store(archive, store, regions, flags.device, options)?;
     // Failed scenes are reported even with --quiet: they change the exit status.
     for failure in series.failures() {
         eprintln!("portwatch: scene left out, its date unobserved: {failure}");
     }
     let failed = series.failures().len();
     let scene_count = series.scene_count();
-    let mut progress = Progress::new(scene_count as u64, "scenes", args.quiet);
+    let mut progress = Progress::new(scene_count as u64, "scenes", flags.quiet);
     progress.say(&format!("backend {}", series.backend()));
     progress.say(&format!(
         "{scene_count} scenes of {}{}, {} regions, smoothing radius {}",
@@ -571,18 +1016,16 @@ fn run(args: RunArgs) -> Result<ExitCode> {
             n => format!(" ({n} more failed)"),
         },
         regions.regions.len(),
-        args.smooth
+        arguments.smooth
     ));
     let failures = series.failures().to_vec();
     let pixels = series.format().pixel_count() as f64;
-    std::fs::create_dir_all(&args.out)
-        .with_context(|| format!("cannot create output directory {}", args.out.display()))?;
-    let masks_dir = args.out.join("masks");
-    if args.masks {
+    let masks_dir = out.join("masks");
+    if flags.masks {
         std::fs::create_dir_all(&masks_dir)
             .with_context(|| format!("cannot create {}", masks_dir.display()))?;
     }
-    let pairs_path = args.out.join("pairs.csv");
+    let pairs_path = out.join("pairs.csv");
     let mut pairs = PairsCsv::create(&pairs_path)?;
     let format = series.format();
     let mut change_counts = ChangeCounts::new(format.width, format.height);
@@ -594,7 +1037,7 @@ fn run(args: RunArgs) -> Result<ExitCode> {
             .as_ref()
             .expect("the series hands over pair masks when asked");
         change_counts.add(mask);
-        if args.masks {
+        if flags.masks {
             write_mask_png(
                 &masks_dir.join(mask_name(&pair.from.to_string(), &pair.to.to_string())),
                 mask,
@@ -608,18 +1051,18 @@ fn run(args: RunArgs) -> Result<ExitCode> {
     let acquisitions = &measurements.acquisitions;
     pairs.commit()?;
     write_atomically(
-        &args.out.join("series.csv"),
+        &out.join("series.csv"),
         series_csv(acquisitions, &measurements.regions, &analysis).as_bytes(),
     )?;
     write_atomically(
-        &args.out.join("events.csv"),
+        &out.join("events.csv"),
         events_csv(acquisitions, &measurements.regions, &analysis).as_bytes(),
     )?;
     let json = serde_json::to_string_pretty(&summary).context("cannot encode summary.json")?;
-    write_atomically(&args.out.join("summary.json"), (json + "\n").as_bytes())?;
-    write_failures_csv(&args.out.join("failures.csv"), &failures)?;
-    report::write_run_images(&args.out, &measurements.background, &change_counts)?;
-    let clouds_masked = args.cloud_mask == CloudMasking::Auto;
+    write_atomically(&out.join("summary.json"), (json + "\n").as_bytes())?;
+    write_failures_csv(&out.join("failures.csv"), &failures)?;
+    report::write_run_images(out, &measurements.background, &change_counts)?;
+    let clouds_masked = arguments.cloud_mask == CloudMasking::Auto;
     let corrections = (acquisitions.iter().zip(&measurements.radiometry))
         .zip(&measurements.prepared)
         .filter_map(|((&acquired, radiometry), prepared)| {
@@ -632,7 +1075,8 @@ fn run(args: RunArgs) -> Result<ExitCode> {
         })
         .collect();
     let record = RunRecord::new(arguments, measurements.thresholds.port.base, corrections);
-    write_atomically(&args.out.join(RUN_RECORD_FILE), record.to_json().as_bytes())?;
+    write_atomically(&out.join(RUN_RECORD_FILE), record.to_json().as_bytes())?;
+    store.remove()?;
     progress.finish();
     let seconds = started.elapsed().as_secs_f64();
     let pair_count = scene_count.saturating_sub(1);
@@ -641,24 +1085,187 @@ fn run(args: RunArgs) -> Result<ExitCode> {
         analysis.events.len(),
         pixels * pair_count as f64 / 1e6,
         pixels * pair_count as f64 / 1e6 / seconds,
-        args.out.display()
+        out.display()
     ));
-    if args.report {
-        write_report(&args.out, args.device, args.quiet)?;
+    if flags.report {
+        write_report(out, flags.device, flags.quiet)?;
     }
-    if failed == 0 {
-        return Ok(ExitCode::SUCCESS);
+    if failed > 0 {
+        eprintln!(
+            "portwatch: {failed} of {} scenes failed and were left out (listed in {})",
+            archive.entries.len(),
+            out.join("failures.csv").display()
+        );
     }
-    eprintln!(
-        "portwatch: {failed} of {} scenes failed and were left out (listed in {})",
-        archive.entries.len(),
-        args.out.join("failures.csv").display()
-    );
-    Ok(if args.allow_failures {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(SCENES_FAILED)
+    Ok(SiteOutcome {
+        entries: archive.entries.len(),
+        failed,
+        summary: Some(summary),
     })
+}
+
+/// `portwatch merge`: checks that the shards' folders are every shard of one run, gathers their
+/// decoded scenes into the store of `--out` and measures from there, site by site for a batch.
+fn merge(args: &MergeArgs) -> Result<ExitCode> {
+    let sites = shard_sites(&args.shards[0])?;
+    for shard in &args.shards[1..] {
+        let others = shard_sites(shard)?;
+        if others != sites {
+            bail!(
+                "{} and {} are not shards of the same run: they hold different sites",
+                args.shards[0].display(),
+                shard.display()
+            );
+        }
+    }
+    let mut outcomes = Vec::new();
+    let mut first_item = 0;
+    for site in &sites {
+        let in_site = |dir: &Path| site.as_ref().map_or(dir.to_path_buf(), |s| dir.join(s));
+        let shards: Vec<PathBuf> = args.shards.iter().map(|dir| in_site(dir)).collect();
+        let out = in_site(&args.out);
+        let merged = merge_site(&shards, &out, &args.output, first_item);
+        let outcome = match site {
+            Some(site) => merged.with_context(|| format!("site {site}"))?,
+            None => merged?,
+        };
+        first_item += outcome.entries;
+        outcomes.push((site.clone().unwrap_or_default(), outcome));
+    }
+    match sites.as_slice() {
+        [None] => Ok(exit_status(&args.output, outcomes[0].1.failed)),
+        _ => finish_batch(&args.out, &args.output, &outcomes, None),
+    }
+}
+
+/// The sites of a shard's folder: `[None]` for a single archive (the folder holds a work store), else the
+/// name of each sub-folder that holds one.
+fn shard_sites(dir: &Path) -> Result<Vec<Option<String>>> {
+    let has_store = |dir: &Path| {
+        dir.join(store::WORK_DIR)
+            .join(store::MANIFEST_FILE)
+            .is_file()
+    };
+    if has_store(dir) {
+        return Ok(vec![None]);
+    }
+    let listing = std::fs::read_dir(dir)
+        .with_context(|| format!("cannot list the shard folder {}", dir.display()))?;
+    let mut sites = Vec::new();
+    for item in listing {
+        let path = item
+            .with_context(|| format!("cannot list {}", dir.display()))?
+            .path();
+        if has_store(&path) {
+            sites.push(Some(store::file_name(&path)));
+        }
+    }
+    if sites.is_empty() {
+        bail!(
+            "{} holds no shard's work ({}/{}): is it the --out of `portwatch run --shard I/N`, and did that run finish?",
+            dir.display(),
+            store::WORK_DIR,
+            store::MANIFEST_FILE
+        );
+    }
+    sites.sort();
+    Ok(sites)
+}
+
+/// Merges the shards of one site into `out`.
+fn merge_site(
+    shards: &[PathBuf],
+    out: &Path,
+    flags: &OutputFlags,
+    first_item: usize,
+) -> Result<SiteOutcome> {
+    let manifests = shards
+        .iter()
+        .map(|dir| {
+            let work = dir.join(store::WORK_DIR);
+            Manifest::read(&work)?
+                .with_context(|| format!("{} holds no shard's work", dir.display()))
+        })
+        .collect::<Result<Vec<Manifest>>>()?;
+    let count = shards.len();
+    let mut by_index: Vec<Option<&Path>> = vec![None; count];
+    for (dir, manifest) in shards.iter().zip(&manifests) {
+        let Some(shard) = manifest.shard else {
+            bail!(
+                "{} holds the work of a whole run, not of a shard (`run --shard I/N`)",
+                dir.display()
+            );
+        };
+        if shard.count as usize != count {
+            bail!(
+                "{} is shard {}/{} but {count} shard folders were given: give all {} of them",
+                dir.display(),
+                shard.index,
+                shard.count,
+                shard.count
+            );
+        }
+        if let Some(difference) = manifest_difference(
+            &Manifest {
+                shard: Some(shard),
+                ..manifests[0].clone()
+            },
+            manifest,
+        ) {
+            bail!(
+                "{} and {} are not shards of the same run: {difference}",
+                shards[0].display(),
+                dir.display()
+            );
+        }
+        if manifest.scenes != manifests[0].scenes {
+            bail!(
+                "{} and {} saw different archive listings: the archive changed while the shards ran",
+                shards[0].display(),
+                dir.display()
+            );
+        }
+        if let Some(other) = by_index[shard.index as usize].replace(dir) {
+            bail!(
+                "shard {}/{count} given twice: {} and {}",
+                shard.index,
+                other.display(),
+                dir.display()
+            );
+        }
+    }
+    let arguments = manifests[0].arguments.clone();
+    let (archive, regions) = read_inputs(&arguments.archive, &arguments.regions)?;
+    let whole = Manifest::new(arguments.clone(), None, &archive.entries);
+    if whole.scenes != manifests[0].scenes {
+        bail!(
+            "the archive {} has changed since the shards ran: run them again",
+            arguments.archive.display()
+        );
+    }
+    let store = Store::new(out);
+    prepare_out(out, &store, &whole, flags)?;
+    for (index, entry) in archive.entries.iter().enumerate() {
+        let shard = (first_item + index) % count;
+        let dir = by_index[shard].expect("every shard index was given once");
+        let source = Store::new(dir).scene_path(entry);
+        if !source.is_file() {
+            bail!(
+                "{} has not finished: it holds no entry for {}; run shard {shard}/{count} again (it resumes)",
+                dir.display(),
+                entry.image.display()
+            );
+        }
+        store
+            .adopt_scene(entry, &source)
+            .with_context(|| format!("cannot gather {}", source.display()))?;
+    }
+    run_site(&archive, &regions, arguments, out, flags, None)
+}
+
+/// The archive's listing and the regions, read before anything is written.
+fn read_inputs(archive: &Path, regions: &Path) -> Result<(Archive, RegionSet)> {
+    Ok((Archive::scan(archive)?, RegionSet::read(regions)?))
 }
 
 /// The arguments of a run as `run.json` records them, paths made absolute.
@@ -871,4 +1478,68 @@ fn devices() -> Result<()> {
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shard_from(
+        flag: Option<Shard>,
+        shards: Option<u32>,
+        vars: &[(&str, &str)],
+    ) -> Result<Option<Shard>> {
+        shard_of_this_process(flag, shards, |name| {
+            vars.iter()
+                .find(|(var, _)| *var == name)
+                .map(|(_, value)| value.to_string())
+        })
+    }
+
+    #[test]
+    fn shards_come_from_the_flag_or_the_schedulers_variables() {
+        let shard = |index, count| Some(Shard { index, count });
+        let given = shard(1, 3);
+        assert_eq!(
+            shard_from(given, None, &[("JOB_COMPLETION_INDEX", "2")]).unwrap(),
+            given
+        );
+        assert_eq!(
+            shard_from(None, None, &[("JOB_COMPLETION_INDEX", "2")]).unwrap(),
+            None
+        );
+        assert_eq!(
+            shard_from(None, Some(4), &[("JOB_COMPLETION_INDEX", "2")]).unwrap(),
+            shard(2, 4)
+        );
+        assert_eq!(
+            shard_from(None, Some(4), &[("AWS_BATCH_JOB_ARRAY_INDEX", "3")]).unwrap(),
+            shard(3, 4)
+        );
+        let slurm = [
+            ("SLURM_ARRAY_TASK_ID", "5"),
+            ("SLURM_ARRAY_TASK_MIN", "1"),
+            ("SLURM_ARRAY_TASK_COUNT", "8"),
+        ];
+        assert_eq!(shard_from(None, None, &slurm).unwrap(), shard(4, 8));
+        assert_eq!(shard_from(None, Some(8), &slurm).unwrap(), shard(4, 8));
+        let refused = |shards, vars: &[(&str, &str)], says: &str| {
+            let error = shard_from(None, shards, vars).unwrap_err().to_string();
+            assert!(error.contains(says), "{error:?} should say {says:?}");
+        };
+        refused(Some(4), &[], "none is set");
+        refused(
+            Some(4),
+            &[("JOB_COMPLETION_INDEX", "4")],
+            "JOB_COMPLETION_INDEX gives shard 4",
+        );
+        refused(
+            Some(4),
+            &[("JOB_COMPLETION_INDEX", "x")],
+            "JOB_COMPLETION_INDEX=\"x\"",
+        );
+        refused(Some(3), &slurm, "SLURM_ARRAY_TASK_COUNT is 8");
+        assert_eq!(parse_shard("0/4"), Ok(Shard { index: 0, count: 4 }));
+        assert!(parse_shard("4/4").is_err() && parse_shard("1").is_err());
+    }
 }

@@ -458,7 +458,8 @@ fn full_disk() {
         &output,
         &[
             "cannot write",
-            &out.path().join("pairs.csv").display().to_string(),
+            // The first file a run writes is its work store's manifest.
+            &out.path().join("work").display().to_string(),
             "No space left on device",
         ],
     );

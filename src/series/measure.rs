@@ -3,15 +3,17 @@
 //! (occupancy and profiles), against the previous scene (`pairs.csv`) and against the previous scene on
 //! which each region was observed (change scores). The kernel is seen only through [`ChangeKernel`].
 //!
-//! The scenes are decoded once, in parallel, and held while the run lasts: the median needs every one. A
-//! scene that cannot be used ([`SceneFailure`]) is left out as if it were not in the archive: the
+//! The scenes are decoded once, in parallel, or read from the work store ([`Store`]), and held while the
+//! run lasts: the median needs every one. With a store, each finished step (the backgrounds and
+//! radiometry, the calibration, each measured date) is checkpointed there and taken from there when the
+//! run is started again. A scene that cannot be used ([`SceneFailure`]) is left out as if it were not in the archive: the
 //! backgrounds, radiometry, thresholds and pairs are those of the other scenes (so the pair around it
 //! compares its neighbours), and its date stays in the series with every region unobserved.
 
 use super::threshold::Thresholds;
 use super::{CellMeasurement, RegionInfo, longest_stretch};
 use crate::acquisition::Acquisition;
-use crate::archive::{Archive, SceneFailure};
+use crate::archive::{Archive, LoadedScenes, SceneFailure};
 use crate::error::{Error, Result};
 use crate::kernel::params::Radiometry;
 use crate::kernel::{
@@ -23,6 +25,7 @@ use crate::radiometry;
 use crate::rasterize::LabelRaster;
 use crate::regions::RegionSet;
 use crate::scene::{Scene, SceneFormat};
+use crate::store::{Reader, Store, Writer};
 use rayon::prelude::*;
 use std::collections::BTreeMap;
 
@@ -98,6 +101,8 @@ pub struct SeriesRun<'a> {
     loaded_earlier: Option<usize>,
     /// What preparing each scene found, once they are prepared (`MeasureOptions::preparation`).
     prepared: Option<Vec<Prepared>>,
+    /// Where finished steps are checkpointed; `None` to keep nothing.
+    store: Option<&'a Store>,
 }
 
 impl<'a> SeriesRun<'a> {
@@ -109,7 +114,30 @@ impl<'a> SeriesRun<'a> {
         device: DeviceChoice,
         options: MeasureOptions,
     ) -> Result<Self> {
-        let loaded = archive.load()?;
+        Self::with_scenes(archive, archive.load()?, regions, device, options, None)
+    }
+
+    /// Takes every scene of the archive from `store`, which must hold them all ([`Store::decode_missing`]),
+    /// and checkpoints each finished step there.
+    pub fn from_store(
+        archive: &'a Archive,
+        store: &'a Store,
+        regions: &RegionSet,
+        device: DeviceChoice,
+        options: MeasureOptions,
+    ) -> Result<Self> {
+        let loaded = store.load(archive)?;
+        Self::with_scenes(archive, loaded, regions, device, options, Some(store))
+    }
+
+    fn with_scenes(
+        archive: &'a Archive,
+        loaded: LoadedScenes,
+        regions: &RegionSet,
+        device: DeviceChoice,
+        options: MeasureOptions,
+        store: Option<&'a Store>,
+    ) -> Result<Self> {
         let (entries, scenes): (Vec<usize>, Vec<Scene>) = loaded.scenes.into_iter().unzip();
         let format = scenes[0].format;
         let labels = LabelRaster::rasterize(regions, format.width, format.height)?;
@@ -126,7 +154,33 @@ impl<'a> SeriesRun<'a> {
             loaded_background: None,
             loaded_earlier: None,
             prepared: None,
+            store,
         })
+    }
+
+    fn settings(&self, threshold: u32) -> ChangeSettings {
+        ChangeSettings {
+            threshold,
+            region_thresholds: Vec::new(),
+            radius: self.options.radius,
+            nodata: self.options.nodata,
+        }
+    }
+
+    /// The checkpoint `name` of the store, if there is a store and it holds one.
+    fn checkpoint<T>(
+        &self,
+        name: &str,
+        decode: impl FnOnce(&mut Reader) -> Option<T>,
+    ) -> Option<T> {
+        self.store?.checkpoint(name, decode)
+    }
+
+    fn put_checkpoint(&self, name: &str, encode: impl FnOnce(&mut Writer)) -> Result<()> {
+        match self.store {
+            Some(store) => store.put_checkpoint(name, encode),
+            None => Ok(()),
+        }
     }
 
     /// Which backend and adapter do the work.
@@ -231,24 +285,7 @@ impl<'a> SeriesRun<'a> {
         }
         let (background, backgrounds, radiometry) = self.backgrounds()?;
         progress.say(&describe_radiometry(&radiometry, self.format()));
-        let settings = |threshold| ChangeSettings {
-            threshold,
-            region_thresholds: Vec::new(),
-            radius: options.radius,
-            nodata: options.nodata,
-        };
-        // Every date against its background, for the thresholds and the observed cells.
-        let mut calibration = Vec::with_capacity(self.scenes.len());
-        for date in 0..self.scenes.len() {
-            self.load_date(date, &backgrounds, &radiometry)?;
-            let stats = self.kernel.compare(
-                SCENE_SLOT,
-                BACKGROUND_SLOT,
-                &settings(0),
-                Outputs::default(),
-            )?;
-            calibration.push(stats.regions);
-        }
+        let calibration = self.calibration(&backgrounds, &radiometry)?;
         let observed = |stats: &RegionStats, region: &RegionInfo| {
             region.is_observed(stats.valid_px, options.min_valid_fraction)
         };
@@ -272,80 +309,35 @@ impl<'a> SeriesRun<'a> {
         let mut cells = Vec::with_capacity(self.scenes.len());
         let mut last_observed: Vec<Option<usize>> = vec![None; self.regions.len()];
         for (date, calibrated) in calibration.iter().enumerate() {
-            self.load_date(date, &backgrounds, &radiometry)?;
-            let mut row = vec![CellMeasurement::default(); self.regions.len()];
-            // Against the background, every region at its threshold for the date.
-            let cell_thresholds = calibrated
-                .iter()
-                .enumerate()
-                .map(|(region, stats)| thresholds.regions[region].for_cell(stats))
-                .collect();
-            let outputs = Outputs {
-                change_mask: false,
-                profiles: true,
-            };
-            let against_background = ChangeSettings {
-                region_thresholds: cell_thresholds,
-                ..settings(thresholds.port.base)
-            };
-            let stats =
-                self.kernel
-                    .compare(SCENE_SLOT, BACKGROUND_SLOT, &against_background, outputs)?;
-            for (region, cell) in row.iter_mut().enumerate() {
-                cell.valid_px = stats.regions[region].valid_px;
-                cell.changed_px = stats.regions[region].changed_px;
-                cell.stretch =
-                    longest_stretch(&stats.profiles[region], &self.regions[region].bin_pixels);
-            }
-            // Against earlier scenes: the previous one at the port's threshold for pairs.csv, and the
-            // previous observation of each region at its own threshold for its change score.
-            let mut by_earlier: BTreeMap<(usize, u32), Vec<usize>> = BTreeMap::new();
-            for (region, last) in last_observed.iter().enumerate() {
-                if let Some(earlier) = last {
-                    let threshold = thresholds.regions[region].base;
-                    by_earlier
-                        .entry((*earlier, threshold))
-                        .or_default()
-                        .push(region);
-                }
-            }
-            let pair = date
-                .checked_sub(1)
-                .map(|previous| (previous, thresholds.port.base));
-            if let Some(pair) = pair {
-                by_earlier.entry(pair).or_default();
-            }
-            for ((earlier, threshold), regions) in by_earlier.into_iter().rev() {
-                if self.loaded_earlier != Some(earlier) {
-                    self.load(EARLIER_SLOT, earlier, radiometry[earlier])?;
-                    self.loaded_earlier = Some(earlier);
-                }
-                let is_pair = pair == Some((earlier, threshold));
-                let outputs = Outputs {
-                    change_mask: is_pair && options.pair_masks,
-                    profiles: false,
-                };
-                let stats =
-                    self.kernel
-                        .compare(EARLIER_SLOT, SCENE_SLOT, &settings(threshold), outputs)?;
-                for region in regions {
-                    let r = &stats.regions[region];
-                    row[region].change_score =
-                        (r.valid_px > 0).then(|| r.changed_px as f64 / r.valid_px as f64);
-                }
-                if is_pair {
-                    on_pair(PairResult {
-                        from: self.acquired(earlier),
-                        to: self.acquired(date),
-                        stats,
+            let name = format!("date-{date:06}");
+            let checkpoint = self.checkpoint(&name, |r| Some((r.cells()?, r.pair_stats_opt()?)));
+            let (row, pair) = match checkpoint {
+                Some(measured) => measured,
+                None => {
+                    let (row, pair) = self.measure_date(
+                        date,
+                        calibrated,
+                        &last_observed,
+                        (&backgrounds, &radiometry),
+                        &thresholds,
+                    )?;
+                    self.put_checkpoint(&name, |w| {
+                        w.cells(&row);
+                        w.pair_stats_opt(pair.as_ref());
                     })?;
+                    (row, pair)
                 }
+            };
+            if let Some(stats) = pair {
+                on_pair(PairResult {
+                    from: self.acquired(date - 1),
+                    to: self.acquired(date),
+                    stats,
+                })?;
             }
             for (region, stats) in calibrated.iter().enumerate() {
                 if observed(stats, &self.regions[region]) {
                     last_observed[region] = Some(date);
-                } else {
-                    row[region].change_score = None;
                 }
             }
             cells.push(row);
@@ -359,10 +351,164 @@ impl<'a> SeriesRun<'a> {
         })
     }
 
+    /// Every date against its background, for the thresholds and the observed cells.
+    fn calibration(
+        &mut self,
+        backgrounds: &[Scene],
+        radiometry: &[Radiometry],
+    ) -> Result<Vec<Vec<RegionStats>>> {
+        const NAME: &str = "calibration";
+        let count = self.scenes.len();
+        let stored = self.checkpoint(NAME, |r| {
+            (0..r.u64()?)
+                .map(|_| r.region_stats())
+                .collect::<Option<Vec<_>>>()
+        });
+        if let Some(calibration) = stored.filter(|c| c.len() == count) {
+            return Ok(calibration);
+        }
+        let mut calibration = Vec::with_capacity(count);
+        for date in 0..count {
+            self.load_date(date, backgrounds, radiometry)?;
+            let settings = self.settings(0);
+            let stats =
+                self.kernel
+                    .compare(SCENE_SLOT, BACKGROUND_SLOT, &settings, Outputs::default())?;
+            calibration.push(stats.regions);
+        }
+        self.put_checkpoint(NAME, |w| {
+            w.u64(calibration.len() as u64);
+            for row in &calibration {
+                w.region_stats(row);
+            }
+        })?;
+        Ok(calibration)
+    }
+
+    /// The cells of one date, and the stats of the pair it ends (none for the first date): against the
+    /// background at each region's threshold for the date, against the previous scene at the port's
+    /// threshold for `pairs.csv`, and against the previous observation of each region at its own
+    /// threshold for its change score.
+    fn measure_date(
+        &mut self,
+        date: usize,
+        calibrated: &[RegionStats],
+        last_observed: &[Option<usize>],
+        (backgrounds, radiometry): (&[Scene], &[Radiometry]),
+        thresholds: &Thresholds,
+    ) -> Result<(Vec<CellMeasurement>, Option<PairStats>)> {
+        let options = self.options;
+        self.load_date(date, backgrounds, radiometry)?;
+        let mut row = vec![CellMeasurement::default(); self.regions.len()];
+        // Against the background, every region at its threshold for the date.
+        let against_background = ChangeSettings {
+            region_thresholds: calibrated
+                .iter()
+                .enumerate()
+                .map(|(region, stats)| thresholds.regions[region].for_cell(stats))
+                .collect(),
+            ..self.settings(thresholds.port.base)
+        };
+        let outputs = Outputs {
+            change_mask: false,
+            profiles: true,
+        };
+        let stats =
+            self.kernel
+                .compare(SCENE_SLOT, BACKGROUND_SLOT, &against_background, outputs)?;
+        for (region, cell) in row.iter_mut().enumerate() {
+            cell.valid_px = stats.regions[region].valid_px;
+            cell.changed_px = stats.regions[region].changed_px;
+            cell.stretch =
+                longest_stretch(&stats.profiles[region], &self.regions[region].bin_pixels);
+        }
+        // Against earlier scenes: the previous one at the port's threshold for pairs.csv, and the
+        // previous observation of each region at its own threshold for its change score.
+        let mut by_earlier: BTreeMap<(usize, u32), Vec<usize>> = BTreeMap::new();
+        for (region, last) in last_observed.iter().enumerate() {
+            if let Some(earlier) = last {
+                let threshold = thresholds.regions[region].base;
+                by_earlier
+                    .entry((*earlier, threshold))
+                    .or_default()
+                    .push(region);
+            }
+        }
+        let pair = date
+            .checked_sub(1)
+            .map(|previous| (previous, thresholds.port.base));
+        if let Some(pair) = pair {
+            by_earlier.entry(pair).or_default();
+        }
+        let mut pair_stats = None;
+        for ((earlier, threshold), regions) in by_earlier.into_iter().rev() {
+            if self.loaded_earlier != Some(earlier) {
+                self.load(EARLIER_SLOT, earlier, radiometry[earlier])?;
+                self.loaded_earlier = Some(earlier);
+            }
+            let is_pair = pair == Some((earlier, threshold));
+            let outputs = Outputs {
+                change_mask: is_pair && options.pair_masks,
+                profiles: false,
+            };
+            let stats = self.kernel.compare(
+                EARLIER_SLOT,
+                SCENE_SLOT,
+                &self.settings(threshold),
+                outputs,
+            )?;
+            for region in regions {
+                let r = &stats.regions[region];
+                row[region].change_score =
+                    (r.valid_px > 0).then(|| r.changed_px as f64 / r.valid_px as f64);
+            }
+            if is_pair {
+                pair_stats = Some(stats);
+            }
+        }
+        for (region, stats) in calibrated.iter().enumerate() {
+            if !self.regions[region].is_observed(stats.valid_px, options.min_valid_fraction) {
+                row[region].change_score = None;
+            }
+        }
+        Ok((row, pair_stats))
+    }
+
     /// The background of the whole archive, the background of each date (one for the whole archive
     /// unless a window is set) and each scene's radiometric correction: a first median of the raw scenes,
     /// each scene fitted to it, the median of the corrected scenes, and each scene fitted again to that.
     fn backgrounds(&mut self) -> Result<(Scene, Vec<Scene>, Vec<Radiometry>)> {
+        const NAME: &str = "backgrounds";
+        let count = self.scenes.len();
+        let stored = self.checkpoint(NAME, |r| {
+            let radiometry = (0..r.u64()?)
+                .map(|_| r.radiometry())
+                .collect::<Option<Vec<_>>>()?;
+            let background = r.scene()?;
+            let backgrounds = (0..r.u64()?)
+                .map(|_| r.scene())
+                .collect::<Option<Vec<_>>>()?;
+            Some((background, backgrounds, radiometry))
+        });
+        if let Some(stored) = stored.filter(|(_, _, radiometry)| radiometry.len() == count) {
+            return Ok(stored);
+        }
+        let (background, backgrounds, radiometry) = self.compute_backgrounds()?;
+        self.put_checkpoint(NAME, |w| {
+            w.u64(radiometry.len() as u64);
+            for r in &radiometry {
+                w.radiometry(r);
+            }
+            w.scene(&background);
+            w.u64(backgrounds.len() as u64);
+            for scene in &backgrounds {
+                w.scene(scene);
+            }
+        })?;
+        Ok((background, backgrounds, radiometry))
+    }
+
+    fn compute_backgrounds(&mut self) -> Result<(Scene, Vec<Scene>, Vec<Radiometry>)> {
         let nodata = self.options.nodata;
         let count = self.scenes.len();
         let mut radiometry = vec![Radiometry::IDENTITY; count];

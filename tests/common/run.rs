@@ -143,3 +143,32 @@ pub fn assert_left_out(
     );
     (out, failures)
 }
+
+/// Every file under `dir`, by relative path, with its bytes.
+pub fn contents(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut files = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(folder) = pending.pop() {
+        for item in std::fs::read_dir(&folder).unwrap() {
+            let path = item.unwrap().path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                let name = path.strip_prefix(dir).unwrap().display().to_string();
+                files.push((name, std::fs::read(&path).unwrap()));
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+/// Asserts that `actual` holds the same files as `expected`, byte for byte.
+pub fn assert_same_outputs(expected: &Path, actual: &Path) {
+    let (expected, actual) = (contents(expected), contents(actual));
+    let names = |files: &[(String, Vec<u8>)]| files.iter().map(|f| f.0.clone()).collect::<Vec<_>>();
+    assert_eq!(names(&actual), names(&expected));
+    for ((name, a), (_, b)) in actual.iter().zip(&expected) {
+        assert!(a == b, "{name} differs");
+    }
+}
