@@ -8,6 +8,7 @@ use crate::error::Result;
 use crate::kernel::{ChangeKernel, Radiometry, Slot};
 use crate::radiometry;
 use crate::scene::Scene;
+use rayon::prelude::*;
 
 /// What to do to each scene.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -64,17 +65,25 @@ pub fn prepare_against(
     preparation: &Preparation,
     nodata: Option<u32>,
 ) -> Result<Vec<Prepared>> {
-    if preparation.align {
-        kernel.load_scene(reference_slot, reference.clone(), Radiometry::IDENTITY)?;
-    }
-    scenes
-        .iter_mut()
+    // Clouds scene by scene in parallel, each independent of the others; then the shifts on the kernel.
+    let covers: Vec<CloudCover> = scenes
+        .par_iter_mut()
         .map(|scene| {
             let clouds = match preparation.clouds {
                 CloudMasking::Auto => cloud::detect(scene, reference, nodata),
                 CloudMasking::None => CloudCover::clear(scene, nodata),
             };
             clouds.mask(scene);
+            clouds
+        })
+        .collect();
+    if preparation.align {
+        kernel.load_scene(reference_slot, reference.clone(), Radiometry::IDENTITY)?;
+    }
+    scenes
+        .iter_mut()
+        .zip(covers)
+        .map(|(scene, clouds)| {
             let mut shift = None;
             if preparation.align {
                 let correction = radiometry::fit(scene, reference, nodata);
