@@ -3,7 +3,8 @@
 
 use crate::acquisition::Acquisition;
 use crate::error::{Error, Result};
-use crate::scene::{Scene, SceneFormat};
+use crate::geotiff::{self, GeoReference};
+use crate::scene::{DecodeOptions, Scene, SceneFile, SceneFormat};
 use rayon::prelude::*;
 use std::collections::HashMap;
 use std::fmt;
@@ -21,13 +22,13 @@ pub struct ArchiveEntry {
 }
 
 impl ArchiveEntry {
-    /// Decodes the scene and attaches its mask.
-    pub fn load(&self) -> Result<Scene> {
-        let mut scene = Scene::decode(&self.image)?;
+    /// Decodes the scene as `options` say and attaches its mask.
+    pub fn load(&self, options: &DecodeOptions) -> Result<SceneFile> {
+        let mut file = SceneFile::read(&self.image, options)?;
         if let Some(mask) = &self.mask {
-            scene.set_validity_mask(mask)?;
+            file.scene.set_validity_mask(mask)?;
         }
-        Ok(scene)
+        Ok(file)
     }
 }
 
@@ -61,6 +62,8 @@ pub struct LoadedScenes {
     pub scenes: Vec<(usize, Scene)>,
     /// In acquisition order.
     pub failures: Vec<SceneFailure>,
+    /// Where the scenes lie on the ground, the same for all of them; `None` when not georeferenced.
+    pub georeference: Option<GeoReference>,
 }
 
 /// The scenes of an archive in acquisition order.
@@ -68,6 +71,8 @@ pub struct LoadedScenes {
 pub struct Archive {
     pub dir: PathBuf,
     pub entries: Vec<ArchiveEntry>,
+    /// How every scene is decoded (bands picked).
+    pub decode: DecodeOptions,
 }
 
 impl Archive {
@@ -152,43 +157,54 @@ impl Archive {
         Ok(Archive {
             dir: dir.to_path_buf(),
             entries,
+            decode: DecodeOptions::default(),
         })
     }
 
+    /// The archive with its scenes decoded as `decode` says.
+    pub fn with_decode_options(self, decode: DecodeOptions) -> Archive {
+        Archive { decode, ..self }
+    }
+
+    /// Where the archive's scenes lie on the ground, read from their tags alone: the georeferencing most
+    /// of them share (scenes that cannot be read are passed over, as [`Archive::load`] will leave them
+    /// out); `None` when they are not georeferenced.
+    pub fn georeference(&self) -> Option<GeoReference> {
+        let read = self
+            .entries
+            .iter()
+            .map(|entry| geotiff::georeference_of(&entry.image).unwrap_or(None));
+        most_common(read, same_place).and_then(|(georeference, _)| georeference)
+    }
+
     /// Decodes every scene, in parallel. A scene that cannot be read or decoded (or whose mask cannot), or
-    /// whose format differs from the archive's, is a failure, not an error: the run goes on without it.
-    /// The archive's format is the one most scenes share, the earliest scene's on a tie. An error when no
-    /// scene can be used.
+    /// whose format or georeferencing differs from the archive's, is a failure, not an error: the run goes
+    /// on without it. The archive's format and georeferencing are those most scenes share, the earliest
+    /// scene's on a tie. An error when no scene can be used.
     pub fn load(&self) -> Result<LoadedScenes> {
-        let decoded: Vec<Result<Scene>> = self.entries.par_iter().map(ArchiveEntry::load).collect();
-        let mut counts: Vec<(SceneFormat, usize)> = Vec::new();
-        for scene in decoded.iter().flatten() {
-            match counts
-                .iter_mut()
-                .find(|(format, _)| *format == scene.format)
-            {
-                Some((_, count)) => *count += 1,
-                None => counts.push((scene.format, 1)),
-            }
-        }
-        // The first of the most common: max_by_key would take the last on a tie.
-        let most = counts.iter().map(|&(_, count)| count).max().unwrap_or(0);
-        let format = counts.iter().find(|&&(_, count)| count == most);
+        let decoded: Vec<Result<SceneFile>> = self
+            .entries
+            .par_iter()
+            .map(|entry| entry.load(&self.decode))
+            .collect();
+        let layouts = decoded.iter().flatten().map(Layout::of);
+        let layout = most_common(layouts, Layout::same);
         let mut loaded = LoadedScenes {
             scenes: Vec::new(),
             failures: Vec::new(),
+            georeference: layout.as_ref().and_then(|(l, _)| l.georeference.clone()),
         };
-        for (index, (entry, scene)) in self.entries.iter().zip(decoded).enumerate() {
-            let scene = scene.and_then(|scene| match format {
-                Some(&(format, count)) if scene.format != format => Err(Error::input(
+        for (index, (entry, file)) in self.entries.iter().zip(decoded).enumerate() {
+            let scene = file.and_then(|file| match &layout {
+                Some((layout, count)) if !layout.same(&Layout::of(&file)) => Err(Error::input(
                     &entry.image,
                     format!(
-                        "scene is {} but the archive's scenes are {format} ({count} of {})",
-                        scene.format,
+                        "scene is {} but the archive's scenes are {layout} ({count} of {})",
+                        Layout::of(&file),
                         self.entries.len()
                     ),
                 )),
-                _ => Ok(scene),
+                _ => Ok(file.scene),
             });
             match scene {
                 Ok(scene) => loaded.scenes.push((index, scene)),
@@ -210,4 +226,57 @@ impl Archive {
         }
         Ok(loaded)
     }
+}
+
+/// What the scenes of an archive must share: the format and the georeferencing.
+struct Layout {
+    format: SceneFormat,
+    georeference: Option<GeoReference>,
+}
+
+impl Layout {
+    fn of(file: &SceneFile) -> Layout {
+        Layout {
+            format: file.scene.format,
+            georeference: file.georeference.clone(),
+        }
+    }
+
+    fn same(&self, other: &Layout) -> bool {
+        self.format == other.format && same_place(&self.georeference, &other.georeference)
+    }
+}
+
+impl fmt::Display for Layout {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.georeference {
+            Some(georeference) => write!(f, "{}, georeferenced in {georeference}", self.format),
+            None => write!(f, "{}", self.format),
+        }
+    }
+}
+
+/// Whether two scenes lie at the same place: both georeferenced on the same grid, or neither.
+fn same_place(a: &Option<GeoReference>, b: &Option<GeoReference>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => a.same_grid(b),
+        (a, b) => a.is_none() && b.is_none(),
+    }
+}
+
+/// The first of the items most of which are `same` as it, and how many are.
+fn most_common<T>(
+    items: impl Iterator<Item = T>,
+    same: impl Fn(&T, &T) -> bool,
+) -> Option<(T, usize)> {
+    let mut counts: Vec<(T, usize)> = Vec::new();
+    for item in items {
+        match counts.iter_mut().find(|(known, _)| same(known, &item)) {
+            Some((_, count)) => *count += 1,
+            None => counts.push((item, 1)),
+        }
+    }
+    // The first of the most common: max_by_key would take the last on a tie.
+    let most = counts.iter().map(|&(_, count)| count).max()?;
+    counts.into_iter().find(|&(_, count)| count == most)
 }

@@ -10,6 +10,7 @@ pub mod acquisition;
 pub mod archive;
 pub mod error;
 pub mod eval;
+pub mod geotiff;
 pub mod kernel;
 pub mod output;
 pub mod progress;

@@ -7,12 +7,14 @@ use portwatch::eval::{self, Metric, Threshold};
 use portwatch::kernel::DeviceChoice;
 use portwatch::kernel::gpu;
 use portwatch::output::{
-    PairsCsv, events_csv, series_csv, write_atomically, write_failures_csv, write_mask_png,
+    PairsCsv, RasterFormat, RasterWriter, events_csv, series_csv, write_atomically,
+    write_failures_csv,
 };
 use portwatch::progress::Progress;
 use portwatch::regions::RegionSet;
 use portwatch::report::{self, heatmap::ChangeCounts};
 use portwatch::run_record::{RUN_RECORD_FILE, RunArguments, RunRecord, SceneCorrection};
+use portwatch::scene::{BandSelection, DecodeOptions};
 use portwatch::series::measure::{MeasureOptions, SeriesRun};
 use portwatch::series::{SeriesSettings, analyse, summarize};
 use portwatch::synth::{Cadence, Format, Scenario, Size, SynthSpec, Synthesizer};
@@ -124,9 +126,13 @@ const SCENES_FAILED: u8 = 4;
 struct RunArgs {
     /// Directory of scenes named by acquisition date [default: samples]
     archive: Option<PathBuf>,
-    /// GeoJSON regions in pixel coordinates [default: ARCHIVE/regions.geojson]
+    /// GeoJSON regions in pixel coordinates, or in the scenes' map coordinates when the file has a "crs"
+    /// member [default: ARCHIVE/regions.geojson]
     #[arg(long)]
     regions: Option<PathBuf>,
+    /// Bands to use, in this order, numbered from 1 (e.g. 4,3,2) [default: every band]
+    #[arg(long, value_name = "LIST")]
+    bands: Option<BandSelection>,
     /// Output directory
     #[arg(long, default_value = "portwatch-out")]
     out: PathBuf,
@@ -149,7 +155,8 @@ struct RunArgs {
     /// A region is unobserved on a date when less than this fraction of it is valid
     #[arg(long, default_value_t = 0.5, value_parser = parse_fraction)]
     min_valid: f64,
-    /// Metres per pixel, for vessel lengths [default: unknown, lengths left empty]
+    /// Metres per pixel, for vessel lengths [default: from the GeoTIFF georeferencing, else unknown and
+    /// lengths left empty]
     #[arg(long, value_parser = parse_positive)]
     gsd: Option<f64>,
     /// A berth is occupied when its occupied stretch covers at least this fraction of its length
@@ -164,6 +171,10 @@ struct RunArgs {
     /// Also write each pair's change mask as masks/FROM_TO.png (255 = changed)
     #[arg(long)]
     masks: bool,
+    /// File format of the rasters written (masks, heatmap, background): PNG, GeoTIFF carrying the scenes'
+    /// georeferencing, or both
+    #[arg(long, value_enum, default_value_t = RasterFormat::Png)]
+    raster_format: RasterFormat,
     /// Also write report.html, as `portwatch report` does
     #[arg(long)]
     report: bool,
@@ -361,8 +372,11 @@ fn run(args: RunArgs) -> Result<ExitCode> {
         .regions
         .clone()
         .unwrap_or_else(|| archive_dir.join("regions.geojson"));
-    let archive = Archive::scan(&archive_dir)?;
-    let regions = RegionSet::read(&regions_path)?;
+    let archive = Archive::scan(&archive_dir)?.with_decode_options(DecodeOptions {
+        bands: args.bands.clone(),
+    });
+    let georeference = archive.georeference();
+    let regions = RegionSet::read(&regions_path)?.in_pixels(georeference.as_ref())?;
     let arguments = run_arguments(&args, &archive_dir, &regions_path)?;
     let options = MeasureOptions {
         threshold: args.threshold,
@@ -380,7 +394,25 @@ fn run(args: RunArgs) -> Result<ExitCode> {
         gsd_m: args.gsd,
         ..SeriesSettings::default()
     };
+    let rasters = RasterWriter {
+        format: args.raster_format,
+        georeference,
+    };
     let series = SeriesRun::open(&archive, &regions, args.device, options)?;
+    let series_settings = SeriesSettings {
+        gsd_m: series_settings.gsd_m.or_else(|| {
+            let format = series.format();
+            let georeference = rasters.georeference.as_ref()?;
+            match georeference.ground_sample_distance(format.width, format.height) {
+                Ok(gsd) => Some(gsd),
+                Err(why) => {
+                    eprintln!("portwatch: vessel lengths left empty: {why}; give --gsd");
+                    None
+                }
+            }
+        }),
+        ..series_settings
+    };
     // Failed scenes are reported even with --quiet: they change the exit status.
     for failure in series.failures() {
         eprintln!("portwatch: scene left out, its date unobserved: {failure}");
@@ -421,7 +453,7 @@ fn run(args: RunArgs) -> Result<ExitCode> {
             .expect("the series hands over pair masks when asked");
         change_counts.add(mask);
         if args.masks {
-            write_mask_png(
+            rasters.write_mask(
                 &masks_dir.join(mask_name(&pair.from.to_string(), &pair.to.to_string())),
                 mask,
             )?;
@@ -444,7 +476,12 @@ fn run(args: RunArgs) -> Result<ExitCode> {
     let json = serde_json::to_string_pretty(&summary).context("cannot encode summary.json")?;
     write_atomically(&args.out.join("summary.json"), (json + "\n").as_bytes())?;
     write_failures_csv(&args.out.join("failures.csv"), &failures)?;
-    report::write_run_images(&args.out, &measurements.background, &change_counts)?;
+    report::write_run_images(
+        &args.out,
+        &measurements.background,
+        &change_counts,
+        &rasters,
+    )?;
     let corrections = (acquisitions.iter().zip(&measurements.radiometry))
         .filter_map(|(&acquired, radiometry)| {
             let radiometry = radiometry.as_ref()?;
@@ -455,7 +492,12 @@ fn run(args: RunArgs) -> Result<ExitCode> {
             ))
         })
         .collect();
-    let record = RunRecord::new(arguments, measurements.thresholds.port.base, corrections);
+    let record = RunRecord::new(
+        arguments,
+        measurements.thresholds.port.base,
+        corrections,
+        args.raster_format,
+    );
     write_atomically(&args.out.join(RUN_RECORD_FILE), record.to_json().as_bytes())?;
     progress.finish();
     let seconds = started.elapsed().as_secs_f64();
@@ -502,6 +544,7 @@ fn run_arguments(args: &RunArgs, archive: &Path, regions: &Path) -> Result<RunAr
         berth_occupied: args.berth_occupied,
         yard_occupied: args.yard_occupied,
         nodata: args.nodata.0,
+        bands: args.bands.as_ref().map(|bands| bands.bands().to_vec()),
     })
 }
 
@@ -522,9 +565,9 @@ fn write_report(out: &Path, device: DeviceChoice, quiet: bool) -> Result<()> {
     Ok(())
 }
 
-/// `FROM_TO.png` with the acquisition times made safe for every file system.
+/// `FROM_TO` (the extension follows) with the acquisition times made safe for every file system.
 fn mask_name(from: &str, to: &str) -> String {
-    format!("{}_{}.png", from.replace(':', ""), to.replace(':', ""))
+    format!("{}_{}", from.replace(':', ""), to.replace(':', ""))
 }
 
 fn eval(args: &EvalArgs) -> Result<ExitCode> {

@@ -8,6 +8,7 @@ use crate::acquisition::Acquisition;
 use crate::error::{Error, Result};
 use crate::kernel::Radiometry;
 use crate::kernel::params::RADIOMETRY_SHIFT;
+use crate::output::RasterFormat;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -44,6 +45,9 @@ pub struct RunArguments {
     pub yard_occupied: f64,
     /// `--nodata`; `None` for `none`.
     pub nodata: Option<u32>,
+    /// `--bands`, numbered from 1; `None` for every band.
+    #[serde(default)]
+    pub bands: Option<Vec<u32>>,
 }
 
 /// One scene's radiometric correction, `corrected = gain · sample + offset` per band on the native sample
@@ -93,6 +97,9 @@ pub struct RunRecord {
     pub pair_threshold: u32,
     /// Each scene's correction, in acquisition order (identity everywhere with `--no-normalize`).
     pub corrections: Vec<SceneCorrection>,
+    /// The formats `heatmap` and `background` were written in (`--raster-format`).
+    #[serde(default)]
+    pub rasters: RasterFormat,
 }
 
 impl RunRecord {
@@ -100,6 +107,7 @@ impl RunRecord {
         arguments: RunArguments,
         pair_threshold: u32,
         corrections: Vec<SceneCorrection>,
+        rasters: RasterFormat,
     ) -> RunRecord {
         RunRecord {
             version: RUN_RECORD_VERSION,
@@ -107,6 +115,7 @@ impl RunRecord {
             arguments,
             pair_threshold,
             corrections,
+            rasters,
         }
     }
 
@@ -177,6 +186,7 @@ mod tests {
             berth_occupied: 0.25,
             yard_occupied: 0.05,
             nodata: Some(0),
+            bands: Some(vec![4, 3, 2]),
         }
     }
 
@@ -190,6 +200,7 @@ mod tests {
             arguments(),
             42,
             vec![SceneCorrection::new(acquired, &radiometry, 3)],
+            RasterFormat::Both,
         );
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join(RUN_RECORD_FILE), record.to_json()).unwrap();
