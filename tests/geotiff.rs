@@ -136,7 +136,7 @@ fn encode_tiff(
                     Deflate::default().write_to(&mut out, chunk).unwrap();
                 }
                 Compression::Lzw => {
-                    Lzw::default().write_to(&mut out, chunk).unwrap();
+                    Lzw.write_to(&mut out, chunk).unwrap();
                 }
             };
             out
