@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::run::{assert_error, portwatch, stderr};
+use common::run::{portwatch, stderr};
 use portwatch::geotiff::{self, Crs, GeoReference};
 use portwatch::scene::{BandSelection, DecodeOptions, Scene, SceneFile};
 use std::io::Cursor;
@@ -560,75 +560,24 @@ fn a_13_band_geotiff_archive_with_bands_runs_like_its_png_twin_and_map_regions_l
 #[test]
 fn map_regions_in_another_system_or_over_plain_images_are_refused() {
     let tiffs = geotiff_archive(4, Chunks::Strips(16), Compression::Lzw, Some(&utm()));
-    let regions = tiffs.path().join("map.geojson");
-    std::fs::write(&regions, map_regions(r#""EPSG:32651""#)).unwrap();
-    let out = tempfile::tempdir().unwrap();
-    let output = portwatch(
-        &[
-            "run",
-            tiffs.path().to_str().unwrap(),
-            "--regions",
-            regions.to_str().unwrap(),
-            "--device",
-            "cpu",
-            "--out",
-            out.path().to_str().unwrap(),
-        ],
-        out.path(),
-    );
-    assert_error(
-        &output,
-        &[
-            "map.geojson",
-            "regions are in EPSG:32651 but the scenes are in EPSG:32652",
-        ],
-    );
-    assert!(common::run::listing(out.path()).is_empty());
-
     let pngs = png_archive(4, [1, 2, 3]);
-    std::fs::write(
-        pngs.path().join("regions.geojson"),
-        map_regions(r#""EPSG:32652""#),
-    )
-    .unwrap();
-    let output = portwatch(
-        &[
-            "run",
-            pngs.path().to_str().unwrap(),
-            "--device",
-            "cpu",
-            "--out",
-            out.path().to_str().unwrap(),
-        ],
-        out.path(),
-    );
-    assert_error(
-        &output,
-        &["regions.geojson", "scenes carry no georeferencing"],
-    );
-    std::fs::write(
-        pngs.path().join("regions.geojson"),
-        map_regions(r#""WGS84""#),
-    )
-    .unwrap();
-    let output = portwatch(
-        &[
-            "run",
-            pngs.path().to_str().unwrap(),
-            "--device",
-            "cpu",
-            "--out",
-            out.path().to_str().unwrap(),
-        ],
-        out.path(),
-    );
-    assert_error(
-        &output,
-        &[
-            "regions.geojson",
+    let cases = [
+        (
+            &tiffs,
+            r#""EPSG:32651""#,
+            "regions are in EPSG:32651 but the scenes are in EPSG:32652",
+        ),
+        (&pngs, r#""EPSG:32652""#, "scenes carry no georeferencing"),
+        (
+            &pngs,
+            r#""WGS84""#,
             "\"crs\" member \"WGS84\" is not understood",
-        ],
-    );
+        ),
+    ];
+    for (archive, crs, message) in cases {
+        std::fs::write(archive.path().join("regions.geojson"), map_regions(crs)).unwrap();
+        common::run::assert_refused(archive.path(), &[], &["regions.geojson", message]);
+    }
 }
 
 #[test]
