@@ -503,10 +503,11 @@ fn run(args: RunArgs) -> Result<ExitCode> {
     let seconds = started.elapsed().as_secs_f64();
     let pair_count = scene_count.saturating_sub(1);
     progress.say(&format!(
-        "{scene_count} scenes, {pair_count} pairs, {} events, {:.1} Mpx compared in {seconds:.2} s ({:.1} Mpx/s); wrote pairs.csv, series.csv, events.csv, summary.json, failures.csv, run.json, heatmap.png and background.png in {}",
+        "{scene_count} scenes, {pair_count} pairs, {} events, {:.1} Mpx compared in {seconds:.2} s ({:.1} Mpx/s); wrote pairs.csv, series.csv, events.csv, summary.json, failures.csv, run.json, heatmap and background ({}) in {}",
         analysis.events.len(),
         pixels * pair_count as f64 / 1e6,
         pixels * pair_count as f64 / 1e6 / seconds,
+        args.raster_format.extensions().join(", "),
         args.out.display()
     ));
     if args.report {
