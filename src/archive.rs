@@ -3,7 +3,8 @@
 
 use crate::acquisition::Acquisition;
 use crate::error::{Error, Result};
-use crate::scene::{Scene, SceneFormat};
+use crate::geotiff::{self, GeoReference};
+use crate::scene::{DecodeOptions, Scene, SceneFile, SceneFormat};
 use rayon::prelude::*;
 use std::collections::HashMap;
 use std::fmt;
@@ -21,18 +22,19 @@ pub struct ArchiveEntry {
 }
 
 impl ArchiveEntry {
-    /// Decodes the scene and attaches its mask.
-    pub fn load(&self) -> Result<Scene> {
-        let mut scene = Scene::decode(&self.image)?;
+    /// Decodes the scene as `options` say and attaches its mask.
+    pub fn load(&self, options: &DecodeOptions) -> Result<SceneFile> {
+        let mut file = SceneFile::read(&self.image, options)?;
         if let Some(mask) = &self.mask {
-            scene.set_validity_mask(mask)?;
+            file.scene.set_validity_mask(mask)?;
         }
-        Ok(scene)
+        Ok(file)
     }
 
-    /// Decodes the scene as [`ArchiveEntry::load`] does; a failure names the file at fault.
-    pub fn decode(&self) -> Result<Scene, SceneFailure> {
-        self.load()
+    /// The scene as [`ArchiveEntry::load`] decodes it; a failure names the file at fault.
+    pub fn decode(&self, options: &DecodeOptions) -> Result<Scene, SceneFailure> {
+        self.load(options)
+            .map(|file| file.scene)
             .map_err(|error| SceneFailure::new(&self.image, error))
     }
 }
@@ -67,6 +69,8 @@ pub struct LoadedScenes {
     pub scenes: Vec<(usize, Scene)>,
     /// In acquisition order.
     pub failures: Vec<SceneFailure>,
+    /// Where the scenes lie on the ground, the same for all of them; `None` when not georeferenced.
+    pub georeference: Option<GeoReference>,
 }
 
 /// The scenes of an archive in acquisition order.
@@ -74,6 +78,8 @@ pub struct LoadedScenes {
 pub struct Archive {
     pub dir: PathBuf,
     pub entries: Vec<ArchiveEntry>,
+    /// How every scene is decoded (bands picked).
+    pub decode: DecodeOptions,
 }
 
 impl Archive {
@@ -158,46 +164,73 @@ impl Archive {
         Ok(Archive {
             dir: dir.to_path_buf(),
             entries,
+            decode: DecodeOptions::default(),
         })
     }
 
-    /// Decodes every scene, in parallel, and keeps those of the archive's format ([`Archive::select`]).
+    /// The archive with its scenes decoded as `decode` says.
+    pub fn with_decode_options(self, decode: DecodeOptions) -> Archive {
+        Archive { decode, ..self }
+    }
+
+    /// Where the archive's scenes lie on the ground, read from their tags alone: the georeferencing most
+    /// of them share (scenes that cannot be read are passed over, as [`Archive::load`] will leave them
+    /// out); `None` when they are not georeferenced.
+    pub fn georeference(&self) -> Option<GeoReference> {
+        let read = self
+            .entries
+            .iter()
+            .map(|entry| geotiff::georeference_of(&entry.image).unwrap_or(None));
+        most_common(read, same_place).and_then(|(georeference, _)| georeference)
+    }
+
+    /// Decodes every scene, in parallel, and keeps those the run can use ([`Archive::select`]).
     pub fn load(&self) -> Result<LoadedScenes> {
-        self.select(self.entries.par_iter().map(ArchiveEntry::decode).collect())
+        let decoded = self
+            .entries
+            .par_iter()
+            .map(|entry| entry.decode(&self.decode))
+            .collect();
+        self.select(decoded)
     }
 
     /// Of the outcomes of decoding every entry, in order: the scenes the run can use. A scene that cannot
-    /// be read or decoded (or whose mask cannot), or whose format differs from the archive's, is a
-    /// failure, not an error: the run goes on without it. The archive's format is the one most scenes
-    /// share, the earliest scene's on a tie. An error when no scene can be used.
+    /// be read or decoded (or whose mask cannot), or whose format or georeferencing (read from its tags)
+    /// differs from the archive's, is a failure, not an error: the run goes on without it. The archive's
+    /// format and georeferencing are those most scenes share, the earliest scene's on a tie. An error when
+    /// no scene can be used.
     pub fn select(&self, decoded: Vec<Result<Scene, SceneFailure>>) -> Result<LoadedScenes> {
-        let mut counts: Vec<(SceneFormat, usize)> = Vec::new();
-        for scene in decoded.iter().flatten() {
-            match counts
-                .iter_mut()
-                .find(|(format, _)| *format == scene.format)
-            {
-                Some((_, count)) => *count += 1,
-                None => counts.push((scene.format, 1)),
-            }
-        }
-        // The first of the most common: max_by_key would take the last on a tie.
-        let most = counts.iter().map(|&(_, count)| count).max().unwrap_or(0);
-        let format = counts.iter().find(|&&(_, count)| count == most);
+        let layouts: Vec<Option<Layout>> = self
+            .entries
+            .iter()
+            .zip(&decoded)
+            .map(|(entry, scene)| {
+                let scene = scene.as_ref().ok()?;
+                Some(Layout {
+                    format: scene.format,
+                    georeference: geotiff::georeference_of(&entry.image).unwrap_or(None),
+                })
+            })
+            .collect();
+        let layout = most_common(layouts.iter().flatten(), |a, b| a.same(b));
         let mut loaded = LoadedScenes {
             scenes: Vec::new(),
             failures: Vec::new(),
+            georeference: layout.and_then(|(l, _)| l.georeference.clone()),
         };
-        for (index, (entry, scene)) in self.entries.iter().zip(decoded).enumerate() {
-            let scene = scene.and_then(|scene| match format {
-                Some(&(format, count)) if scene.format != format => Err(SceneFailure {
-                    file: entry.image.clone(),
-                    reason: format!(
-                        "scene is {} but the archive's scenes are {format} ({count} of {})",
-                        scene.format,
-                        self.entries.len()
-                    ),
-                }),
+        for (index, ((entry, scene), scene_layout)) in
+            self.entries.iter().zip(decoded).zip(&layouts).enumerate()
+        {
+            let scene = scene.and_then(|scene| match (layout, scene_layout) {
+                (Some((layout, count)), Some(scene_layout)) if !layout.same(scene_layout) => {
+                    Err(SceneFailure {
+                        file: entry.image.clone(),
+                        reason: format!(
+                            "scene is {scene_layout} but the archive's scenes are {layout} ({count} of {})",
+                            self.entries.len()
+                        ),
+                    })
+                }
                 _ => Ok(scene),
             });
             match scene {
@@ -220,4 +253,50 @@ impl Archive {
         }
         Ok(loaded)
     }
+}
+
+/// What the scenes of an archive must share: the format and the georeferencing.
+struct Layout {
+    format: SceneFormat,
+    georeference: Option<GeoReference>,
+}
+
+impl Layout {
+    fn same(&self, other: &Layout) -> bool {
+        self.format == other.format && same_place(&self.georeference, &other.georeference)
+    }
+}
+
+impl fmt::Display for Layout {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.georeference {
+            Some(georeference) => write!(f, "{}, georeferenced in {georeference}", self.format),
+            None => write!(f, "{}", self.format),
+        }
+    }
+}
+
+/// Whether two scenes lie at the same place: both georeferenced on the same grid, or neither.
+fn same_place(a: &Option<GeoReference>, b: &Option<GeoReference>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => a.same_grid(b),
+        (a, b) => a.is_none() && b.is_none(),
+    }
+}
+
+/// The first of the items most of which are `same` as it, and how many are.
+fn most_common<T>(
+    items: impl Iterator<Item = T>,
+    same: impl Fn(&T, &T) -> bool,
+) -> Option<(T, usize)> {
+    let mut counts: Vec<(T, usize)> = Vec::new();
+    for item in items {
+        match counts.iter_mut().find(|(known, _)| same(known, &item)) {
+            Some((_, count)) => *count += 1,
+            None => counts.push((item, 1)),
+        }
+    }
+    // The first of the most common: max_by_key would take the last on a tie.
+    let most = counts.iter().map(|&(_, count)| count).max()?;
+    counts.into_iter().find(|&(_, count)| count == most)
 }

@@ -284,7 +284,7 @@ fn measure_archive(
             archive
                 .entries
                 .par_iter()
-                .try_for_each(|entry| entry.load().map(drop))
+                .try_for_each(|entry| entry.load(&archive.decode).map(drop))
         })?,
         archive_megapixels,
     ));

@@ -16,6 +16,7 @@ pub mod cloud;
 pub mod coregister;
 pub mod error;
 pub mod eval;
+pub mod geotiff;
 pub mod kernel;
 pub mod output;
 pub mod pair;

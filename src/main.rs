@@ -10,7 +10,8 @@ use portwatch::eval::{self, Metric, Threshold};
 use portwatch::kernel::DeviceChoice;
 use portwatch::kernel::gpu;
 use portwatch::output::{
-    PairsCsv, events_csv, series_csv, write_atomically, write_failures_csv, write_mask_png,
+    PairsCsv, RasterFormat, RasterWriter, events_csv, series_csv, write_atomically,
+    write_failures_csv, write_png,
 };
 use portwatch::pair::{self, PairOptions};
 use portwatch::prepare::Preparation;
@@ -18,7 +19,7 @@ use portwatch::progress::Progress;
 use portwatch::regions::RegionSet;
 use portwatch::report::{self, heatmap::ChangeCounts};
 use portwatch::run_record::{RUN_RECORD_FILE, RunArguments, RunRecord, SceneCorrection};
-use portwatch::scene::SceneFormat;
+use portwatch::scene::{BandSelection, DecodeOptions, SceneFormat};
 use portwatch::series::measure::{MeasureOptions, SeriesRun};
 use portwatch::series::{SeriesSettings, Summary, analyse, summarize};
 use portwatch::store::{self, Manifest, Shard, Store};
@@ -142,9 +143,13 @@ const SCENES_FAILED: u8 = 4;
 struct RunArgs {
     /// Directory of scenes named by acquisition date [default: samples]
     archive: Option<PathBuf>,
-    /// GeoJSON regions in pixel coordinates [default: ARCHIVE/regions.geojson]
+    /// GeoJSON regions in pixel coordinates, or in the scenes' map coordinates when the file has a "crs"
+    /// member [default: ARCHIVE/regions.geojson]
     #[arg(long)]
     regions: Option<PathBuf>,
+    /// Bands to use, in this order, numbered from 1 (e.g. 4,3,2) [default: every band]
+    #[arg(long, value_name = "LIST")]
+    bands: Option<BandSelection>,
     /// Output directory
     #[arg(long, default_value = "portwatch-out")]
     out: PathBuf,
@@ -173,7 +178,8 @@ struct RunArgs {
     /// A region is unobserved on a date when less than this fraction of it is valid
     #[arg(long, default_value_t = 0.5, value_parser = parse_fraction)]
     min_valid: f64,
-    /// Metres per pixel, for vessel lengths [default: unknown, lengths left empty]
+    /// Metres per pixel, for vessel lengths [default: from the GeoTIFF georeferencing, else unknown and
+    /// lengths left empty]
     #[arg(long, value_parser = parse_positive)]
     gsd: Option<f64>,
     /// A berth is occupied when its occupied stretch covers at least this fraction of its length
@@ -205,6 +211,10 @@ struct OutputFlags {
     /// Also write each pair's change mask as masks/FROM_TO.png (255 = changed)
     #[arg(long)]
     masks: bool,
+    /// File format of the rasters written (masks, heatmap, background): PNG, GeoTIFF carrying the scenes'
+    /// georeferencing, or both
+    #[arg(long, value_enum, default_value_t = RasterFormat::Png)]
+    raster_format: RasterFormat,
     /// Also write report.html, as `portwatch report` does
     #[arg(long)]
     report: bool,
@@ -571,7 +581,7 @@ fn run(args: &RunArgs) -> Result<ExitCode> {
             .regions
             .clone()
             .unwrap_or_else(|| archive_dir.join("regions.geojson"));
-        let (archive, regions) = read_inputs(&archive_dir, &regions_path)?;
+        let (archive, regions) = read_inputs(&archive_dir, &regions_path, selected_bands(args))?;
         let arguments = run_arguments(args, &archive_dir, &regions_path)?;
         let part = shard.map(|shard| Part {
             shard,
@@ -585,7 +595,7 @@ fn run(args: &RunArgs) -> Result<ExitCode> {
     for site in &sites {
         let site_dir = archive_dir.join(site);
         let regions_path = site_dir.join("regions.geojson");
-        let (archive, regions) = read_inputs(&site_dir, &regions_path)?;
+        let (archive, regions) = read_inputs(&site_dir, &regions_path, selected_bands(args))?;
         let arguments = run_arguments(args, &site_dir, &regions_path)?;
         let part = shard.map(|shard| Part { shard, first_item });
         let out = args.out.join(site);
@@ -931,7 +941,7 @@ fn decode_and_measure(
         "scenes read",
         flags.quiet,
     ));
-    let decoded = store.decode_missing(&items, |entry| {
+    let decoded = store.decode_missing(&items, &archive.decode, |entry| {
         let mut progress = progress.lock().unwrap_or_else(|e| e.into_inner());
         progress.advance(&store::file_name(&entry.image));
     })?;
@@ -999,7 +1009,26 @@ fn measure_site(
         gsd_m: arguments.gsd,
         ..SeriesSettings::default()
     };
+    let georeference = archive.georeference();
+    let rasters = RasterWriter {
+        format: flags.raster_format,
+        georeference,
+    };
     let series = SeriesRun::from_store(archive, store, regions, flags.device, options)?;
+    let series_settings = SeriesSettings {
+        gsd_m: series_settings.gsd_m.or_else(|| {
+            let format = series.format();
+            let georeference = rasters.georeference.as_ref()?;
+            match georeference.ground_sample_distance(format.width, format.height) {
+                Ok(gsd) => Some(gsd),
+                Err(why) => {
+                    eprintln!("portwatch: vessel lengths left empty: {why}; give --gsd");
+                    None
+                }
+            }
+        }),
+        ..series_settings
+    };
     // Failed scenes are reported even with --quiet: they change the exit status.
     for failure in series.failures() {
         eprintln!("portwatch: scene left out, its date unobserved: {failure}");
@@ -1038,7 +1067,7 @@ fn measure_site(
             .expect("the series hands over pair masks when asked");
         change_counts.add(mask);
         if flags.masks {
-            write_mask_png(
+            rasters.write_mask(
                 &masks_dir.join(mask_name(&pair.from.to_string(), &pair.to.to_string())),
                 mask,
             )?;
@@ -1061,7 +1090,7 @@ fn measure_site(
     let json = serde_json::to_string_pretty(&summary).context("cannot encode summary.json")?;
     write_atomically(&out.join("summary.json"), (json + "\n").as_bytes())?;
     write_failures_csv(&out.join("failures.csv"), &failures)?;
-    report::write_run_images(out, &measurements.background, &change_counts)?;
+    report::write_run_images(out, &measurements.background, &change_counts, &rasters)?;
     let clouds_masked = arguments.cloud_mask == CloudMasking::Auto;
     let corrections = (acquisitions.iter().zip(&measurements.radiometry))
         .zip(&measurements.prepared)
@@ -1074,17 +1103,23 @@ fn measure_site(
             })
         })
         .collect();
-    let record = RunRecord::new(arguments, measurements.thresholds.port.base, corrections);
+    let record = RunRecord::new(
+        arguments,
+        measurements.thresholds.port.base,
+        corrections,
+        flags.raster_format,
+    );
     write_atomically(&out.join(RUN_RECORD_FILE), record.to_json().as_bytes())?;
     store.remove()?;
     progress.finish();
     let seconds = started.elapsed().as_secs_f64();
     let pair_count = scene_count.saturating_sub(1);
     progress.say(&format!(
-        "{scene_count} scenes, {pair_count} pairs, {} events, {:.1} Mpx compared in {seconds:.2} s ({:.1} Mpx/s); wrote pairs.csv, series.csv, events.csv, summary.json, failures.csv, run.json, heatmap.png and background.png in {}",
+        "{scene_count} scenes, {pair_count} pairs, {} events, {:.1} Mpx compared in {seconds:.2} s ({:.1} Mpx/s); wrote pairs.csv, series.csv, events.csv, summary.json, failures.csv, run.json, heatmap and background ({}) in {}",
         analysis.events.len(),
         pixels * pair_count as f64 / 1e6,
         pixels * pair_count as f64 / 1e6 / seconds,
+        flags.raster_format.extensions().join(", "),
         out.display()
     ));
     if flags.report {
@@ -1235,7 +1270,11 @@ fn merge_site(
         }
     }
     let arguments = manifests[0].arguments.clone();
-    let (archive, regions) = read_inputs(&arguments.archive, &arguments.regions)?;
+    let (archive, regions) = read_inputs(
+        &arguments.archive,
+        &arguments.regions,
+        arguments.bands.as_deref(),
+    )?;
     let whole = Manifest::new(arguments.clone(), None, &archive.entries);
     if whole.scenes != manifests[0].scenes {
         bail!(
@@ -1264,8 +1303,24 @@ fn merge_site(
 }
 
 /// The archive's listing and the regions, read before anything is written.
-fn read_inputs(archive: &Path, regions: &Path) -> Result<(Archive, RegionSet)> {
-    Ok((Archive::scan(archive)?, RegionSet::read(regions)?))
+/// The archive, its scenes to be decoded with `bands` picked, and the regions in its pixel grid.
+fn read_inputs(
+    archive: &Path,
+    regions: &Path,
+    bands: Option<&[u32]>,
+) -> Result<(Archive, RegionSet)> {
+    let bands = bands
+        .map(|bands| BandSelection::new(bands.to_vec()))
+        .transpose()
+        .map_err(anyhow::Error::msg)?;
+    let archive = Archive::scan(archive)?.with_decode_options(DecodeOptions { bands });
+    let regions = RegionSet::read(regions)?.in_pixels(archive.georeference().as_ref())?;
+    Ok((archive, regions))
+}
+
+/// The `--bands` numbers, if given.
+fn selected_bands(args: &RunArgs) -> Option<&[u32]> {
+    args.bands.as_ref().map(BandSelection::bands)
 }
 
 /// The arguments of a run as `run.json` records them, paths made absolute.
@@ -1288,6 +1343,7 @@ fn run_arguments(args: &RunArgs, archive: &Path, regions: &Path) -> Result<RunAr
         cloud_mask: args.cloud_mask,
         align: args.align,
         search_radius: args.search_radius,
+        bands: selected_bands(args).map(<[u32]>::to_vec),
     })
 }
 
@@ -1308,9 +1364,9 @@ fn write_report(out: &Path, device: DeviceChoice, quiet: bool) -> Result<()> {
     Ok(())
 }
 
-/// `FROM_TO.png` with the acquisition times made safe for every file system.
+/// `FROM_TO` (the extension follows) with the acquisition times made safe for every file system.
 fn mask_name(from: &str, to: &str) -> String {
-    format!("{}_{}.png", from.replace(':', ""), to.replace(':', ""))
+    format!("{}_{}", from.replace(':', ""), to.replace(':', ""))
 }
 
 fn eval(args: &EvalArgs) -> Result<ExitCode> {
@@ -1359,7 +1415,7 @@ fn compare_pair(args: &PairArgs) -> Result<()> {
     let options = args.settings.options();
     let result = pair::compare(before, after, names, regions.as_ref(), &options)?;
     if let Some(path) = &args.mask_out {
-        write_mask_png(path, &result.mask)?;
+        write_png(path, &result.mask.to_image())?;
     }
     if !args.quiet {
         for line in result.log_lines(names) {

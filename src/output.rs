@@ -4,6 +4,7 @@
 use crate::acquisition::Acquisition;
 use crate::archive::SceneFailure;
 use crate::error::{Error, Result};
+use crate::geotiff::{self, GeoReference};
 use crate::kernel::{ChangeMask, RegionStats};
 use crate::regions::Region;
 use crate::series::{Analysis, RegionInfo};
@@ -189,9 +190,91 @@ where
     })
 }
 
-/// Writes a change mask as an 8-bit PNG, 255 = changed.
-pub fn write_mask_png(path: &Path, mask: &ChangeMask) -> Result<()> {
-    write_png(path, &mask.to_image())
+/// The file formats of the rasters a run writes (change masks, `background`, `heatmap`).
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    clap::ValueEnum,
+    serde::Serialize,
+    serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum RasterFormat {
+    /// `.png`
+    #[default]
+    Png,
+    /// `.tif`, GeoTIFF with the scenes' georeferencing (a plain TIFF when they have none), deflate
+    Geotiff,
+    /// Both
+    Both,
+}
+
+impl RasterFormat {
+    /// The file name extensions written, PNG first.
+    pub fn extensions(self) -> &'static [&'static str] {
+        match self {
+            RasterFormat::Png => &["png"],
+            RasterFormat::Geotiff => &["tif"],
+            RasterFormat::Both => &["png", "tif"],
+        }
+    }
+}
+
+/// An 8-bit pixel type a raster can be written in, and its TIFF colour type.
+pub trait RasterPixel: image::PixelWithColorType<Subpixel = u8> {
+    type Tiff: tiff::encoder::colortype::ColorType<Inner = u8>;
+}
+
+impl RasterPixel for image::Luma<u8> {
+    type Tiff = tiff::encoder::colortype::Gray8;
+}
+
+impl RasterPixel for image::Rgb<u8> {
+    type Tiff = tiff::encoder::colortype::RGB8;
+}
+
+/// Writes rasters of the scenes' size in the run's formats, each file atomically.
+#[derive(Clone, Debug, Default)]
+pub struct RasterWriter {
+    pub format: RasterFormat,
+    /// The scenes' georeferencing, carried by the GeoTIFFs.
+    pub georeference: Option<GeoReference>,
+}
+
+impl RasterWriter {
+    /// Writes `image` as `stem` with each extension of the format (`masks/2023-08-01_2023-08-04` gives
+    /// `.png` and/or `.tif`); the pixels of the two files are the same.
+    pub fn write<P: RasterPixel>(
+        &self,
+        stem: &Path,
+        image: &image::ImageBuffer<P, Vec<u8>>,
+    ) -> Result<()> {
+        for extension in self.format.extensions() {
+            let path = stem.with_extension(extension);
+            if *extension == "png" {
+                write_png(&path, image)?;
+            } else {
+                let bytes = geotiff::encode_8bit::<P::Tiff>(
+                    image.width(),
+                    image.height(),
+                    image.as_raw(),
+                    self.georeference.as_ref(),
+                )
+                .map_err(|e| write_error(&path, std::io::Error::other(e)))?;
+                write_atomically(&path, &bytes)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes a change mask, 8-bit, 255 = changed.
+    pub fn write_mask(&self, stem: &Path, mask: &ChangeMask) -> Result<()> {
+        self.write(stem, &mask.to_image())
+    }
 }
 
 /// `series.csv`: `date,region,kind,valid_fraction,change_score,occupancy,state`, one row per date and

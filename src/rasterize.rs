@@ -213,6 +213,14 @@ impl LabelRaster {
     /// Rasterizes `regions` on a `width`×`height` grid. Parts outside the grid are clipped; a region with no
     /// pixel centre inside the grid, or two regions claiming one pixel, are errors naming the regions.
     pub fn rasterize(regions: &RegionSet, width: u32, height: u32) -> Result<LabelRaster> {
+        if let Some(epsg) = regions.map_crs {
+            return Err(Error::input(
+                &regions.source,
+                format!(
+                    "regions are in map coordinates (EPSG:{epsg}), not yet moved onto the pixel grid"
+                ),
+            ));
+        }
         let pixel_count = width as usize * height as usize;
         let mut words = vec![0; pixel_count.div_ceil(2)];
         let region_error = |name: &str, message: String| Error::Region {

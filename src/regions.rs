@@ -1,7 +1,9 @@
 //! Named regions of interest (berths, yards, rail sidings) read from a GeoJSON FeatureCollection in pixel
-//! coordinates, checked so that every later error can name the region at fault.
+//! coordinates, or in map coordinates when it has a `crs` member (then moved onto the scenes' pixel grid
+//! with their georeferencing), checked so that every later error can name the region at fault.
 
 use crate::error::{Error, Result};
+use crate::geotiff::GeoReference;
 use serde::Deserialize;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -31,6 +33,9 @@ pub struct Region {
 pub struct RegionSet {
     pub source: PathBuf,
     pub regions: Vec<Region>,
+    /// The EPSG code of the map coordinates the positions are in, as the file's `crs` member says;
+    /// `None` for pixel coordinates (see [`RegionSet::in_pixels`]).
+    pub map_crs: Option<u32>,
 }
 
 #[derive(Deserialize)]
@@ -38,6 +43,8 @@ struct FeatureCollection {
     #[serde(rename = "type")]
     kind: String,
     features: Vec<Feature>,
+    #[serde(default)]
+    crs: Option<serde_json::Value>,
 }
 
 #[derive(Deserialize)]
@@ -82,6 +89,12 @@ impl RegionSet {
                 ),
             ));
         }
+        let map_crs = collection
+            .crs
+            .as_ref()
+            .map(epsg_of)
+            .transpose()
+            .map_err(|message| Error::input(path, message))?;
         if collection.features.len() > MAX_REGIONS {
             return Err(Error::input(
                 path,
@@ -114,8 +127,100 @@ impl RegionSet {
         Ok(RegionSet {
             source: path.to_path_buf(),
             regions,
+            map_crs,
         })
     }
+
+    /// The regions in pixel coordinates: those of a file in map coordinates are moved onto the pixel grid
+    /// of scenes georeferenced by `georeference`; a file in pixel coordinates is kept as it is. An error
+    /// when the file is in map coordinates and the scenes are not georeferenced, or in another system.
+    pub fn in_pixels(self, georeference: Option<&GeoReference>) -> Result<RegionSet> {
+        let Some(epsg) = self.map_crs else {
+            return Ok(self);
+        };
+        let refuse = |message: String| Err(Error::input(&self.source, message));
+        let Some(georeference) = georeference else {
+            return refuse(format!(
+                "regions are in map coordinates of EPSG:{epsg} (the file has a \"crs\" member) but the \
+                 scenes carry no georeferencing (GeoTIFF tags); give the regions in pixel coordinates"
+            ));
+        };
+        match georeference.crs {
+            Some(crs) if crs.epsg == epsg => {}
+            Some(crs) => {
+                return refuse(format!(
+                    "regions are in EPSG:{epsg} but the scenes are in {crs}: reproject the regions to {crs}"
+                ));
+            }
+            None => {
+                return refuse(format!(
+                    "regions are in EPSG:{epsg} but the scenes' coordinate system is user-defined (no EPSG \
+                     code in their GeoTIFF tags)"
+                ));
+            }
+        }
+        let regions = self
+            .regions
+            .into_iter()
+            .map(|region| Region {
+                polygons: (region.polygons.into_iter())
+                    .map(|polygon| Polygon {
+                        rings: (polygon.rings.into_iter())
+                            .map(|ring| {
+                                ring.into_iter()
+                                    .map(|[x, y]| georeference.to_pixel(x, y))
+                                    .collect()
+                            })
+                            .collect(),
+                    })
+                    .collect(),
+                ..region
+            })
+            .collect();
+        Ok(RegionSet {
+            source: self.source,
+            regions,
+            map_crs: None,
+        })
+    }
+}
+
+/// The EPSG code a GeoJSON `crs` member names: `"EPSG:32652"`, or the old named form
+/// `{"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::32652"}}` (also with `EPSG:32652`;
+/// OGC's CRS84, longitude and latitude, is EPSG:4326).
+fn epsg_of(crs: &serde_json::Value) -> Result<u32, String> {
+    let name = match crs {
+        serde_json::Value::String(name) => Some(name.as_str()),
+        serde_json::Value::Object(member)
+            if member.get("type").and_then(|t| t.as_str()) == Some("name") =>
+        {
+            member
+                .get("properties")
+                .and_then(|p| p.get("name"))
+                .and_then(|n| n.as_str())
+        }
+        _ => None,
+    };
+    let unknown = || {
+        format!(
+            "\"crs\" member {crs} is not understood: expected \"EPSG:NNNN\" or {{\"type\": \"name\", \
+             \"properties\": {{\"name\": \"urn:ogc:def:crs:EPSG::NNNN\"}}}}"
+        )
+    };
+    let name = name.ok_or_else(unknown)?.trim();
+    let upper = name.to_ascii_uppercase();
+    if matches!(
+        upper.as_str(),
+        "URN:OGC:DEF:CRS:OGC:1.3:CRS84" | "OGC:CRS84" | "CRS84"
+    ) {
+        return Ok(4326);
+    }
+    let code = upper
+        .strip_prefix("URN:OGC:DEF:CRS:EPSG:")
+        .map(|rest| rest.rsplit(':').next().unwrap_or(rest))
+        .or_else(|| upper.strip_prefix("EPSG:"))
+        .ok_or_else(unknown)?;
+    code.parse::<u32>().map_err(|_| unknown())
 }
 
 fn region_from_feature(feature: Feature, index: usize, path: &Path) -> Result<Region> {

@@ -8,6 +8,7 @@ use crate::acquisition::Acquisition;
 use crate::cloud::CloudMasking;
 use crate::error::{Error, Result};
 use crate::kernel::Radiometry;
+use crate::output::RasterFormat;
 use crate::prepare::Prepared;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -54,6 +55,9 @@ pub struct RunArguments {
     /// `--search-radius`.
     #[serde(default = "default_search_radius")]
     pub search_radius: u32,
+    /// `--bands`, numbered from 1; `None` for every band.
+    #[serde(default)]
+    pub bands: Option<Vec<u32>>,
 }
 
 fn no_cloud_mask() -> CloudMasking {
@@ -128,6 +132,9 @@ pub struct RunRecord {
     pub pair_threshold: u32,
     /// Each scene's correction, in acquisition order (identity everywhere with `--no-normalize`).
     pub corrections: Vec<SceneCorrection>,
+    /// The formats `heatmap` and `background` were written in (`--raster-format`).
+    #[serde(default)]
+    pub rasters: RasterFormat,
 }
 
 impl RunRecord {
@@ -135,6 +142,7 @@ impl RunRecord {
         arguments: RunArguments,
         pair_threshold: u32,
         corrections: Vec<SceneCorrection>,
+        rasters: RasterFormat,
     ) -> RunRecord {
         RunRecord {
             version: RUN_RECORD_VERSION,
@@ -142,6 +150,7 @@ impl RunRecord {
             arguments,
             pair_threshold,
             corrections,
+            rasters,
         }
     }
 
@@ -215,6 +224,7 @@ mod tests {
             cloud_mask: CloudMasking::None,
             align: false,
             search_radius: 3,
+            bands: Some(vec![4, 3, 2]),
         }
     }
 
@@ -228,6 +238,7 @@ mod tests {
             arguments(),
             42,
             vec![SceneCorrection::new(acquired, &radiometry, 3)],
+            RasterFormat::Both,
         );
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join(RUN_RECORD_FILE), record.to_json()).unwrap();

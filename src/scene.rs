@@ -2,11 +2,13 @@
 //! words, plus an optional validity bitmap.
 
 use crate::error::{Error, Result};
-use crate::kernel::params::bitmap_bit;
+use crate::geotiff::{self, FLOAT_SCALE, GeoReference, RawRaster, RawSamples};
+use crate::kernel::params::{MAX_BANDS, bitmap_bit};
 use image::{DynamicImage, ImageDecoder, ImageReader};
 use std::fmt;
-use std::io::{BufRead, Cursor, Seek};
+use std::io::{BufRead, BufReader, Cursor, Seek};
 use std::path::Path;
+use std::str::FromStr;
 
 /// Largest decoded image accepted, in bytes (16384x16384 px of 4 bands at 16 bits): a guard against files
 /// that claim absurd dimensions, checked on the header before any pixel is allocated.
@@ -116,49 +118,19 @@ impl Scene {
         !masked && !is_nodata
     }
 
-    /// Decodes a PNG, JPEG or TIFF of 1 to 4 bands, 8 or 16 bits per sample, of at most
-    /// [`MAX_DECODED_BYTES`].
+    /// Decodes a PNG, JPEG or TIFF with every band, as [`SceneFile::read`] does.
     pub fn decode(path: &Path) -> Result<Scene> {
-        Self::from_image(open_image(path)?, path)
+        Ok(SceneFile::read(path, &DecodeOptions::default())?.scene)
     }
 
     /// Decodes an image file's content held in memory, as [`Scene::decode`] decodes the file; `path` only
     /// names it in errors.
     pub fn decode_bytes(bytes: &[u8], path: &Path) -> Result<Scene> {
-        let mut reader = ImageReader::new(Cursor::new(bytes));
-        if let Ok(format) = image::ImageFormat::from_path(path) {
-            reader.set_format(format);
-        }
-        Self::from_image(decode_image(reader, path)?, path)
+        Ok(SceneFile::from_reader(Cursor::new(bytes), path, &DecodeOptions::default())?.scene)
     }
 
-    fn from_image(image: DynamicImage, path: &Path) -> Result<Scene> {
-        let (w, h) = (image.width(), image.height());
-        let bands = u32::from(image.color().channel_count());
-        Ok(match image {
-            DynamicImage::ImageLuma8(_)
-            | DynamicImage::ImageLumaA8(_)
-            | DynamicImage::ImageRgb8(_)
-            | DynamicImage::ImageRgba8(_) => Scene::from_u8(w, h, bands, image.as_bytes()),
-            DynamicImage::ImageLuma16(_)
-            | DynamicImage::ImageLumaA16(_)
-            | DynamicImage::ImageRgb16(_)
-            | DynamicImage::ImageRgba16(_) => {
-                Scene::from_samples(w, h, bands, 16, image.as_bytes())
-            }
-            other => {
-                return Err(Error::input(
-                    path,
-                    format!(
-                        "unsupported sample type {:?}: only 8- and 16-bit integer samples are read",
-                        other.color()
-                    ),
-                ));
-            }
-        })
-    }
-
-    /// Attaches a validity mask image (0 = invalid, anything else = valid) of the scene's size.
+    /// Attaches a validity mask image (0 = invalid, anything else = valid) of the scene's size; a pixel
+    /// already invalid (nodata, NaN) stays invalid.
     pub fn set_validity_mask(&mut self, path: &Path) -> Result<()> {
         let mask = open_image(path)?.into_luma8();
         if (mask.width(), mask.height()) != (self.format.width, self.format.height) {
@@ -178,6 +150,9 @@ impl Scene {
             if value != 0 {
                 bitmap[pixel / 32] |= 1 << (pixel % 32);
             }
+        }
+        if let Some(decoded) = &self.validity {
+            (bitmap.iter_mut().zip(decoded)).for_each(|(word, valid)| *word &= valid);
         }
         self.validity = Some(bitmap);
         Ok(())
@@ -207,16 +182,268 @@ fn decode_image(reader: ImageReader<impl BufRead + Seek>, path: &Path) -> Result
     if w == 0 || h == 0 {
         return Err(Error::input(path, format!("image is empty ({w}x{h} px)")));
     }
-    let bytes = decoder.total_bytes();
+    check_decoded_size(w, h, decoder.total_bytes(), path)?;
+    DynamicImage::from_decoder(decoder).map_err(|e| fail("cannot decode image", &e))
+}
+
+/// An error when an image of `width`x`height` px claims more than [`MAX_DECODED_BYTES`] once decoded.
+pub(crate) fn check_decoded_size(width: u32, height: u32, bytes: u64, path: &Path) -> Result<()> {
     if bytes > MAX_DECODED_BYTES {
         return Err(Error::input(
             path,
             format!(
-                "image claims {w}x{h} px, {} MiB once decoded, above the {} MiB a scene may take",
+                "image claims {width}x{height} px, {} MiB once decoded, above the {} MiB a scene may take",
                 bytes >> 20,
                 MAX_DECODED_BYTES >> 20
             ),
         ));
     }
-    DynamicImage::from_decoder(decoder).map_err(|e| fail("cannot decode image", &e))
+    Ok(())
+}
+
+/// How scenes are decoded; the same for every scene of an archive.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DecodeOptions {
+    /// The bands kept, in this order; every band when `None`.
+    pub bands: Option<BandSelection>,
+}
+
+/// Bands picked from each scene, in order, numbered from 1 as in `--bands 4,3,2`; a band may be picked
+/// once, and at most [`MAX_BANDS`] of them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BandSelection(Vec<u32>);
+
+impl BandSelection {
+    pub fn new(bands: Vec<u32>) -> Result<BandSelection, String> {
+        if bands.is_empty() || bands.len() > MAX_BANDS as usize {
+            return Err(format!(
+                "{} bands picked: pick 1 to {MAX_BANDS}",
+                bands.len()
+            ));
+        }
+        if let Some(&zero) = bands.iter().find(|&&band| band == 0) {
+            return Err(format!("band {zero}: bands are numbered from 1"));
+        }
+        if let Some((i, &band)) = (bands.iter().enumerate()).find(|(i, b)| bands[..*i].contains(b))
+        {
+            return Err(format!(
+                "band {band} is picked twice (at places {} and {})",
+                bands.iter().position(|&b| b == band).unwrap_or(0) + 1,
+                i + 1
+            ));
+        }
+        Ok(BandSelection(bands))
+    }
+
+    /// The bands, numbered from 1.
+    pub fn bands(&self) -> &[u32] {
+        &self.0
+    }
+}
+
+impl FromStr for BandSelection {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        let bands = text
+            .split(',')
+            .map(|band| {
+                band.trim().parse::<u32>().map_err(|_| {
+                    format!(
+                        "expected band numbers from 1 separated by commas (4,3,2), found {text:?}"
+                    )
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        BandSelection::new(bands)
+    }
+}
+
+impl fmt::Display for BandSelection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let bands: Vec<String> = self.0.iter().map(u32::to_string).collect();
+        f.write_str(&bands.join(","))
+    }
+}
+
+/// A decoded scene and where it lies on the ground.
+#[derive(Clone, Debug)]
+pub struct SceneFile {
+    pub scene: Scene,
+    /// From the GeoTIFF tags; `None` for other formats and TIFFs without them.
+    pub georeference: Option<GeoReference>,
+}
+
+impl SceneFile {
+    /// Decodes a PNG, JPEG or TIFF (GeoTIFF included: 8- and 16-bit unsigned or 32-bit float samples, 1 to
+    /// 16 bands once picked by `options`, strips or tiles, uncompressed, deflate or LZW) of at most
+    /// [`MAX_DECODED_BYTES`]. Float samples become 16-bit ([`FLOAT_SCALE`]); NaN, infinite samples and
+    /// samples equal to the GeoTIFF's nodata value make their pixel invalid.
+    pub fn read(path: &Path, options: &DecodeOptions) -> Result<SceneFile> {
+        let file = std::fs::File::open(path)
+            .map_err(|e| Error::input(path, format!("cannot open: {e}")))?;
+        Self::from_reader(BufReader::new(file), path, options)
+    }
+
+    /// Decodes an image from `reader`; the format is recognised by the content, or else by `path`'s
+    /// extension, which also names it in errors.
+    pub fn from_reader(
+        mut reader: impl BufRead + Seek,
+        path: &Path,
+        options: &DecodeOptions,
+    ) -> Result<SceneFile> {
+        let head = reader
+            .fill_buf()
+            .map_err(|e| Error::input(path, format!("cannot read: {e}")))?;
+        let raw = if geotiff::is_tiff(head) {
+            geotiff::read(reader, path)?
+        } else {
+            let mut image_reader = ImageReader::new(reader);
+            if let Ok(format) = image::ImageFormat::from_path(path) {
+                image_reader.set_format(format);
+            }
+            raw_from_image(decode_image(image_reader, path)?, path)?
+        };
+        let georeference = raw.georeference.clone();
+        Ok(SceneFile {
+            scene: scene_from_raw(raw, options, path)?,
+            georeference,
+        })
+    }
+}
+
+fn raw_from_image(image: DynamicImage, path: &Path) -> Result<RawRaster> {
+    let (width, height) = (image.width(), image.height());
+    let bands = u32::from(image.color().channel_count());
+    let samples = match image {
+        DynamicImage::ImageLuma8(_)
+        | DynamicImage::ImageLumaA8(_)
+        | DynamicImage::ImageRgb8(_)
+        | DynamicImage::ImageRgba8(_) => RawSamples::U8(image.into_bytes()),
+        DynamicImage::ImageLuma16(_)
+        | DynamicImage::ImageLumaA16(_)
+        | DynamicImage::ImageRgb16(_)
+        | DynamicImage::ImageRgba16(_) => {
+            RawSamples::U16(bytemuck::pod_collect_to_vec(image.as_bytes()))
+        }
+        other => {
+            return Err(Error::input(
+                path,
+                format!(
+                    "unsupported sample type {:?}: only 8- and 16-bit integer samples are read",
+                    other.color()
+                ),
+            ));
+        }
+    };
+    Ok(RawRaster {
+        width,
+        height,
+        bands,
+        samples,
+        nodata: None,
+        georeference: None,
+    })
+}
+
+/// Picks the bands, marks the invalid pixels and packs the samples.
+fn scene_from_raw(raw: RawRaster, options: &DecodeOptions, path: &Path) -> Result<Scene> {
+    let picks: Vec<usize> = match &options.bands {
+        None if raw.bands > MAX_BANDS => {
+            return Err(Error::input(
+                path,
+                format!(
+                    "scene has {} bands, more than the {MAX_BANDS} the kernel takes: pick some with --bands \
+                     (numbered from 1, e.g. --bands 4,3,2)",
+                    raw.bands
+                ),
+            ));
+        }
+        None => (0..raw.bands as usize).collect(),
+        Some(selection) => {
+            if let Some(&band) = selection.bands().iter().find(|&&band| band > raw.bands) {
+                let s = if raw.bands == 1 { "" } else { "s" };
+                return Err(Error::input(
+                    path,
+                    format!(
+                        "--bands {selection} picks band {band}, but the scene has {} band{s}",
+                        raw.bands
+                    ),
+                ));
+            }
+            selection
+                .bands()
+                .iter()
+                .map(|&band| band as usize - 1)
+                .collect()
+        }
+    };
+    let (width, height, bands) = (raw.width, raw.height, picks.len() as u32);
+    let nodata = raw.nodata;
+    let is_nodata = |value: f64| nodata == Some(value);
+    Ok(match raw.samples {
+        RawSamples::U8(samples) => {
+            let samples = pick(samples, raw.bands as usize, &picks);
+            let validity = validity(&samples, picks.len(), |v| is_nodata(f64::from(v)));
+            Scene {
+                validity,
+                ..Scene::from_u8(width, height, bands, &samples)
+            }
+        }
+        RawSamples::U16(samples) => {
+            let samples = pick(samples, raw.bands as usize, &picks);
+            let validity = validity(&samples, picks.len(), |v| is_nodata(f64::from(v)));
+            Scene {
+                validity,
+                ..Scene::from_u16(width, height, bands, &samples)
+            }
+        }
+        RawSamples::F32(samples) => {
+            let samples = pick(samples, raw.bands as usize, &picks);
+            let validity = validity(&samples, picks.len(), |v| {
+                !v.is_finite() || is_nodata(f64::from(v)) || nodata.is_some_and(|n| n as f32 == v)
+            });
+            let scaled: Vec<u16> = samples
+                .iter()
+                .map(|&v| {
+                    if v.is_finite() {
+                        (f64::from(v) * FLOAT_SCALE).round().clamp(0.0, 65535.0) as u16
+                    } else {
+                        0
+                    }
+                })
+                .collect();
+            Scene {
+                validity,
+                ..Scene::from_u16(width, height, bands, &scaled)
+            }
+        }
+    })
+}
+
+/// The samples of the bands `picks` (0-based), in that order, of band-interleaved `samples`.
+fn pick<T: Copy>(samples: Vec<T>, bands: usize, picks: &[usize]) -> Vec<T> {
+    if picks.iter().copied().eq(0..bands) {
+        return samples;
+    }
+    samples
+        .chunks_exact(bands)
+        .flat_map(|pixel| picks.iter().map(|&band| pixel[band]))
+        .collect()
+}
+
+/// A validity bitmap (1 = valid) where a pixel is invalid when one of its samples is `missing`; `None`
+/// when every pixel is valid.
+fn validity<T: Copy>(samples: &[T], bands: usize, missing: impl Fn(T) -> bool) -> Option<Vec<u32>> {
+    let pixels = samples.len() / bands;
+    let mut bitmap = vec![0u32; pixels.div_ceil(32)];
+    let mut all_valid = true;
+    for (pixel, values) in samples.chunks_exact(bands).enumerate() {
+        if values.iter().any(|&v| missing(v)) {
+            all_valid = false;
+        } else {
+            bitmap[pixel / 32] |= 1 << (pixel % 32);
+        }
+    }
+    (!all_valid).then_some(bitmap)
 }

@@ -15,7 +15,7 @@ use crate::kernel::params::HISTOGRAM_BINS;
 use crate::kernel::{ChangeMask, PairStats, Radiometry, RegionStats};
 use crate::output::write_atomically;
 use crate::run_record::RunArguments;
-use crate::scene::{Scene, SceneFormat};
+use crate::scene::{DecodeOptions, Scene, SceneFormat};
 use crate::series::{CellMeasurement, Stretch};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -183,6 +183,7 @@ impl Store {
     pub fn decode_missing(
         &self,
         entries: &[&ArchiveEntry],
+        options: &DecodeOptions,
         on_scene: impl Fn(&ArchiveEntry) + Sync,
     ) -> Result<usize> {
         let decoded = entries
@@ -190,7 +191,7 @@ impl Store {
             .map(|entry| {
                 let missing = self.scene(entry).is_none();
                 if missing {
-                    self.put_scene(entry, &entry.decode())?;
+                    self.put_scene(entry, &entry.decode(options))?;
                 }
                 on_scene(entry);
                 Ok(usize::from(missing))

@@ -175,19 +175,22 @@ fn tiff_claiming_4_gb_of_pixels() {
 }
 
 #[test]
-fn nan_and_infinite_float_samples() {
+fn float_scenes_in_an_8_bit_archive_are_left_out_by_their_format() {
     let samples: Vec<u8> = [f32::NAN, f32::INFINITY, f32::NEG_INFINITY, 0.5]
         .iter()
         .flat_map(|v| v.to_le_bytes())
         .collect();
-    // One band of 32-bit floats: the decoder refuses the sample type.
+    // Float samples are read as 16-bit reflectance x 10000 (tests/geotiff.rs), NaN and infinities invalid;
+    // such a scene does not match an 8-bit archive.
     let dir = archive_with("2023-08-04.tif", &tiff(2, 2, 32, 3, &samples));
     assert_left_out(
         dir.path(),
         &[],
-        &["2023-08-04.tif", "does not support the color type"],
+        &[
+            "2023-08-04.tif",
+            "scene is 2x2 px, 1 band, 16-bit but the archive's scenes are 32x24 px",
+        ],
     );
-    // RGB floats decode, and are refused as floats.
     let dir = archive(&DATES);
     image::Rgb32FImage::from_fn(32, 24, |x, _| {
         image::Rgb([f32::NAN, f32::INFINITY, x as f32])
@@ -199,24 +202,7 @@ fn nan_and_infinite_float_samples() {
         &[],
         &[
             "2023-08-04.tif",
-            "unsupported sample type Rgb32F: only 8- and 16-bit integer samples are read",
-        ],
-    );
-    // An archive of float scenes is refused as a whole.
-    let floats = archive(&[]);
-    for date in DATES {
-        std::fs::write(
-            floats.path().join(format!("{date}.tif")),
-            tiff(2, 2, 32, 3, &samples),
-        )
-        .unwrap();
-    }
-    assert_refused(
-        floats.path(),
-        &[],
-        &[
-            "none of the archive's 3 scenes could be read",
-            "2023-08-01.tif",
+            "scene is 32x24 px, 3 bands, 16-bit but the archive's scenes are 32x24 px, 3 bands, 8-bit",
         ],
     );
 }

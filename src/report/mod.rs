@@ -15,7 +15,7 @@ mod thumbnails;
 
 use crate::error::{Error, Result};
 use crate::kernel::DeviceChoice;
-use crate::output::{write_atomically, write_png};
+use crate::output::{RasterWriter, write_atomically};
 use crate::scene::Scene;
 use display::{Crop, encode_png, to_rgb, white_level};
 use heatmap::ChangeCounts;
@@ -23,19 +23,26 @@ use run_outputs::RunOutputs;
 use std::path::Path;
 
 pub const REPORT_FILE: &str = "report.html";
-pub const HEATMAP_FILE: &str = "heatmap.png";
-pub const BACKGROUND_FILE: &str = "background.png";
+/// The name of the heatmap raster without its extension (`.png`, `.tif`).
+pub const HEATMAP: &str = "heatmap";
+/// The name of the background raster without its extension.
+pub const BACKGROUND: &str = "background";
 
 /// The overview images in the report are at most this many pixels on their longer side.
 const MAX_OVERVIEW_SIDE: u32 = 1024;
 
-/// Writes `heatmap.png` (how often each pixel changed, over the background) and `background.png` (the
-/// archive's background as RGB) in `dir`.
-pub fn write_run_images(dir: &Path, background: &Scene, counts: &ChangeCounts) -> Result<()> {
+/// Writes `heatmap` (how often each pixel changed, over the background) and `background` (the archive's
+/// background as RGB) in `dir`, in the formats of `rasters`.
+pub fn write_run_images(
+    dir: &Path,
+    background: &Scene,
+    counts: &ChangeCounts,
+    rasters: &RasterWriter,
+) -> Result<()> {
     let whole = Crop::whole(background.format.width, background.format.height);
-    write_png(&dir.join(HEATMAP_FILE), &counts.render(background))?;
-    write_png(
-        &dir.join(BACKGROUND_FILE),
+    rasters.write(&dir.join(HEATMAP), &counts.render(background))?;
+    rasters.write(
+        &dir.join(BACKGROUND),
         &to_rgb(background, whole, white_level(&[background], whole)),
     )
 }
@@ -52,8 +59,10 @@ pub struct ReportContents {
 /// archive it names; the events' change masks are computed on `device`.
 pub fn write_report(dir: &Path, device: DeviceChoice) -> Result<ReportContents> {
     let run = RunOutputs::read(dir)?;
-    let (heatmap, scene) = overview_png(&dir.join(HEATMAP_FILE))?;
-    let (background, _) = overview_png(&dir.join(BACKGROUND_FILE))?;
+    // The PNG when the run wrote one, else the GeoTIFF.
+    let extension = run.record.rasters.extensions()[0];
+    let (heatmap, scene) = overview_png(&dir.join(HEATMAP).with_extension(extension))?;
+    let (background, _) = overview_png(&dir.join(BACKGROUND).with_extension(extension))?;
     let overviews = html::Overviews {
         heatmap,
         background,

@@ -6,7 +6,8 @@ use crate::archive::Archive;
 use crate::error::{Error, Result};
 use crate::eval::tables::{CsvFile, Line, RESULT_CELLS_FILE, RESULT_EVENTS_FILE};
 use crate::regions::RegionSet;
-use crate::run_record::RunRecord;
+use crate::run_record::{RUN_RECORD_FILE, RunRecord};
+use crate::scene::{BandSelection, DecodeOptions};
 use crate::series::{Analysis, Cell, Event, State, Summary};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -29,8 +30,14 @@ impl RunOutputs {
     /// Reads the outputs in `dir`, the archive and the regions named by its `run.json`.
     pub fn read(dir: &Path) -> Result<RunOutputs> {
         let record = RunRecord::read(dir)?;
-        let archive = Archive::scan(&record.arguments.archive)?;
-        let regions = RegionSet::read(&record.arguments.regions)?;
+        let bands = (record.arguments.bands.clone())
+            .map(BandSelection::new)
+            .transpose()
+            .map_err(|message| Error::input(dir.join(RUN_RECORD_FILE), message))?;
+        let archive =
+            Archive::scan(&record.arguments.archive)?.with_decode_options(DecodeOptions { bands });
+        let regions = RegionSet::read(&record.arguments.regions)?
+            .in_pixels(archive.georeference().as_ref())?;
         let index = TableIndex::new(&archive, &regions);
         let cells = index.read_cells(&dir.join(RESULT_CELLS_FILE))?;
         let events = index.read_events(&dir.join(RESULT_EVENTS_FILE))?;

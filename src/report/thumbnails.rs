@@ -45,7 +45,10 @@ pub fn event_pictures(
     let Some(first) = run.analysis.events.first() else {
         return Ok((Vec::new(), None));
     };
-    let format = run.archive.entries[first.date].load()?.format;
+    let format = (run.archive.entries[first.date])
+        .load(&run.archive.decode)?
+        .scene
+        .format;
     let labels = LabelRaster::rasterize(&run.regions, format.width, format.height)?;
     let crops = region_crops(&labels);
     let mut kernel = kernel::open(device, format, &labels)?;
@@ -79,7 +82,7 @@ pub fn event_pictures(
         let mut images = Vec::with_capacity(2);
         for (slot, date) in [(BEFORE_SLOT, before), (AFTER_SLOT, event.date)] {
             let entry = &run.archive.entries[date];
-            let scene = entry.load()?;
+            let scene = entry.load(&run.archive.decode)?.scene;
             let radiometry =
                 run.record
                     .radiometry_of(entry.acquired, format.bits_per_sample, &run.dir)?;
