@@ -2,7 +2,7 @@
 //! the CPU through rayon, with identical results.
 //!
 //! Input: [`archive`] (dated scenes, decoded by [`scene`]) and [`regions`] (rasterized by [`rasterize`]).
-//! The kernel contract and its two backends: [`kernel`]. The series driver: [`driver`]. Outputs: [`output`],
+//! The kernel contract and its two backends: [`kernel`]. The series driver: [`series`]. Outputs: [`output`],
 //! and [`progress`] on stderr. Synthetic archives with ground truth: [`synth`]; scoring a run against the
 //! truth of its archive: [`eval`]. What a run used: [`run_record`]; what it has finished, for resuming
 //! and merging: [`store`]; the analysts' page: [`report`]. One pair on its own, and its evaluation on
