@@ -26,26 +26,68 @@ pub struct BackgroundScratch {
     below: Vec<u16>,
 }
 
-/// Writes row `y` of the background of `stack`: its samples, band-interleaved, and per pixel whether any
-/// observation is valid.
+/// How one observation's raw samples become corrected ones: as they are, from a table of every corrected
+/// value (8-bit samples: 256 a band), or by the correction itself (16-bit samples).
+pub enum Correction {
+    Identity,
+    Table(Vec<u16>),
+    Apply(Radiometry),
+}
+
+impl Correction {
+    /// The correction of each observation of `stack`, made once for every row.
+    pub fn of_stack(params: &KernelParams, stack: &[(&Scene, Radiometry)]) -> Vec<Correction> {
+        let max_sample = params.max_sample();
+        stack
+            .iter()
+            .map(
+                |(_, radiometry)| match (radiometry.is_identity(), params.bits_per_sample) {
+                    (true, _) => Correction::Identity,
+                    (false, 8) => Correction::Table(
+                        (0..params.bands as usize)
+                            .flat_map(|band| {
+                                (0..256)
+                                    .map(move |raw| radiometry.apply(band, raw, max_sample) as u16)
+                            })
+                            .collect(),
+                    ),
+                    (false, _) => Correction::Apply(*radiometry),
+                },
+            )
+            .collect()
+    }
+
+    fn correct(&self, band: usize, raw: u32, max_sample: u32) -> u16 {
+        match self {
+            Correction::Identity => raw as u16,
+            Correction::Table(table) => table[band * 256 + raw as usize],
+            Correction::Apply(radiometry) => radiometry.apply(band, raw, max_sample) as u16,
+        }
+    }
+}
+
+/// Writes row `y` of the background of `stack`, whose observations are corrected by `corrections`
+/// ([`Correction::of_stack`]): its samples, band-interleaved, and per pixel whether any observation is valid.
 pub fn background(
     params: &KernelParams,
     stack: &[(&Scene, Radiometry)],
+    corrections: &[Correction],
     y: usize,
     scratch: &mut BackgroundScratch,
     samples: &mut [u16],
     valid: &mut [bool],
 ) {
     if params.bits_per_sample == 8 {
-        row::<8>(params, stack, y, scratch, samples, valid);
+        row::<8>(params, stack, corrections, y, scratch, samples, valid);
     } else {
-        row::<16>(params, stack, y, scratch, samples, valid);
+        row::<16>(params, stack, corrections, y, scratch, samples, valid);
     }
 }
 
 fn row<const BITS: u32>(
     params: &KernelParams,
     stack: &[(&Scene, Radiometry)],
+    corrections: &[Correction],
     y: usize,
     scratch: &mut BackgroundScratch,
     samples: &mut [u16],
@@ -57,11 +99,14 @@ fn row<const BITS: u32>(
     scratch.values.resize(stack.len() * lanes, 0);
     scratch.valid_count.clear();
     scratch.valid_count.resize(width, 0);
-    for ((scene, radiometry), values) in stack.iter().zip(scratch.values.chunks_exact_mut(lanes)) {
+    let observations = stack.iter().zip(corrections);
+    for (((scene, _), correction), values) in
+        observations.zip(scratch.values.chunks_exact_mut(lanes))
+    {
         gather::<BITS>(
             params,
             scene,
-            radiometry,
+            correction,
             y,
             values,
             &mut scratch.valid_count,
@@ -94,7 +139,7 @@ fn row<const BITS: u32>(
 fn gather<const BITS: u32>(
     params: &KernelParams,
     scene: &Scene,
-    radiometry: &Radiometry,
+    correction: &Correction,
     y: usize,
     values: &mut [u16],
     valid_count: &mut [u16],
@@ -104,26 +149,6 @@ fn gather<const BITS: u32>(
     let samples_per_word = (32 / BITS) as usize;
     let first_sample = y * width * bands;
     let max_sample = params.max_sample();
-    // With 8-bit samples and rows wider than the table, a table of every corrected value is cheaper than
-    // correcting each sample.
-    let identity = radiometry.is_identity();
-    let table: Vec<u16> = match BITS == 8 && width >= 256 && !identity {
-        true => (0..bands)
-            .flat_map(|band| {
-                (0..256).map(move |raw| radiometry.apply(band, raw, max_sample) as u16)
-            })
-            .collect(),
-        false => Vec::new(),
-    };
-    let correct = |band: usize, raw: u32| -> u16 {
-        if !table.is_empty() {
-            table[band * 256 + raw as usize]
-        } else if identity {
-            raw as u16
-        } else {
-            radiometry.apply(band, raw, max_sample) as u16
-        }
-    };
     let mut s = first_sample;
     for (x, (pixel_values, count)) in values
         .chunks_exact_mut(bands)
@@ -134,7 +159,7 @@ fn gather<const BITS: u32>(
         for (band, value) in pixel_values.iter_mut().enumerate() {
             let raw = sample_value::<BITS>(scene.words[s / samples_per_word], s as u32);
             all_nodata &= raw == params.nodata;
-            *value = correct(band, raw);
+            *value = correction.correct(band, raw, max_sample);
             s += 1;
         }
         let pixel = y * width + x;

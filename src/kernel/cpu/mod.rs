@@ -10,7 +10,7 @@ mod magnitude;
 mod region_stats;
 mod smooth;
 
-pub use background::{BackgroundScratch, background};
+pub use background::{BackgroundScratch, Correction, background};
 pub use coregister::coregister;
 pub use magnitude::{Scenes, magnitude};
 pub use region_stats::{RegionTotals, Totals, region_stats};
@@ -303,6 +303,7 @@ impl ChangeKernel for CpuKernel {
         let (width, bands) = (format.width as usize, format.bands as usize);
         let mut samples = vec![0u16; format.pixel_count() * bands];
         let mut valid = vec![false; format.pixel_count()];
+        let corrections = Correction::of_stack(&params, stack);
         samples
             .par_chunks_mut(width * bands)
             .zip(valid.par_chunks_mut(width))
@@ -310,7 +311,7 @@ impl ChangeKernel for CpuKernel {
             .for_each_init(
                 BackgroundScratch::default,
                 |scratch, (y, (samples, valid))| {
-                    background(&params, stack, y, scratch, samples, valid);
+                    background(&params, stack, &corrections, y, scratch, samples, valid);
                 },
             );
         let mut scene = if format.bits_per_sample == 8 {
