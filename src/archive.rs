@@ -62,11 +62,12 @@ impl fmt::Display for SceneFailure {
     }
 }
 
-/// The scenes of an archive that could be used, all of one format, and those that could not.
+/// The scenes of an archive that could be used, all of one format, and those that could not; each scene
+/// decoded ([`Scene`]) or as the work store holds it ([`crate::store::StoredScene`]).
 #[derive(Debug)]
-pub struct LoadedScenes {
-    /// Each decoded scene with its index in [`Archive::entries`], in acquisition order.
-    pub scenes: Vec<(usize, Scene)>,
+pub struct LoadedScenes<S = Scene> {
+    /// Each scene with its index in [`Archive::entries`], in acquisition order.
+    pub scenes: Vec<(usize, S)>,
     /// In acquisition order.
     pub failures: Vec<SceneFailure>,
     /// Where the scenes lie on the ground, the same for all of them; `None` when not georeferenced.
@@ -191,7 +192,7 @@ impl Archive {
             .par_iter()
             .map(|entry| entry.decode(&self.decode))
             .collect();
-        self.select(decoded)
+        self.select(decoded, |scene| scene.format)
     }
 
     /// Of the outcomes of decoding every entry, in order: the scenes the run can use. A scene that cannot
@@ -199,7 +200,11 @@ impl Archive {
     /// differs from the archive's, is a failure, not an error: the run goes on without it. The archive's
     /// format and georeferencing are those most scenes share, the earliest scene's on a tie. An error when
     /// no scene can be used.
-    pub fn select(&self, decoded: Vec<Result<Scene, SceneFailure>>) -> Result<LoadedScenes> {
+    pub fn select<S>(
+        &self,
+        decoded: Vec<Result<S, SceneFailure>>,
+        format_of: impl Fn(&S) -> SceneFormat,
+    ) -> Result<LoadedScenes<S>> {
         let layouts: Vec<Option<Layout>> = self
             .entries
             .iter()
@@ -207,7 +212,7 @@ impl Archive {
             .map(|(entry, scene)| {
                 let scene = scene.as_ref().ok()?;
                 Some(Layout {
-                    format: scene.format,
+                    format: format_of(scene),
                     georeference: geotiff::georeference_of(&entry.image).unwrap_or(None),
                 })
             })

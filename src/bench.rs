@@ -234,13 +234,17 @@ fn measure_kernel(
         kernels.push(compared.kernel);
         readbacks.push(compared.readback);
     }
-    figures.upload = Some(StageFigure::new(uploads, megapixels));
+    // A backend that computes where its scenes were decoded and its results are read (the CPU) has no
+    // upload and no readback stage.
+    let stage = |times: Vec<Duration>| {
+        times
+            .iter()
+            .any(|time| !time.is_zero())
+            .then(|| StageFigure::new(times, megapixels))
+    };
+    figures.upload = stage(uploads);
     figures.kernel = Some(StageFigure::new(kernels, megapixels));
-    // A backend that computes where its results are read (the CPU) has no readback stage.
-    figures.readback = readbacks
-        .iter()
-        .any(|time| !time.is_zero())
-        .then(|| StageFigure::new(readbacks, megapixels));
+    figures.readback = stage(readbacks);
     Ok(stats.expect("at least one repeat"))
 }
 

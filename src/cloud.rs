@@ -15,6 +15,7 @@
 //!    the scene darkened most against the reference; its pixels there with β − β_reference ≤
 //!    −[`SHADOW_DARKENING`], dilated like the clouds.
 
+use crate::kernel::params::all_set_bitmap;
 use crate::scene::Scene;
 use std::collections::VecDeque;
 
@@ -56,12 +57,7 @@ impl CloudCover {
         let valid_px = (0..scene.format.pixel_count())
             .filter(|&p| scene.is_valid(p, nodata))
             .count() as u64;
-        CloudCover {
-            valid_px,
-            cloud_px: 0,
-            shadow_px: 0,
-            masked: Vec::new(),
-        }
+        CloudCover::from_counts(valid_px, 0, 0)
     }
 
     /// The fraction of the scene's valid pixels that are cloud.
@@ -74,22 +70,28 @@ impl CloudCover {
         fraction(self.shadow_px, self.valid_px)
     }
 
-    /// Clears the validity bit of every cloud and shadow pixel of `scene`.
-    pub fn mask(&self, scene: &mut Scene) {
+    /// Clears the validity bit of every cloud and shadow pixel of `scene`, then lets go of the per-pixel
+    /// mask: what a run keeps of each scene's cover is its counts.
+    pub fn mask(&mut self, scene: &mut Scene) {
+        let masked = std::mem::take(&mut self.masked);
         if self.cloud_px + self.shadow_px == 0 {
             return;
         }
-        let words = scene.format.bitmap_word_count();
-        let bitmap = scene.validity.get_or_insert_with(|| {
-            let mut all = vec![u32::MAX; words];
-            let tail = scene.format.pixel_count() % 32;
-            if tail != 0 {
-                all[words - 1] = (1 << tail) - 1;
-            }
-            all
-        });
-        for (pixel, _) in self.masked.iter().enumerate().filter(|(_, m)| **m) {
+        let bitmap = scene
+            .validity
+            .get_or_insert_with(|| all_set_bitmap(scene.format.pixel_count()));
+        for (pixel, _) in masked.iter().enumerate().filter(|(_, m)| **m) {
             bitmap[pixel / 32] &= !(1 << (pixel % 32));
+        }
+    }
+
+    /// A cover of these counts, without a per-pixel mask (as [`CloudCover::mask`] leaves it).
+    pub fn from_counts(valid_px: u64, cloud_px: u64, shadow_px: u64) -> CloudCover {
+        CloudCover {
+            valid_px,
+            cloud_px,
+            shadow_px,
+            masked: Vec::new(),
         }
     }
 }
@@ -376,7 +378,7 @@ mod tests {
     fn a_white_blob_and_its_displaced_shadow_are_masked_on_8_and_16_bits() {
         for bits in [8, 16] {
             let mut scene = scene(bits, true);
-            let cover = detect(&scene, &self::scene(bits, false), None);
+            let mut cover = detect(&scene, &self::scene(bits, false), None);
             let disc = std::f64::consts::PI * 25.0 * 25.0;
             assert!(cover.cloud_px as f64 > disc, "{bits}-bit: {cover:?}");
             assert!(

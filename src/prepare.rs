@@ -8,7 +8,8 @@ use crate::error::Result;
 use crate::kernel::{ChangeKernel, Radiometry, Slot};
 use crate::radiometry;
 use crate::scene::Scene;
-use rayon::prelude::*;
+use crate::series::shelf::{Note, Shelf};
+use crate::store::{Reader, Writer};
 
 /// What to do to each scene.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -55,40 +56,44 @@ impl Prepared {
     }
 }
 
-/// Prepares every scene against `reference` (of the same format), using the kernel's slots `reference_slot`
-/// and `scene_slot`, which are left holding other content.
-pub fn prepare_against(
+/// Prepares every scene of `scenes` against `reference` (of the same format), using the kernel's slots
+/// `reference_slot` and `scene_slot`, which are left holding other content. With alignment the scenes go one
+/// at a time through the kernel; without, their clouds are found in parallel.
+pub fn prepare(
     kernel: &mut dyn ChangeKernel,
     (reference_slot, scene_slot): (Slot, Slot),
     reference: &Scene,
-    scenes: &mut [Scene],
+    scenes: &mut Shelf,
     preparation: &Preparation,
     nodata: Option<u32>,
 ) -> Result<Vec<Prepared>> {
-    // Clouds scene by scene in parallel, each independent of the others; then the shifts on the kernel.
-    let covers: Vec<CloudCover> = scenes
-        .par_iter_mut()
-        .map(|scene| {
-            let clouds = match preparation.clouds {
-                CloudMasking::Auto => cloud::detect(scene, reference, nodata),
-                CloudMasking::None => CloudCover::clear(scene, nodata),
-            };
-            clouds.mask(scene);
-            clouds
-        })
-        .collect();
-    if preparation.align {
-        kernel.load_scene(reference_slot, reference.clone(), Radiometry::IDENTITY)?;
+    let mask_clouds = |scene: &mut Scene| {
+        let mut clouds = match preparation.clouds {
+            CloudMasking::Auto => cloud::detect(scene, reference, nodata),
+            CloudMasking::None => CloudCover::clear(scene, nodata),
+        };
+        clouds.mask(scene);
+        clouds
+    };
+    if !preparation.align {
+        return scenes.update_each(
+            |scene| {
+                Ok(Prepared {
+                    clouds: mask_clouds(scene),
+                    shift: None,
+                })
+            },
+            &NOTE,
+        );
     }
-    scenes
-        .iter_mut()
-        .zip(covers)
-        .map(|(scene, clouds)| {
-            let mut shift = None;
-            if preparation.align {
+    kernel.load_scene(reference_slot, reference.clone(), Radiometry::IDENTITY)?;
+    (0..scenes.len())
+        .map(|index| {
+            let align = |scene: &mut Scene| {
+                let clouds = mask_clouds(scene);
                 let correction = radiometry::fit(scene, reference, nodata);
                 kernel.load_scene(scene_slot, scene.clone(), correction)?;
-                shift = coregister::estimate(
+                let shift = coregister::estimate(
                     kernel,
                     reference_slot,
                     scene_slot,
@@ -98,8 +103,39 @@ pub fn prepare_against(
                 if let Some(shift) = shift {
                     *scene = coregister::resample(scene, shift, nodata);
                 }
-            }
-            Ok(Prepared { clouds, shift })
+                Ok(Prepared { clouds, shift })
+            };
+            scenes.update(index, align, &NOTE)
         })
         .collect()
+}
+
+/// How what preparing a scene found is kept in the work store.
+const NOTE: Note<Prepared> = (write_prepared, read_prepared);
+
+fn write_prepared(prepared: &Prepared, w: &mut Writer) {
+    let clouds = &prepared.clouds;
+    for count in [clouds.valid_px, clouds.cloud_px, clouds.shadow_px] {
+        w.u64(count);
+    }
+    w.bool(prepared.shift.is_some());
+    if let Some(shift) = prepared.shift {
+        w.u64(shift.dx.to_bits());
+        w.u64(shift.dy.to_bits());
+        w.bool(shift.at_search_edge);
+    }
+}
+
+fn read_prepared(r: &mut Reader) -> Option<Prepared> {
+    let clouds = CloudCover::from_counts(r.u64()?, r.u64()?, r.u64()?);
+    let shift = if r.bool()? {
+        Some(Shift {
+            dx: f64::from_bits(r.u64()?),
+            dy: f64::from_bits(r.u64()?),
+            at_search_edge: r.bool()?,
+        })
+    } else {
+        None
+    };
+    Some(Prepared { clouds, shift })
 }

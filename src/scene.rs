@@ -3,10 +3,11 @@
 
 use crate::error::{Error, Result};
 use crate::geotiff::{self, FLOAT_SCALE, GeoReference, RawRaster, RawSamples};
-use crate::kernel::params::{MAX_BANDS, bitmap_bit};
+use crate::kernel::params::{MAX_BANDS, all_set_bitmap, bitmap_bit};
 use image::{DynamicImage, ImageDecoder, ImageReader};
 use std::fmt;
 use std::io::{BufRead, BufReader, Cursor, Seek};
+use std::ops::Range;
 use std::path::Path;
 use std::str::FromStr;
 
@@ -44,7 +45,36 @@ impl SceneFormat {
     pub fn max_sample(&self) -> u32 {
         (1 << self.bits_per_sample) - 1
     }
+
+    /// The format of `height` rows of scenes of this format.
+    pub fn with_height(self, height: u32) -> SceneFormat {
+        SceneFormat { height, ..self }
+    }
+
+    /// Where the rows `rows` of a scene of this format lie: its words of samples and of the bitmap. The
+    /// stripe must start and end on a multiple of [`STRIPE_ROW_ALIGNMENT`] (or end at the last row), where
+    /// both begin on a whole word.
+    pub fn stripe_words(&self, rows: Range<u32>) -> (Range<usize>, Range<usize>) {
+        let aligned = |row: u32| row.is_multiple_of(STRIPE_ROW_ALIGNMENT) || row == self.height;
+        assert!(
+            aligned(rows.start) && aligned(rows.end) && rows.start <= rows.end,
+            "stripe {rows:?} of {self} is not aligned"
+        );
+        let (start, end) = (
+            self.with_height(rows.start),
+            self.with_height(rows.end.min(self.height)),
+        );
+        (
+            start.word_count()..end.word_count(),
+            start.bitmap_word_count()..end.bitmap_word_count(),
+        )
+    }
 }
+
+/// Stripes of rows start at multiples of this many rows: there, both the samples (of 8 or 16 bits, any
+/// number of bands) and the one-bit-per-pixel bitmaps begin on a whole word, so that stripes are cut and
+/// joined by whole words.
+pub const STRIPE_ROW_ALIGNMENT: u32 = 32;
 
 impl fmt::Display for SceneFormat {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -116,6 +146,43 @@ impl Scene {
             (0..self.format.bands as usize).all(|band| self.sample(pixel, band) == value)
         });
         !masked && !is_nodata
+    }
+
+    /// A copy of the rows `rows` ([`SceneFormat::stripe_words`] says which stripes can be cut).
+    pub fn rows(&self, rows: Range<u32>) -> Scene {
+        let (samples, bitmap) = self.format.stripe_words(rows.clone());
+        Scene {
+            format: self.format.with_height(rows.len() as u32),
+            words: self.words[samples].to_vec(),
+            validity: self.validity.as_ref().map(|v| v[bitmap].to_vec()),
+        }
+    }
+
+    /// The scene made of `stripes`, consecutive stripes of rows cut as [`Scene::rows`] cuts them.
+    pub fn from_stripes(stripes: Vec<Scene>) -> Scene {
+        let height = stripes.iter().map(|s| s.format.height).sum();
+        let format = stripes[0].format.with_height(height);
+        let any_bitmap = stripes.iter().any(|s| s.validity.is_some());
+        let mut words = Vec::with_capacity(format.word_count());
+        let mut validity = Vec::with_capacity(if any_bitmap {
+            format.bitmap_word_count()
+        } else {
+            0
+        });
+        for stripe in stripes {
+            words.extend_from_slice(&stripe.words);
+            if any_bitmap {
+                let bitmap = stripe
+                    .validity
+                    .unwrap_or_else(|| all_set_bitmap(stripe.format.pixel_count()));
+                validity.extend_from_slice(&bitmap);
+            }
+        }
+        Scene {
+            format,
+            words,
+            validity: any_bitmap.then_some(validity),
+        }
     }
 
     /// Decodes a PNG, JPEG or TIFF with every band, as [`SceneFile::read`] does.

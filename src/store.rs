@@ -5,7 +5,9 @@
 //! Layout: `manifest.json` (the arguments, the shard, the archive's listing: [`Manifest`]); `scenes/` one
 //! entry per scene, its decoded samples and validity bitmap or why it failed, headed by the size and
 //! modification time of its files so that a changed file is decoded again; `checkpoints/` the measurement
-//! stage's results: the backgrounds and radiometry, the calibration, then one entry per measured date.
+//! stage's results: each scene as prepared and what preparing it found, the backgrounds and radiometry, the
+//! calibration, then one entry per measured date. Scene entries are read back whole or a stripe of rows at a
+//! time ([`StoredScene`]), so that the measurement stage need not hold them.
 //! Every entry is written whole to a temporary file and renamed into place, so an entry is either complete
 //! or absent. A finished run removes the store.
 
@@ -19,6 +21,9 @@ use crate::scene::{DecodeOptions, Scene, SceneFormat};
 use crate::series::{CellMeasurement, Stretch};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::UNIX_EPOCH;
@@ -134,23 +139,28 @@ impl Store {
             .join(format!("{}.scene", file_name(&entry.image)))
     }
 
-    /// The stored outcome of decoding `entry`: `None` when there is no entry, or when it was made from
-    /// files of another size or modification time, or cannot be read back.
-    pub fn scene(&self, entry: &ArchiveEntry) -> Option<Result<Scene, SceneFailure>> {
-        let bytes = std::fs::read(self.scene_path(entry)).ok()?;
-        let mut reader = Reader::new(&bytes, SCENE_MAGIC)?;
-        if reader.bytes()? != source_identity(entry).as_slice() {
+    /// The stored outcome of decoding `entry`, its samples left on disk: `None` when there is no entry, or
+    /// when it was made from files of another size or modification time, or cannot be read back.
+    pub fn scene(&self, entry: &ArchiveEntry) -> Option<Result<StoredScene, SceneFailure>> {
+        let path = self.scene_path(entry);
+        let file = File::open(&path).ok()?;
+        let identity = source_identity(entry);
+        let head = read_at(&file, 0, SCENE_MAGIC.len() + 8 + identity.len() + 1)?;
+        let mut reader = Reader::new(&head, SCENE_MAGIC)?;
+        if reader.bytes()? != identity.as_slice() {
             return None;
         }
-        let outcome = if reader.bool()? {
-            Ok(reader.scene()?)
-        } else {
-            Err(SceneFailure {
-                file: PathBuf::from(reader.string()?),
-                reason: reader.string()?,
-            })
+        let at = head.len() as u64;
+        if reader.bool()? {
+            return StoredScene::locate(path, &file, at).map(Ok);
+        }
+        let tail = std::fs::read(&path).ok()?;
+        let mut reader = Reader::headless(tail.get(head.len()..)?);
+        let failure = SceneFailure {
+            file: PathBuf::from(reader.string()?),
+            reason: reader.string()?,
         };
-        reader.finished().then_some(outcome)
+        reader.finished().then_some(Err(failure))
     }
 
     /// Records the outcome of decoding `entry`.
@@ -202,7 +212,7 @@ impl Store {
 
     /// Every scene of `archive` as the store holds it, in acquisition order; an error naming the first
     /// scene it does not hold.
-    pub fn load(&self, archive: &Archive) -> Result<LoadedScenes> {
+    pub fn load(&self, archive: &Archive) -> Result<LoadedScenes<StoredScene>> {
         let decoded = archive
             .entries
             .par_iter()
@@ -218,7 +228,7 @@ impl Store {
                 })
             })
             .collect::<Result<Vec<_>>>()?;
-        archive.select(decoded)
+        archive.select(decoded, |scene| scene.format)
     }
 
     /// Whether the store holds at least one scene entry: work worth keeping for a later attempt.
@@ -289,6 +299,26 @@ impl Store {
         let dir = self.work.join(CHECKPOINTS_DIR);
         create_dir(&dir)?;
         self.commit(&dir.join(name), &writer.0)
+    }
+
+    /// Records `scene` as the checkpoint `name`, to be read back as the returned [`StoredScene`].
+    pub fn put_scene_checkpoint(&self, name: &str, scene: &Scene) -> Result<StoredScene> {
+        self.put_checkpoint(name, |w| w.scene(scene))?;
+        self.scene_checkpoint(name).ok_or_else(|| {
+            Error::input(
+                self.work.join(CHECKPOINTS_DIR).join(name),
+                "the work store's entry just written cannot be read back",
+            )
+        })
+    }
+
+    /// The scene recorded as the checkpoint `name`, `None` when absent or unreadable.
+    pub fn scene_checkpoint(&self, name: &str) -> Option<StoredScene> {
+        let path = self.work.join(CHECKPOINTS_DIR).join(name);
+        let file = File::open(&path).ok()?;
+        let magic = read_at(&file, 0, CHECKPOINT_MAGIC.len())?;
+        Reader::new(&magic, CHECKPOINT_MAGIC)?;
+        StoredScene::locate(path, &file, magic.len() as u64)
     }
 
     fn commit(&self, path: &Path, bytes: &[u8]) -> Result<()> {
@@ -367,6 +397,107 @@ fn remove_dir(dir: &Path) -> Result<()> {
         }),
         _ => Ok(()),
     }
+}
+
+/// A scene held in a store entry: its format and where its samples and validity bitmap lie in the file, read
+/// whole or a stripe of rows at a time when needed rather than held.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredScene {
+    path: PathBuf,
+    pub format: SceneFormat,
+    words_at: u64,
+    validity_at: Option<u64>,
+    /// The entry's length: another length means the entry was replaced since.
+    length: u64,
+}
+
+impl StoredScene {
+    /// The scene [`Writer::scene`] wrote at `at` in `file`, which it must end: checked against the file's
+    /// length, so a truncated entry reads as absent.
+    fn locate(path: PathBuf, file: &File, at: u64) -> Option<StoredScene> {
+        let head = read_at(file, at, 4 * 4 + 8)?;
+        let mut reader = Reader::headless(&head);
+        let format = SceneFormat {
+            width: reader.u32()?,
+            height: reader.u32()?,
+            bands: reader.u32()?,
+            bits_per_sample: reader.u32()?,
+        };
+        let words_at = at + head.len() as u64;
+        let words_length = reader.u64()?;
+        if words_length != 4 * format.word_count() as u64 {
+            return None;
+        }
+        let words_end = words_at + words_length;
+        let has_validity = read_at(file, words_end, 1)? == [1];
+        let validity_at = has_validity.then_some(words_end + 1 + 8);
+        let end = match validity_at {
+            Some(validity_at) => {
+                let length = Reader::headless(&read_at(file, words_end + 1, 8)?).u64()?;
+                if length != 4 * format.bitmap_word_count() as u64 {
+                    return None;
+                }
+                validity_at + length
+            }
+            None => words_end + 1,
+        };
+        if end != file.metadata().ok()?.len() {
+            return None;
+        }
+        Some(StoredScene {
+            path,
+            format,
+            words_at,
+            validity_at,
+            length: end,
+        })
+    }
+
+    /// The whole scene.
+    pub fn read(&self) -> Result<Scene> {
+        self.read_rows(0..self.format.height)
+    }
+
+    /// The rows `rows`, cut as [`Scene::rows`] cuts them.
+    pub fn read_rows(&self, rows: Range<u32>) -> Result<Scene> {
+        let format = self.format.with_height(rows.len() as u32);
+        let (samples, bitmap) = self.format.stripe_words(rows);
+        let mut file = File::open(&self.path).map_err(|e| self.unreadable(e))?;
+        let length = file.metadata().map_err(|e| self.unreadable(e))?.len();
+        if length != self.length {
+            return Err(Error::input(
+                &self.path,
+                "the work store's entry was replaced while the run read it (is another run writing to the same output folder?)",
+            ));
+        }
+        let mut words = |at: u64, range: Range<usize>| -> Result<Vec<u32>> {
+            let mut words = vec![0u32; range.len()];
+            file.seek(SeekFrom::Start(at + 4 * range.start as u64))
+                .and_then(|_| file.read_exact(bytemuck::cast_slice_mut(&mut words)))
+                .map_err(|e| self.unreadable(e))?;
+            Ok(words)
+        };
+        Ok(Scene {
+            format,
+            words: words(self.words_at, samples)?,
+            validity: self.validity_at.map(|at| words(at, bitmap)).transpose()?,
+        })
+    }
+
+    fn unreadable(&self, error: std::io::Error) -> Error {
+        Error::input(
+            &self.path,
+            format!("cannot read the work store's entry: {error}"),
+        )
+    }
+}
+
+/// `length` bytes of `file` from `at`; `None` when the file is shorter.
+fn read_at(mut file: &File, at: u64, length: usize) -> Option<Vec<u8>> {
+    let mut bytes = vec![0; length];
+    file.seek(SeekFrom::Start(at)).ok()?;
+    file.read_exact(&mut bytes).ok()?;
+    Some(bytes)
 }
 
 /// A store entry being encoded: little-endian integers, length-prefixed runs.
@@ -470,6 +601,11 @@ impl<'a> Reader<'a> {
         Some(Reader {
             bytes: bytes.strip_prefix(magic.as_slice())?,
         })
+    }
+
+    /// A reader of a part of an entry, past its magic.
+    fn headless(bytes: &'a [u8]) -> Reader<'a> {
+        Reader { bytes }
     }
 
     fn take(&mut self, count: usize) -> Option<&'a [u8]> {
@@ -613,6 +749,7 @@ impl<'a> Reader<'a> {
 mod tests {
     use super::*;
     use crate::acquisition::Acquisition;
+    use crate::kernel::params::all_set_bitmap;
 
     fn entry(dir: &Path, bytes: &[u8]) -> ArchiveEntry {
         let image = dir.join("2023-08-01.png");
@@ -633,16 +770,62 @@ mod tests {
         scene.validity = Some(vec![0b101101]);
         assert!(store.scene(&entry).is_none());
         store.put_scene(&entry, &Ok(scene.clone())).unwrap();
-        assert_eq!(store.scene(&entry), Some(Ok(scene)));
+        let stored = store.scene(&entry).unwrap().unwrap();
+        assert_eq!(stored.read().unwrap(), scene);
         let failure = SceneFailure {
             file: entry.image.clone(),
             reason: "cannot decode image".into(),
         };
         store.put_scene(&entry, &Err(failure.clone())).unwrap();
         assert_eq!(store.scene(&entry), Some(Err(failure)));
+        // The entry of the scene was replaced: the handle to it can no longer read it whole.
+        assert!(stored.read().is_err());
         // Another size: the entry is not the file's any more.
         std::fs::write(&entry.image, b"second, longer").unwrap();
         assert!(store.scene(&entry).is_none());
+    }
+
+    #[test]
+    fn stored_scenes_read_back_stripe_by_stripe() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path());
+        // 8-bit, 3 bands, an odd width: rows do not end on whole words, stripes of 32 rows do.
+        let (width, height) = (7, 70);
+        let samples: Vec<u8> = (0..width * height * 3)
+            .map(|i| (i * 37 % 251) as u8)
+            .collect();
+        let mut scene = Scene::from_u8(width, height, 3, &samples);
+        let mut validity = all_set_bitmap((width * height) as usize);
+        validity[3] &= !0b1001;
+        scene.validity = Some(validity);
+        for scene in [
+            scene.clone(),
+            Scene {
+                validity: None,
+                ..scene
+            },
+        ] {
+            let stored = store
+                .put_scene_checkpoint("prepared-000000", &scene)
+                .unwrap();
+            assert_eq!(stored.read().unwrap(), scene);
+            let stripes: Vec<Scene> = [0..32, 32..64, 64..70]
+                .into_iter()
+                .map(|rows| {
+                    let stripe = stored.read_rows(rows.clone()).unwrap();
+                    assert_eq!(stripe, scene.rows(rows));
+                    stripe
+                })
+                .collect();
+            assert_eq!(Scene::from_stripes(stripes), scene);
+        }
+        let path = store
+            .work_dir()
+            .join(CHECKPOINTS_DIR)
+            .join("prepared-000000");
+        let bytes = std::fs::read(&path).unwrap();
+        std::fs::write(&path, &bytes[..bytes.len() - 1]).unwrap();
+        assert!(store.scene_checkpoint("prepared-000000").is_none());
     }
 
     #[test]

@@ -257,7 +257,7 @@ fn synthetic_clouds_and_shadows_are_found_on_8_and_16_bits() {
             let scene = Scene::decode(scene_path).unwrap();
             // Judged against the next scene, which has its own cloud elsewhere.
             let reference = Scene::decode(&scenes[(index + 1) % scenes.len()].0).unwrap();
-            let cover = cloud::detect(&scene, &reference, Some(0));
+            let mut cover = cloud::detect(&scene, &reference, Some(0));
             let mut masked = scene.clone();
             cover.mask(&mut masked);
             let truth = image::open(mask_path).unwrap().into_luma8();

@@ -38,9 +38,9 @@ fn run_args<'a>(archive: &'a Path, out: &'a Path, extra: &[&'a str]) -> Vec<&'a 
 }
 
 /// A run never interrupted, into a new folder.
-fn reference(archive: &Path) -> tempfile::TempDir {
+fn reference(archive: &Path, extra: &[&str]) -> tempfile::TempDir {
     let out = tempfile::tempdir().unwrap();
-    let output = portwatch(&run_args(archive, out.path(), &[]), archive);
+    let output = portwatch(&run_args(archive, out.path(), extra), archive);
     assert!(output.status.success(), "{}", stderr(&output));
     out
 }
@@ -48,10 +48,16 @@ fn reference(archive: &Path) -> tempfile::TempDir {
 #[test]
 fn runs_aborted_after_each_unit_of_work_resume_to_the_same_bytes() {
     let dir = archive(&DATES);
-    let expected = reference(dir.path());
-    // The store's units: 7 scenes, the backgrounds, the calibration, 7 dates.
+    // The store's units: 7 scenes, 7 prepared scenes and what preparing each found, (7 backgrounds of
+    // windows,) the backgrounds, the calibration, 7 dates.
+    let windowed_and_aligned = ["--background-window", "3", "--align"];
+    let expected = [
+        reference(dir.path(), &[]),
+        reference(dir.path(), &windowed_and_aligned),
+    ];
     let mut rng = ChaCha8Rng::seed_from_u64(7);
     for trial in 0..4 {
+        let extra: &[&str] = [&[][..], &windowed_and_aligned][trial % 2];
         let out = tempfile::tempdir().unwrap();
         let mut attempts = 0;
         loop {
@@ -59,7 +65,7 @@ fn runs_aborted_after_each_unit_of_work_resume_to_the_same_bytes() {
             assert!(attempts < 40, "trial {trial}: the run never finished");
             let abort_after = rng.random_range(1..=5u32).to_string();
             let output = Command::new(common::portwatch_bin())
-                .args(run_args(dir.path(), out.path(), &[]))
+                .args(run_args(dir.path(), out.path(), extra))
                 .env("PORTWATCH_TEST_ABORT_AFTER", &abort_after)
                 .output()
                 .unwrap();
@@ -77,7 +83,7 @@ fn runs_aborted_after_each_unit_of_work_resume_to_the_same_bytes() {
             attempts > 2,
             "trial {trial}: the hook never interrupted the run"
         );
-        assert_same_outputs(expected.path(), out.path());
+        assert_same_outputs(expected[trial % 2].path(), out.path());
     }
 }
 
@@ -98,9 +104,9 @@ fn larger_archive() -> tempfile::TempDir {
 #[test]
 fn runs_killed_at_random_moments_resume_to_the_same_bytes() {
     let dir = larger_archive();
-    let expected = reference(dir.path());
+    let expected = reference(dir.path(), &[]);
     let started = std::time::Instant::now();
-    reference(dir.path());
+    reference(dir.path(), &[]);
     let run_ms = started.elapsed().as_millis().max(10) as u64;
     let mut rng = ChaCha8Rng::seed_from_u64(2026);
     let mut killed = 0;
@@ -203,7 +209,7 @@ fn a_changed_scene_is_decoded_again() {
     common::run::write_rgb(&dir.path().join("2023-08-06.png"), 32, 24, 40);
     let output = portwatch(&run_args(dir.path(), out.path(), &[]), dir.path());
     assert!(output.status.success(), "{}", stderr(&output));
-    let expected = reference(dir.path());
+    let expected = reference(dir.path(), &[]);
     assert_same_outputs(expected.path(), out.path());
 }
 
@@ -222,6 +228,6 @@ fn changed_regions_are_measured_again() {
     std::fs::write(dir.path().join("regions.geojson"), regions).unwrap();
     let output = portwatch(&run_args(dir.path(), out.path(), &[]), dir.path());
     assert!(output.status.success(), "{}", stderr(&output));
-    let expected = reference(dir.path());
+    let expected = reference(dir.path(), &[]);
     assert_same_outputs(expected.path(), out.path());
 }

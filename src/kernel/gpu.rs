@@ -14,7 +14,7 @@ mod coregister;
 use super::params::{
     HISTOGRAM_BINS, KernelParams, MAX_SMOOTHING_RADIUS, PIXELS_PER_INVOCATION, PROFILE_WORDS,
     STAT_CHANGED, STAT_HISTOGRAM, STAT_SUM_HI, STAT_SUM_LO, STAT_VALID, STATS_WORDS,
-    WORKGROUP_SIZE,
+    WORKGROUP_SIZE, all_set_bitmap,
 };
 use super::{
     ChangeKernel, ChangeMask, ChangeSettings, Outputs, PairStats, Radiometry, RegionStats,
@@ -637,8 +637,7 @@ impl GpuKernel {
     /// Rows per background stripe for a stack of `scenes`: as many as keep the stack buffer within the
     /// binding limit (and `MAX_STACK_BYTES`). A stripe of r rows spans at most ⌈r · row samples / samples
     /// per word⌉ + 1 words of each scene.
-    fn stripe_rows(&self, scenes: usize) -> Result<usize> {
-        let format = self.format;
+    fn stripe_rows(&self, format: SceneFormat, scenes: usize) -> Result<usize> {
         let samples_per_word = (32 / format.bits_per_sample) as usize;
         let row_samples = format.width as usize * format.bands as usize;
         let words_per_scene = (self.max_binding.min(MAX_STACK_BYTES) / 4) as usize / scenes;
@@ -1014,12 +1013,11 @@ impl ChangeKernel for GpuKernel {
 
     fn background(&mut self, stack: &[(&Scene, Radiometry)], nodata: Option<u32>) -> Result<Scene> {
         self.check_device()?;
-        check_stack(self.format, stack, nodata)?;
-        let params = background_params(self.format, nodata)?;
-        let format = self.format;
+        let format = check_stack(self.format, stack, nodata)?;
+        let params = background_params(format, nodata)?;
         let (width, bands) = (format.width as usize, format.bands as usize);
         let samples_per_word = (32 / format.bits_per_sample) as usize;
-        let rows = self.stripe_rows(stack.len())?;
+        let rows = self.stripe_rows(format, stack.len())?;
         // The most words a stripe spans, of a scene's samples and of its validity bitmap.
         let scene_words = (rows * width * bands).div_ceil(samples_per_word) + 1;
         let validity_words = (rows * width).div_ceil(32) + 1;
@@ -1143,10 +1141,7 @@ impl ChangeKernel for GpuKernel {
         if let Some(error) = pollster::block_on(scope.pop()) {
             return Err(self.failure(format!("computing a background failed: {error}")));
         }
-        let pixel_count = format.pixel_count();
-        let every_pixel_valid = (0..pixel_count)
-            .step_by(32)
-            .all(|first| validity[first / 32] == u32::MAX >> (32 - (pixel_count - first).min(32)));
+        let every_pixel_valid = validity == all_set_bitmap(format.pixel_count());
         Ok(Scene {
             format,
             words,

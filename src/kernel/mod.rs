@@ -273,7 +273,9 @@ pub trait ChangeKernel: Send {
     /// valid observations (validity bit set and, with `nodata`, not every raw band equal to it), that is
     /// the smallest m such that at least (n + 1) / 2 of the n valid observations are at most m. A pixel
     /// with no valid observation has samples 0 and validity bit 0; the bitmap is `None` when every pixel
-    /// has one. Scenes must have the kernel's format; 1 to [`MAX_STACK_SCENES`] of them.
+    /// has one. Scenes must share the kernel's width, band count and sample size and have as many rows as
+    /// one another (a stripe of each scene gives that stripe of the background); 1 to
+    /// [`MAX_STACK_SCENES`] of them.
     fn background(&mut self, stack: &[(&Scene, Radiometry)], nodata: Option<u32>) -> Result<Scene>;
     /// The cost of every integer shift of the scene in slot `b` against the one in slot `a` within
     /// ±`radius` px ([`ShiftCosts`]), validity as in [`ChangeKernel::compare`].
@@ -383,13 +385,14 @@ fn check_radiometry(format: SceneFormat, radiometry: &Radiometry) -> Result<()> 
     Ok(())
 }
 
-/// Refuses a background stack the kernels cannot reduce: empty, too deep, of another format, or with a
-/// nodata value or correction out of range.
+/// The format of a background stack's scenes; refuses a stack the kernels cannot reduce: empty, too deep,
+/// of scenes of different formats or of another width, band count or sample size than the kernel's, or with
+/// a nodata value or correction out of range.
 fn check_stack(
-    format: SceneFormat,
+    kernel_format: SceneFormat,
     stack: &[(&Scene, Radiometry)],
     nodata: Option<u32>,
-) -> Result<()> {
+) -> Result<SceneFormat> {
     if stack.is_empty() {
         return Err(Error::Setting("background of an empty stack".into()));
     }
@@ -399,12 +402,14 @@ fn check_stack(
             stack.len()
         )));
     }
+    let format = stack[0].0.format;
+    check_scene(kernel_format.with_height(format.height), stack[0].0)?;
     check_nodata(format, nodata)?;
     for (scene, radiometry) in stack {
         check_scene(format, scene)?;
         check_radiometry(format, radiometry)?;
     }
-    Ok(())
+    Ok(format)
 }
 
 /// The error for a comparison asked of slots that do not both hold a scene.

@@ -212,6 +212,14 @@ pub fn bitmap_bit(word: u32, pixel: u32) -> bool {
     (word >> (pixel & 31)) & 1 == 1
 }
 
+/// The bitmap of `pixels` pixels with every bit set (the last word's unused bits clear).
+pub fn all_set_bitmap(pixels: usize) -> Vec<u32> {
+    (0..pixels)
+        .step_by(32)
+        .map(|first| u32::MAX >> (32 - (pixels - first).min(32)))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -264,7 +264,7 @@ pub fn compare(
     }
     let format = before.format;
     let nodata = options.nodata;
-    let clouds =
+    let mut clouds =
         [(&before, &after), (&after, &before)].map(|(scene, other)| match options.clouds {
             CloudMasking::Auto => cloud::detect(scene, other, nodata),
             CloudMasking::None => CloudCover::clear(scene, nodata),

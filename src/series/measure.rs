@@ -3,35 +3,39 @@
 //! (occupancy and profiles), against the previous scene (`pairs.csv`) and against the previous scene on
 //! which each region was observed (change scores). The kernel is seen only through [`ChangeKernel`].
 //!
-//! The scenes are decoded once, in parallel, or read from the work store ([`Store`]), and held while the
-//! run lasts: the median needs every one. With a store, each finished step (the backgrounds and
+//! The scenes are decoded once, in parallel, and held while the run lasts; or, in a run with a work store
+//! ([`Store`]), left there and read back one at a time, and a stripe of rows of each at a time for the
+//! medians, so that memory holds a few scenes however many the archive has ([`Shelf`]). With a store, each
+//! finished step (the backgrounds and
 //! radiometry, the calibration, each measured date) is checkpointed there and taken from there when the
 //! run is started again. A scene that cannot be used ([`SceneFailure`]) is left out as if it were not in the archive: the
 //! backgrounds, radiometry, thresholds and pairs are those of the other scenes (so the pair around it
 //! compares its neighbours), and its date stays in the series with every region unobserved.
 
+use super::shelf::Shelf;
 use super::threshold::Thresholds;
 use super::{CellMeasurement, RegionInfo, longest_stretch};
 use crate::acquisition::Acquisition;
-use crate::archive::{Archive, LoadedScenes, SceneFailure};
+use crate::archive::{Archive, SceneFailure};
 use crate::error::{Error, Result};
 use crate::kernel::params::Radiometry;
 use crate::kernel::{
     self, ChangeKernel, ChangeSettings, DeviceChoice, Outputs, PairStats, RegionStats, Slot,
 };
-use crate::prepare::{Preparation, Prepared, prepare_against};
+use crate::prepare::{Preparation, Prepared, prepare};
 use crate::progress::Progress;
 use crate::radiometry;
 use crate::rasterize::LabelRaster;
 use crate::regions::RegionSet;
 use crate::scene::{Scene, SceneFormat};
 use crate::store::{Reader, Store, Writer};
-use rayon::prelude::*;
 use std::collections::BTreeMap;
 
 const BACKGROUND_SLOT: Slot = 0;
 const SCENE_SLOT: Slot = 1;
 const EARLIER_SLOT: Slot = 2;
+/// The store's name for the backgrounds of each date's window.
+const WINDOWS: &str = "window";
 
 /// How to measure.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -75,6 +79,28 @@ pub struct Measurements {
     pub prepared: Vec<Option<Prepared>>,
 }
 
+/// The backgrounds a run compares its dates against.
+struct Backgrounds<'a> {
+    /// Of the whole archive.
+    archive: Scene,
+    /// Of each date, when a window is set; empty otherwise.
+    windows: Shelf<'a>,
+}
+
+impl Backgrounds<'_> {
+    /// Which background the date is compared against: `None` for the archive's, else its window's.
+    fn of_date(&self, date: usize) -> Option<usize> {
+        (!self.windows.is_empty()).then_some(date)
+    }
+
+    fn scene(&self, which: Option<usize>) -> Result<Scene> {
+        match which {
+            Some(date) => self.windows.get(date),
+            None => Ok(self.archive.clone()),
+        }
+    }
+}
+
 /// What one pass over the run's scenes measured, in the order of the run's scenes.
 struct Measured {
     cells: Vec<Vec<CellMeasurement>>,
@@ -86,8 +112,8 @@ struct Measured {
 /// An archive decoded and set up for a run: its scenes, its regions rasterized, its kernel open.
 pub struct SeriesRun<'a> {
     archive: &'a Archive,
-    /// The scenes that could be used; `entries[i]` is the archive entry of `scenes[i]`.
-    scenes: Vec<Scene>,
+    /// The scenes that could be used; `entries[i]` is the archive entry of scene `i`.
+    scenes: Shelf<'a>,
     entries: Vec<usize>,
     failures: Vec<SceneFailure>,
     regions: Vec<RegionInfo>,
@@ -95,8 +121,8 @@ pub struct SeriesRun<'a> {
     labels: LabelRaster,
     kernel: Box<dyn ChangeKernel>,
     options: MeasureOptions,
-    /// Which of the run's backgrounds the background slot holds.
-    loaded_background: Option<usize>,
+    /// Which of the run's backgrounds the background slot holds ([`Backgrounds::of_date`]).
+    loaded_background: Option<Option<usize>>,
     /// Which date the earlier slot holds.
     loaded_earlier: Option<usize>,
     /// What preparing each scene found, once they are prepared (`MeasureOptions::preparation`).
@@ -114,11 +140,20 @@ impl<'a> SeriesRun<'a> {
         device: DeviceChoice,
         options: MeasureOptions,
     ) -> Result<Self> {
-        Self::with_scenes(archive, archive.load()?, regions, device, options, None)
+        let loaded = archive.load()?;
+        let (entries, scenes) = loaded.scenes.into_iter().unzip();
+        Self::with_scenes(
+            archive,
+            (entries, Shelf::held(scenes), loaded.failures),
+            regions,
+            device,
+            options,
+            None,
+        )
     }
 
-    /// Takes every scene of the archive from `store`, which must hold them all ([`Store::decode_missing`]),
-    /// and checkpoints each finished step there.
+    /// Reads every scene of the archive from `store` when needed, which must hold them all
+    /// ([`Store::decode_missing`]), and checkpoints each finished step there.
     pub fn from_store(
         archive: &'a Archive,
         store: &'a Store,
@@ -127,26 +162,37 @@ impl<'a> SeriesRun<'a> {
         options: MeasureOptions,
     ) -> Result<Self> {
         let loaded = store.load(archive)?;
-        Self::with_scenes(archive, loaded, regions, device, options, Some(store))
+        let (entries, scenes) = loaded.scenes.into_iter().unzip();
+        Self::with_scenes(
+            archive,
+            (
+                entries,
+                Shelf::stored(store, "prepared", scenes),
+                loaded.failures,
+            ),
+            regions,
+            device,
+            options,
+            Some(store),
+        )
     }
 
     fn with_scenes(
         archive: &'a Archive,
-        loaded: LoadedScenes,
+        (entries, scenes, failures): (Vec<usize>, Shelf<'a>, Vec<SceneFailure>),
         regions: &RegionSet,
         device: DeviceChoice,
         options: MeasureOptions,
         store: Option<&'a Store>,
     ) -> Result<Self> {
-        let (entries, scenes): (Vec<usize>, Vec<Scene>) = loaded.scenes.into_iter().unzip();
-        let format = scenes[0].format;
+        let format = scenes.format();
         let labels = LabelRaster::rasterize(regions, format.width, format.height)?;
         let kernel = kernel::open(device, format, &labels)?;
         Ok(SeriesRun {
             archive,
             scenes,
             entries,
-            failures: loaded.failures,
+            failures,
             regions: region_infos(regions, &labels),
             labels,
             kernel,
@@ -189,7 +235,7 @@ impl<'a> SeriesRun<'a> {
     }
 
     pub fn format(&self) -> SceneFormat {
-        self.scenes[0].format
+        self.scenes.format()
     }
 
     pub fn regions(&self) -> &[RegionInfo] {
@@ -283,7 +329,7 @@ impl<'a> SeriesRun<'a> {
         if options.preparation.is_active() && self.prepared.is_none() {
             self.prepare(progress)?;
         }
-        let (background, backgrounds, radiometry) = self.backgrounds()?;
+        let (backgrounds, radiometry) = self.backgrounds()?;
         progress.say(&describe_radiometry(&radiometry, self.format()));
         let calibration = self.calibration(&backgrounds, &radiometry)?;
         let observed = |stats: &RegionStats, region: &RegionInfo| {
@@ -346,7 +392,7 @@ impl<'a> SeriesRun<'a> {
         Ok(Measured {
             cells,
             thresholds,
-            background,
+            background: backgrounds.archive,
             radiometry,
         })
     }
@@ -354,7 +400,7 @@ impl<'a> SeriesRun<'a> {
     /// Every date against its background, for the thresholds and the observed cells.
     fn calibration(
         &mut self,
-        backgrounds: &[Scene],
+        backgrounds: &Backgrounds,
         radiometry: &[Radiometry],
     ) -> Result<Vec<Vec<RegionStats>>> {
         const NAME: &str = "calibration";
@@ -394,7 +440,7 @@ impl<'a> SeriesRun<'a> {
         date: usize,
         calibrated: &[RegionStats],
         last_observed: &[Option<usize>],
-        (backgrounds, radiometry): (&[Scene], &[Radiometry]),
+        (backgrounds, radiometry): (&Backgrounds, &[Radiometry]),
         thresholds: &Thresholds,
     ) -> Result<(Vec<CellMeasurement>, Option<PairStats>)> {
         let options = self.options;
@@ -474,65 +520,58 @@ impl<'a> SeriesRun<'a> {
         Ok((row, pair_stats))
     }
 
-    /// The background of the whole archive, the background of each date (one for the whole archive
-    /// unless a window is set) and each scene's radiometric correction: a first median of the raw scenes,
-    /// each scene fitted to it, the median of the corrected scenes, and each scene fitted again to that.
-    fn backgrounds(&mut self) -> Result<(Scene, Vec<Scene>, Vec<Radiometry>)> {
+    /// The background of the whole archive, the background of each date when a window is set, and each
+    /// scene's radiometric correction.
+    fn backgrounds(&mut self) -> Result<(Backgrounds<'a>, Vec<Radiometry>)> {
         const NAME: &str = "backgrounds";
         let count = self.scenes.len();
         let stored = self.checkpoint(NAME, |r| {
             let radiometry = (0..r.u64()?)
                 .map(|_| r.radiometry())
                 .collect::<Option<Vec<_>>>()?;
-            let background = r.scene()?;
-            let backgrounds = (0..r.u64()?)
-                .map(|_| r.scene())
-                .collect::<Option<Vec<_>>>()?;
-            Some((background, backgrounds, radiometry))
+            Some((r.scene()?, radiometry))
         });
-        if let Some(stored) = stored.filter(|(_, _, radiometry)| radiometry.len() == count) {
-            return Ok(stored);
+        let (archive, radiometry) = match stored.filter(|(_, r)| r.len() == count) {
+            Some(stored) => stored,
+            None => {
+                let (archive, radiometry) = self.archive_background()?;
+                self.put_checkpoint(NAME, |w| {
+                    w.u64(radiometry.len() as u64);
+                    for r in &radiometry {
+                        w.radiometry(r);
+                    }
+                    w.scene(&archive);
+                })?;
+                (archive, radiometry)
+            }
+        };
+        let mut windows = self.scenes.empty_like(WINDOWS);
+        if let Some(window) = self.options.window.filter(|&w| w < count) {
+            for date in 0..count {
+                let start = date.saturating_sub(window / 2).min(count - window);
+                windows.push(|| self.median(start..start + window, &radiometry))?;
+            }
         }
-        let (background, backgrounds, radiometry) = self.compute_backgrounds()?;
-        self.put_checkpoint(NAME, |w| {
-            w.u64(radiometry.len() as u64);
-            for r in &radiometry {
-                w.radiometry(r);
-            }
-            w.scene(&background);
-            w.u64(backgrounds.len() as u64);
-            for scene in &backgrounds {
-                w.scene(scene);
-            }
-        })?;
-        Ok((background, backgrounds, radiometry))
+        Ok((Backgrounds { archive, windows }, radiometry))
     }
 
-    fn compute_backgrounds(&mut self) -> Result<(Scene, Vec<Scene>, Vec<Radiometry>)> {
+    /// The background of the whole archive and each scene's radiometric correction: a first median of the
+    /// raw scenes, each scene fitted to it, the median of the corrected scenes, and each scene fitted again
+    /// to that.
+    fn archive_background(&mut self) -> Result<(Scene, Vec<Radiometry>)> {
         let nodata = self.options.nodata;
         let count = self.scenes.len();
         let mut radiometry = vec![Radiometry::IDENTITY; count];
-        let mut background = self.median(0..count, &radiometry)?;
+        let mut archive = self.median(0..count, &radiometry)?;
         if self.options.normalize {
             for _ in 0..2 {
                 radiometry = self
                     .scenes
-                    .par_iter()
-                    .map(|scene| radiometry::fit(scene, &background, nodata))
-                    .collect();
-                background = self.median(0..count, &radiometry)?;
+                    .map_each(|scene| radiometry::fit(scene, &archive, nodata))?;
+                archive = self.median(0..count, &radiometry)?;
             }
         }
-        let backgrounds = match self.options.window {
-            Some(window) if window < count => (0..count)
-                .map(|date| {
-                    let start = date.saturating_sub(window / 2).min(count - window);
-                    self.median(start..start + window, &radiometry)
-                })
-                .collect::<Result<Vec<_>>>()?,
-            _ => vec![background.clone()],
-        };
-        Ok((background, backgrounds, radiometry))
+        Ok((archive, radiometry))
     }
 
     fn median(
@@ -540,17 +579,16 @@ impl<'a> SeriesRun<'a> {
         dates: std::ops::Range<usize>,
         radiometry: &[Radiometry],
     ) -> Result<Scene> {
-        let stack: Vec<(&Scene, Radiometry)> = dates
-            .map(|date| (&self.scenes[date], radiometry[date]))
-            .collect();
-        self.kernel.background(&stack, self.options.nodata)
+        let stack: Vec<(usize, Radiometry)> = dates.map(|date| (date, radiometry[date])).collect();
+        self.scenes
+            .background(self.kernel.as_mut(), &stack, self.options.nodata)
     }
 
     /// Masks clouds and aligns the scenes against the median of the raw scenes, saying what it found.
     fn prepare(&mut self, progress: &Progress) -> Result<()> {
         let raw = vec![Radiometry::IDENTITY; self.scenes.len()];
         let reference = self.median(0..self.scenes.len(), &raw)?;
-        let prepared = prepare_against(
+        let prepared = prepare(
             self.kernel.as_mut(),
             (BACKGROUND_SLOT, SCENE_SLOT),
             &reference,
@@ -577,14 +615,14 @@ impl<'a> SeriesRun<'a> {
     fn load_date(
         &mut self,
         date: usize,
-        backgrounds: &[Scene],
+        backgrounds: &Backgrounds,
         radiometry: &[Radiometry],
     ) -> Result<()> {
-        let background = date.min(backgrounds.len() - 1);
+        let background = backgrounds.of_date(date);
         if self.loaded_background != Some(background) {
             self.kernel.load_scene(
                 BACKGROUND_SLOT,
-                backgrounds[background].clone(),
+                backgrounds.scene(background)?,
                 Radiometry::IDENTITY,
             )?;
             self.loaded_background = Some(background);
@@ -594,7 +632,7 @@ impl<'a> SeriesRun<'a> {
 
     fn load(&mut self, slot: Slot, date: usize, radiometry: Radiometry) -> Result<()> {
         self.kernel
-            .load_scene(slot, self.scenes[date].clone(), radiometry)
+            .load_scene(slot, self.scenes.get(date)?, radiometry)
     }
 }
 

@@ -173,16 +173,15 @@ impl ChangeKernel for CpuKernel {
     }
 
     fn load_scene(&mut self, slot: Slot, scene: Scene, radiometry: Radiometry) -> Result<()> {
-        let started = Instant::now();
         check_slot(slot)?;
         check_scene(self.format, &scene)?;
         check_radiometry(self.format, &radiometry)?;
         self.slots[slot] = Some((scene, radiometry));
-        self.times.upload += started.elapsed();
         Ok(())
     }
 
-    /// The CPU reads its results where it computed them: no readback.
+    /// The CPU compares scenes where they were decoded and reads its results where it computed them: no
+    /// upload, no readback.
     fn stage_times(&self) -> StageTimes {
         self.times
     }
@@ -297,9 +296,8 @@ impl ChangeKernel for CpuKernel {
     }
 
     fn background(&mut self, stack: &[(&Scene, Radiometry)], nodata: Option<u32>) -> Result<Scene> {
-        check_stack(self.format, stack, nodata)?;
-        let params = background_params(self.format, nodata)?;
-        let format = self.format;
+        let format = check_stack(self.format, stack, nodata)?;
+        let params = background_params(format, nodata)?;
         let (width, bands) = (format.width as usize, format.bands as usize);
         let mut samples = vec![0u16; format.pixel_count() * bands];
         let mut valid = vec![false; format.pixel_count()];

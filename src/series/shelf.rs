@@ -1,0 +1,307 @@
+//! Where a run keeps its scenes between passes over them: held in memory, or in the work store on disk and
+//! read back a scene, or a stripe of rows of each, at a time, so that a run's memory holds a few scenes
+//! whatever the archive's length.
+
+use crate::error::Result;
+use crate::kernel::{ChangeKernel, Radiometry};
+use crate::scene::{STRIPE_ROW_ALIGNMENT, Scene, SceneFormat};
+use crate::store::{Reader, Store, StoredScene, Writer};
+use rayon::prelude::*;
+use std::borrow::Cow;
+
+/// The most bytes of stored scenes a background reads at once: the stripe of rows of every scene of its
+/// stack (at least [`STRIPE_ROW_ALIGNMENT`] rows, however deep the stack).
+const STACK_STRIPE_BYTES: usize = 256 << 20;
+
+/// Scenes of one kind (the archive's, the backgrounds of each date), in order.
+pub struct Shelf<'a> {
+    items: Vec<Item>,
+    /// With a store, each scene put on the shelf is written there as the checkpoint `{name}-{index}`.
+    store: Option<(&'a Store, &'static str)>,
+    /// The most bytes of stored scenes a background reads at once ([`STACK_STRIPE_BYTES`]).
+    stripe_bytes: usize,
+}
+
+/// How what a change said of a scene is written to the store and read back.
+pub type Note<T> = (fn(&T, &mut Writer), fn(&mut Reader) -> Option<T>);
+
+enum Item {
+    Held(Scene),
+    Stored(StoredScene),
+}
+
+impl Item {
+    fn format(&self) -> SceneFormat {
+        match self {
+            Item::Held(scene) => scene.format,
+            Item::Stored(stored) => stored.format,
+        }
+    }
+
+    fn scene(&self) -> Result<Cow<'_, Scene>> {
+        Ok(match self {
+            Item::Held(scene) => Cow::Borrowed(scene),
+            Item::Stored(stored) => Cow::Owned(stored.read()?),
+        })
+    }
+}
+
+impl<'a> Shelf<'a> {
+    /// Scenes held in memory.
+    pub fn held(scenes: Vec<Scene>) -> Shelf<'a> {
+        Shelf {
+            items: scenes.into_iter().map(Item::Held).collect(),
+            store: None,
+            stripe_bytes: STACK_STRIPE_BYTES,
+        }
+    }
+
+    /// Scenes of `store`; those put on the shelf later are written there under `name`.
+    pub fn stored(store: &'a Store, name: &'static str, scenes: Vec<StoredScene>) -> Shelf<'a> {
+        Shelf {
+            items: scenes.into_iter().map(Item::Stored).collect(),
+            store: Some((store, name)),
+            stripe_bytes: STACK_STRIPE_BYTES,
+        }
+    }
+
+    /// An empty shelf of the same kind as this one (held, or stored under `name`).
+    pub fn empty_like(&self, name: &'static str) -> Shelf<'a> {
+        Shelf {
+            items: Vec::new(),
+            store: self.store.map(|(store, _)| (store, name)),
+            stripe_bytes: self.stripe_bytes,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// The format of the shelf's first scene (they all share it).
+    pub fn format(&self) -> SceneFormat {
+        self.items[0].format()
+    }
+
+    /// A copy of the scene `index`.
+    pub fn get(&self, index: usize) -> Result<Scene> {
+        Ok(self.items[index].scene()?.into_owned())
+    }
+
+    /// Adds the scene `make` makes at the end of the shelf; with a store, the one an earlier attempt of the
+    /// run added there, if any, without making it again.
+    pub fn push(&mut self, make: impl FnOnce() -> Result<Scene>) -> Result<()> {
+        let index = self.items.len();
+        let earlier = self
+            .store
+            .and_then(|(store, name)| store.scene_checkpoint(&entry_name(name, index)));
+        let item = match earlier {
+            Some(scene) => Item::Stored(scene),
+            None => self.shelve(index, make()?)?,
+        };
+        self.items.push(item);
+        Ok(())
+    }
+
+    /// `apply` of each scene, in parallel.
+    pub fn map_each<T: Send>(&self, apply: impl Fn(&Scene) -> T + Sync) -> Result<Vec<T>> {
+        self.items
+            .par_iter()
+            .map(|item| Ok(apply(&*item.scene()?)))
+            .collect()
+    }
+
+    /// Changes every scene by `change`, in parallel, returning what it said of each. With a store, each
+    /// changed scene is kept there with what was said of it (written by `note`), so that a later attempt of
+    /// the run takes the scenes an earlier one changed from there rather than changing them again.
+    pub fn update_each<T: Send>(
+        &mut self,
+        change: impl Fn(&mut Scene) -> Result<T> + Sync,
+        note: &Note<T>,
+    ) -> Result<Vec<T>> {
+        let shelf = &*self;
+        let updated: Vec<(Item, T)> = (0..self.items.len())
+            .into_par_iter()
+            .map(|index| shelf.changed(index, &change, note))
+            .collect::<Result<_>>()?;
+        let (items, said) = updated.into_iter().unzip();
+        self.items = items;
+        Ok(said)
+    }
+
+    /// Changes the scene `index` by `change`, returning what it said, as [`Shelf::update_each`] does.
+    pub fn update<T>(
+        &mut self,
+        index: usize,
+        change: impl FnOnce(&mut Scene) -> Result<T>,
+        note: &Note<T>,
+    ) -> Result<T> {
+        let (item, said) = self.changed(index, change, note)?;
+        self.items[index] = item;
+        Ok(said)
+    }
+
+    /// The scene `index` changed by `change` as the shelf keeps it, and what `change` said: taken from the
+    /// store when an earlier attempt left both there.
+    fn changed<T>(
+        &self,
+        index: usize,
+        change: impl FnOnce(&mut Scene) -> Result<T>,
+        (write, read): &Note<T>,
+    ) -> Result<(Item, T)> {
+        let Some((store, name)) = self.store else {
+            let mut scene = self.items[index].scene()?.into_owned();
+            let said = change(&mut scene)?;
+            return Ok((Item::Held(scene), said));
+        };
+        let entry = entry_name(name, index);
+        let note_name = format!("{entry}.note");
+        let earlier = store.scene_checkpoint(&entry).and_then(|scene| {
+            let said = store.checkpoint(&note_name, read)?;
+            (scene.format == self.format()).then_some((Item::Stored(scene), said))
+        });
+        if let Some(earlier) = earlier {
+            return Ok(earlier);
+        }
+        let mut scene = self.items[index].scene()?.into_owned();
+        let said = change(&mut scene)?;
+        let stored = store.put_scene_checkpoint(&entry, &scene)?;
+        store.put_checkpoint(&note_name, |w| write(&said, w))?;
+        Ok((Item::Stored(stored), said))
+    }
+
+    /// The kernel's background ([`ChangeKernel::background`]) of the scenes `stack` names, each with its
+    /// correction: in one pass over held scenes, in stripes of rows read from the store otherwise.
+    pub fn background(
+        &self,
+        kernel: &mut dyn ChangeKernel,
+        stack: &[(usize, Radiometry)],
+        nodata: Option<u32>,
+    ) -> Result<Scene> {
+        let format = self.format();
+        let stored = stack
+            .iter()
+            .any(|&(index, _)| matches!(self.items[index], Item::Stored(_)));
+        let rows = if stored {
+            stripe_rows(format, stack.len(), self.stripe_bytes)
+        } else {
+            format.height
+        };
+        let mut stripes = Vec::new();
+        for first in (0..format.height).step_by(rows as usize) {
+            let rows = first..(first + rows).min(format.height);
+            let scenes: Vec<Cow<Scene>> = stack
+                .par_iter()
+                .map(|&(index, _)| match &self.items[index] {
+                    Item::Held(scene) if rows.len() == format.height as usize => {
+                        Ok(Cow::Borrowed(scene))
+                    }
+                    Item::Held(scene) => Ok(Cow::Owned(scene.rows(rows.clone()))),
+                    Item::Stored(stored) => Ok(Cow::Owned(stored.read_rows(rows.clone())?)),
+                })
+                .collect::<Result<_>>()?;
+            let corrected: Vec<(&Scene, Radiometry)> = scenes
+                .iter()
+                .zip(stack)
+                .map(|(scene, &(_, radiometry))| (&**scene, radiometry))
+                .collect();
+            stripes.push(kernel.background(&corrected, nodata)?);
+        }
+        Ok(if stripes.len() == 1 {
+            stripes.remove(0)
+        } else {
+            Scene::from_stripes(stripes)
+        })
+    }
+
+    /// `scene` as the shelf keeps its item `index`.
+    fn shelve(&self, index: usize, scene: Scene) -> Result<Item> {
+        Ok(match self.store {
+            Some((store, name)) => {
+                Item::Stored(store.put_scene_checkpoint(&entry_name(name, index), &scene)?)
+            }
+            None => Item::Held(scene),
+        })
+    }
+}
+
+fn entry_name(name: &str, index: usize) -> String {
+    format!("{name}-{index:06}")
+}
+
+/// Rows of a stripe of a stored stack of `scenes` scenes: as many as `stripe_bytes` allows, in whole
+/// multiples of [`STRIPE_ROW_ALIGNMENT`].
+fn stripe_rows(format: SceneFormat, scenes: usize, stripe_bytes: usize) -> u32 {
+    let row_bytes =
+        format.width as usize * format.bands as usize * format.bits_per_sample as usize / 8;
+    let rows = stripe_bytes / (row_bytes * scenes).max(1);
+    let aligned = rows as u32 / STRIPE_ROW_ALIGNMENT * STRIPE_ROW_ALIGNMENT;
+    aligned.max(STRIPE_ROW_ALIGNMENT)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernel::cpu::CpuKernel;
+    use crate::kernel::params::all_set_bitmap;
+    use crate::rasterize::LabelRaster;
+    use crate::regions::RegionSet;
+
+    /// Scenes of 16-bit samples, 3 bands, an odd width, some pixels invalid.
+    fn scenes(count: usize, width: u32, height: u32) -> Vec<Scene> {
+        (0..count)
+            .map(|seed| {
+                let samples: Vec<u16> = (0..width * height * 3)
+                    .map(|i| ((i as usize * 7919 + seed * 104_729) % 65_521) as u16)
+                    .collect();
+                let mut scene = Scene::from_u16(width, height, 3, &samples);
+                let mut validity = all_set_bitmap((width * height) as usize);
+                let word = seed % validity.len();
+                validity[word] &= !(0b1011 << (seed % 28));
+                scene.validity = Some(validity);
+                scene
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_background_of_stored_scenes_in_stripes_equals_one_pass_over_held_scenes() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path());
+        let (width, height) = (33, 101);
+        let scenes = scenes(5, width, height);
+        let format = scenes[0].format;
+        let regions = RegionSet {
+            source: "regions.geojson".into(),
+            regions: Vec::new(),
+            map_crs: None,
+        };
+        let labels = LabelRaster::rasterize(&regions, width, height).unwrap();
+        let mut kernel = CpuKernel::new(format, labels);
+        let stack: Vec<(usize, Radiometry)> = (0..scenes.len())
+            .map(|index| {
+                let mut radiometry = Radiometry::IDENTITY;
+                radiometry.gain[0] = 4096 + 40 * index as u32;
+                (index, radiometry)
+            })
+            .collect();
+        let held = Shelf::held(scenes.clone());
+        let one_pass = held.background(&mut kernel, &stack, Some(7)).unwrap();
+        let mut stored = Shelf::stored(&store, "test", Vec::new());
+        for scene in scenes {
+            stored.push(|| Ok(scene)).unwrap();
+        }
+        // Stripes of 32 rows: four stripes, the last of 5 rows.
+        stored.stripe_bytes = 32 * width as usize * 3 * 2 * stack.len();
+        assert_eq!(stripe_rows(format, stack.len(), stored.stripe_bytes), 32);
+        let striped = stored.background(&mut kernel, &stack, Some(7)).unwrap();
+        assert_eq!(striped, one_pass);
+        for index in 0..stored.len() {
+            assert_eq!(stored.get(index).unwrap(), held.get(index).unwrap());
+        }
+    }
+}
