@@ -8,7 +8,7 @@ use crate::error::Result;
 use crate::kernel::{ChangeKernel, Radiometry, Slot};
 use crate::radiometry;
 use crate::scene::Scene;
-use crate::series::shelf::{Note, Shelf};
+use crate::series::shelf::{Kept, Note, Shelf};
 use crate::store::{Reader, Writer};
 
 /// What to do to each scene.
@@ -83,6 +83,7 @@ pub fn prepare(
                     shift: None,
                 })
             },
+            Kept::Validity,
             &NOTE,
         );
     }
@@ -105,7 +106,7 @@ pub fn prepare(
                 }
                 Ok(Prepared { clouds, shift })
             };
-            scenes.update(index, align, &NOTE)
+            scenes.update(index, align, Kept::Scene, &NOTE)
         })
         .collect()
 }

@@ -312,6 +312,43 @@ impl Store {
         })
     }
 
+    /// Records the validity bitmap of `scene` as the checkpoint `name`, to be read back as the returned
+    /// [`StoredScene`]: `scene` has the samples of `base`, which are not written again.
+    pub fn put_validity_checkpoint(
+        &self,
+        name: &str,
+        base: &StoredScene,
+        scene: &Scene,
+    ) -> Result<StoredScene> {
+        self.put_checkpoint(name, |w| w.bitmap(scene.validity.as_deref()))?;
+        self.validity_checkpoint(name, base).ok_or_else(|| {
+            Error::input(
+                self.work.join(CHECKPOINTS_DIR).join(name),
+                "the work store's entry just written cannot be read back",
+            )
+        })
+    }
+
+    /// The scene of the samples of `base` and the validity recorded as the checkpoint `name`, `None` when
+    /// absent or unreadable.
+    pub fn validity_checkpoint(&self, name: &str, base: &StoredScene) -> Option<StoredScene> {
+        let path = self.work.join(CHECKPOINTS_DIR).join(name);
+        let file = File::open(&path).ok()?;
+        let magic = read_at(&file, 0, CHECKPOINT_MAGIC.len())?;
+        Reader::new(&magic, CHECKPOINT_MAGIC)?;
+        let entry_length = file.metadata().ok()?.len();
+        let validity = locate_bitmap(&file, magic.len() as u64, base.format)?.map(|at| Extent {
+            path,
+            at,
+            entry_length,
+        });
+        Some(StoredScene {
+            format: base.format,
+            samples: base.samples.clone(),
+            validity,
+        })
+    }
+
     /// The scene recorded as the checkpoint `name`, `None` when absent or unreadable.
     pub fn scene_checkpoint(&self, name: &str) -> Option<StoredScene> {
         let path = self.work.join(CHECKPOINTS_DIR).join(name);
@@ -399,16 +436,46 @@ fn remove_dir(dir: &Path) -> Result<()> {
     }
 }
 
-/// A scene held in a store entry: its format and where its samples and validity bitmap lie in the file, read
-/// whole or a stripe of rows at a time when needed rather than held.
+/// A scene held in the store: its format and where its samples and validity bitmap lie in the store's
+/// entries, read whole or a stripe of rows at a time when needed rather than held.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StoredScene {
-    path: PathBuf,
     pub format: SceneFormat,
-    words_at: u64,
-    validity_at: Option<u64>,
-    /// The entry's length: another length means the entry was replaced since.
-    length: u64,
+    samples: Extent,
+    validity: Option<Extent>,
+}
+
+/// Where a run of words lies in a store entry, with the entry's length when it was found: another length
+/// means the entry was replaced since.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Extent {
+    path: PathBuf,
+    at: u64,
+    entry_length: u64,
+}
+
+impl Extent {
+    /// The words `range` of the run.
+    fn read(&self, range: Range<usize>) -> Result<Vec<u32>> {
+        let unreadable = |error: std::io::Error| {
+            Error::input(
+                &self.path,
+                format!("cannot read the work store's entry: {error}"),
+            )
+        };
+        let mut file = File::open(&self.path).map_err(unreadable)?;
+        if file.metadata().map_err(unreadable)?.len() != self.entry_length {
+            return Err(Error::input(
+                &self.path,
+                "the work store's entry was replaced while the run read it (is another run writing to the same output folder?)",
+            ));
+        }
+        let mut words = vec![0u32; range.len()];
+        file.seek(SeekFrom::Start(self.at + 4 * range.start as u64))
+            .and_then(|_| file.read_exact(bytemuck::cast_slice_mut(&mut words)))
+            .map_err(unreadable)?;
+        Ok(words)
+    }
 }
 
 impl StoredScene {
@@ -428,28 +495,21 @@ impl StoredScene {
         if words_length != 4 * format.word_count() as u64 {
             return None;
         }
-        let words_end = words_at + words_length;
-        let has_validity = read_at(file, words_end, 1)? == [1];
-        let validity_at = has_validity.then_some(words_end + 1 + 8);
-        let end = match validity_at {
-            Some(validity_at) => {
-                let length = Reader::headless(&read_at(file, words_end + 1, 8)?).u64()?;
-                if length != 4 * format.bitmap_word_count() as u64 {
-                    return None;
-                }
-                validity_at + length
-            }
-            None => words_end + 1,
+        let validity_at = words_at + words_length;
+        let validity = locate_bitmap(file, validity_at, format)?;
+        let samples = Extent {
+            path: path.clone(),
+            at: words_at,
+            entry_length: file.metadata().ok()?.len(),
         };
-        if end != file.metadata().ok()?.len() {
-            return None;
-        }
+        let validity = validity.map(|at| Extent {
+            at,
+            ..samples.clone()
+        });
         Some(StoredScene {
-            path,
             format,
-            words_at,
-            validity_at,
-            length: end,
+            samples,
+            validity,
         })
     }
 
@@ -462,34 +522,30 @@ impl StoredScene {
     pub fn read_rows(&self, rows: Range<u32>) -> Result<Scene> {
         let format = self.format.with_height(rows.len() as u32);
         let (samples, bitmap) = self.format.stripe_words(rows);
-        let mut file = File::open(&self.path).map_err(|e| self.unreadable(e))?;
-        let length = file.metadata().map_err(|e| self.unreadable(e))?.len();
-        if length != self.length {
-            return Err(Error::input(
-                &self.path,
-                "the work store's entry was replaced while the run read it (is another run writing to the same output folder?)",
-            ));
-        }
-        let mut words = |at: u64, range: Range<usize>| -> Result<Vec<u32>> {
-            let mut words = vec![0u32; range.len()];
-            file.seek(SeekFrom::Start(at + 4 * range.start as u64))
-                .and_then(|_| file.read_exact(bytemuck::cast_slice_mut(&mut words)))
-                .map_err(|e| self.unreadable(e))?;
-            Ok(words)
-        };
         Ok(Scene {
             format,
-            words: words(self.words_at, samples)?,
-            validity: self.validity_at.map(|at| words(at, bitmap)).transpose()?,
+            words: self.samples.read(samples)?,
+            validity: self
+                .validity
+                .as_ref()
+                .map(|validity| validity.read(bitmap))
+                .transpose()?,
         })
     }
+}
 
-    fn unreadable(&self, error: std::io::Error) -> Error {
-        Error::input(
-            &self.path,
-            format!("cannot read the work store's entry: {error}"),
-        )
+/// Where the optional bitmap [`Writer::scene`] or [`Writer::bitmap`] wrote at `at` in `file` begins (`None`
+/// when there is none), checking that it is of the size `format` needs and ends the file; `None` (outer)
+/// when the file is not so.
+fn locate_bitmap(file: &File, at: u64, format: SceneFormat) -> Option<Option<u64>> {
+    let file_length = file.metadata().ok()?.len();
+    if read_at(file, at, 1)? == [0] {
+        return (at + 1 == file_length).then_some(None);
     }
+    let length = Reader::headless(&read_at(file, at + 1, 8)?).u64()?;
+    let bitmap_at = at + 1 + 8;
+    (length == 4 * format.bitmap_word_count() as u64 && bitmap_at + length == file_length)
+        .then_some(Some(bitmap_at))
 }
 
 /// `length` bytes of `file` from `at`; `None` when the file is shorter.
@@ -539,9 +595,14 @@ impl Writer {
             self.u32(value);
         }
         self.words(&scene.words);
-        self.bool(scene.validity.is_some());
-        if let Some(validity) = &scene.validity {
-            self.words(validity);
+        self.bitmap(scene.validity.as_deref());
+    }
+
+    /// An optional bitmap.
+    pub fn bitmap(&mut self, bitmap: Option<&[u32]>) {
+        self.bool(bitmap.is_some());
+        if let Some(bitmap) = bitmap {
+            self.words(bitmap);
         }
     }
 
@@ -802,7 +863,7 @@ mod tests {
             scene.clone(),
             Scene {
                 validity: None,
-                ..scene
+                ..scene.clone()
             },
         ] {
             let stored = store
@@ -819,6 +880,27 @@ mod tests {
                 .collect();
             assert_eq!(Scene::from_stripes(stripes), scene);
         }
+        // A change of validity alone is kept without the samples, which stay those of the base entry.
+        let base = store.put_scene_checkpoint("base", &scene).unwrap();
+        let mut masked = Scene {
+            validity: None,
+            ..scene.clone()
+        };
+        let unmasked = store
+            .put_validity_checkpoint("masked", &base, &masked)
+            .unwrap();
+        assert_eq!(unmasked.read().unwrap(), masked);
+        masked.validity = Some(all_set_bitmap((width * height) as usize));
+        masked.validity.as_mut().unwrap()[5] = 0;
+        store
+            .put_validity_checkpoint("masked", &base, &masked)
+            .unwrap();
+        let reopened = store.validity_checkpoint("masked", &base).unwrap();
+        assert_eq!(reopened.read_rows(32..64).unwrap(), masked.rows(32..64));
+        assert!(
+            unmasked.read().is_ok(),
+            "the handle without a bitmap reads only the base entry"
+        );
         let path = store
             .work_dir()
             .join(CHECKPOINTS_DIR)

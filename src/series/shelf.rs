@@ -25,6 +25,15 @@ pub struct Shelf<'a> {
 /// How what a change said of a scene is written to the store and read back.
 pub type Note<T> = (fn(&T, &mut Writer), fn(&mut Reader) -> Option<T>);
 
+/// What a change may alter of a scene, and so what the store keeps of the changed scene.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kept {
+    /// Samples and validity.
+    Scene,
+    /// Only the validity: the samples stay those of the scene before the change.
+    Validity,
+}
+
 enum Item {
     Held(Scene),
     Stored(StoredScene),
@@ -117,16 +126,18 @@ impl<'a> Shelf<'a> {
 
     /// Changes every scene by `change`, in parallel, returning what it said of each. With a store, each
     /// changed scene is kept there with what was said of it (written by `note`), so that a later attempt of
-    /// the run takes the scenes an earlier one changed from there rather than changing them again.
+    /// the run takes the scenes an earlier one changed from there rather than changing them again. `kept`
+    /// says what of a changed scene the store writes: only its validity when the change keeps the samples.
     pub fn update_each<T: Send>(
         &mut self,
         change: impl Fn(&mut Scene) -> Result<T> + Sync,
+        kept: Kept,
         note: &Note<T>,
     ) -> Result<Vec<T>> {
         let shelf = &*self;
         let updated: Vec<(Item, T)> = (0..self.items.len())
             .into_par_iter()
-            .map(|index| shelf.changed(index, &change, note))
+            .map(|index| shelf.changed(index, &change, kept, note))
             .collect::<Result<_>>()?;
         let (items, said) = updated.into_iter().unzip();
         self.items = items;
@@ -138,9 +149,10 @@ impl<'a> Shelf<'a> {
         &mut self,
         index: usize,
         change: impl FnOnce(&mut Scene) -> Result<T>,
+        kept: Kept,
         note: &Note<T>,
     ) -> Result<T> {
-        let (item, said) = self.changed(index, change, note)?;
+        let (item, said) = self.changed(index, change, kept, note)?;
         self.items[index] = item;
         Ok(said)
     }
@@ -151,6 +163,7 @@ impl<'a> Shelf<'a> {
         &self,
         index: usize,
         change: impl FnOnce(&mut Scene) -> Result<T>,
+        kept: Kept,
         (write, read): &Note<T>,
     ) -> Result<(Item, T)> {
         let Some((store, name)) = self.store else {
@@ -160,7 +173,15 @@ impl<'a> Shelf<'a> {
         };
         let entry = entry_name(name, index);
         let note_name = format!("{entry}.note");
-        let earlier = store.scene_checkpoint(&entry).and_then(|scene| {
+        let base = match (&self.items[index], kept) {
+            (Item::Stored(base), Kept::Validity) => Some(base),
+            _ => None,
+        };
+        let earlier = match base {
+            Some(base) => store.validity_checkpoint(&entry, base),
+            None => store.scene_checkpoint(&entry),
+        };
+        let earlier = earlier.and_then(|scene| {
             let said = store.checkpoint(&note_name, read)?;
             (scene.format == self.format()).then_some((Item::Stored(scene), said))
         });
@@ -169,7 +190,10 @@ impl<'a> Shelf<'a> {
         }
         let mut scene = self.items[index].scene()?.into_owned();
         let said = change(&mut scene)?;
-        let stored = store.put_scene_checkpoint(&entry, &scene)?;
+        let stored = match base {
+            Some(base) => store.put_validity_checkpoint(&entry, base, &scene)?,
+            None => store.put_scene_checkpoint(&entry, &scene)?,
+        };
         store.put_checkpoint(&note_name, |w| write(&said, w))?;
         Ok((Item::Stored(stored), said))
     }
