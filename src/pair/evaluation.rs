@@ -237,16 +237,14 @@ fn read_label(pair: &LabelledPair, scene: &Scene) -> Result<Vec<bool>> {
     let image = image::open(path)
         .map_err(|e| Error::input(path, format!("cannot read the labels: {e}")))?
         .into_rgb8();
-    let grids = (
-        geotiff::georeference_of(path)?,
-        scene::georeference_of(&pair.before)?,
-    );
-    if let (Some(labels), Some(scenes)) = grids {
-        if !labels.same_grid(&scenes) {
-            return Err(Error::input(
-                path,
-                format!("labels lie on {labels} but the scenes on {scenes}"),
-            ));
+    if let Some(labels) = geotiff::georeference_of(path)? {
+        if let Some(scenes) = scene::georeference_of(&pair.before)? {
+            if !labels.same_grid(&scenes) {
+                return Err(Error::input(
+                    path,
+                    format!("labels lie on {labels} but the scenes on {scenes}"),
+                ));
+            }
         }
     }
     let format = scene.format;
@@ -354,6 +352,41 @@ mod tests {
         }
         assert_eq!((c.precision(), c.recall()), (2.0 / 3.0, 2.0 / 3.0));
         assert!((c.f1() - 2.0 / 3.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn one_two_labels_are_read_on_the_scenes_grid() {
+        use crate::geotiff::{Crs, encode_8bit, georeference};
+        use tiff::encoder::colortype::Gray8;
+        let dir = tempfile::tempdir().unwrap();
+        let crs = Crs {
+            epsg: 4326,
+            geographic: true,
+            metres_per_unit: None,
+        };
+        let grid = |x0: f64| georeference(crs, [x0, 1e-4, 0.0, 19.1, 0.0, -1e-4]);
+        let write = |name: &str, samples: &[u8], x0: f64| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, encode_8bit::<Gray8>(3, 1, samples, Some(&grid(x0))).unwrap())
+                .unwrap();
+            path
+        };
+        let pair = |label: PathBuf| LabelledPair {
+            before: write("before.tif", &[9, 9, 9], 72.9),
+            after: write("after.tif", &[9, 9, 9], 72.9),
+            label,
+            coding: LabelCoding::OneTwo,
+            pair_bands: DecodeOptions::default(),
+        };
+        let scene = Scene::from_u8(3, 1, 1, &[9, 9, 9]);
+        let labels = pair(write("cm.tif", &[1, 2, 1], 72.9));
+        assert_eq!(read_label(&labels, &scene).unwrap(), [false, true, false]);
+        let unknown = pair(write("zero.tif", &[1, 0, 2], 72.9));
+        let error = read_label(&unknown, &scene).unwrap_err().to_string();
+        assert!(error.contains("zero.tif: label 0 at (1, 0)"), "{error}");
+        let elsewhere = pair(write("moved.tif", &[1, 2, 1], 73.0));
+        let error = read_label(&elsewhere, &scene).unwrap_err().to_string();
+        assert!(error.contains("moved.tif: labels lie on EPSG:4326, origin (73"), "{error}");
     }
 
     #[test]
