@@ -143,8 +143,8 @@ fn write_stack(dir: &Path, date: usize) {
 /// An archive of every date as a folder scene named by the date, with REGIONS.
 fn stack_archive() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    for date in 0..DATES.len() {
-        write_stack(&dir.path().join(DATES[date]), date);
+    for (index, date) in DATES.iter().enumerate() {
+        write_stack(&dir.path().join(date), index);
     }
     std::fs::write(dir.path().join("regions.geojson"), REGIONS).unwrap();
     dir

@@ -367,8 +367,11 @@ mod tests {
         let grid = |x0: f64| georeference(crs, [x0, 1e-4, 0.0, 19.1, 0.0, -1e-4]);
         let write = |name: &str, samples: &[u8], x0: f64| {
             let path = dir.path().join(name);
-            std::fs::write(&path, encode_8bit::<Gray8>(3, 1, samples, Some(&grid(x0))).unwrap())
-                .unwrap();
+            std::fs::write(
+                &path,
+                encode_8bit::<Gray8>(3, 1, samples, Some(&grid(x0))).unwrap(),
+            )
+            .unwrap();
             path
         };
         let pair = |label: PathBuf| LabelledPair {
@@ -386,7 +389,10 @@ mod tests {
         assert!(error.contains("zero.tif: label 0 at (1, 0)"), "{error}");
         let elsewhere = pair(write("moved.tif", &[1, 2, 1], 73.0));
         let error = read_label(&elsewhere, &scene).unwrap_err().to_string();
-        assert!(error.contains("moved.tif: labels lie on EPSG:4326, origin (73"), "{error}");
+        assert!(
+            error.contains("moved.tif: labels lie on EPSG:4326, origin (73"),
+            "{error}"
+        );
     }
 
     #[test]
