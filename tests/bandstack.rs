@@ -118,13 +118,18 @@ fn band_path(dir: &Path, date: usize, band: usize) -> PathBuf {
 
 /// Writes band `band` of `date` into `dir`.
 fn write_stack_band(dir: &Path, date: usize, band: usize) {
+    write_band_file(&band_path(dir, date, band), date, band);
+}
+
+/// Writes band `band` of `date` as the file `path`.
+fn write_band_file(path: &Path, date: usize, band: usize) {
     let (width, height) = band_size(band);
     let samples: Vec<u16> = (0..height)
         .flat_map(|y| (0..width).map(move |x| band_sample(date, band, x, y)))
         .collect();
     let nodata = (band == NODATA_BAND).then_some("0");
     write_band::<Gray16>(
-        &band_path(dir, date, band),
+        path,
         (width, height),
         &samples,
         Some(&utm(BANDS[band].1)),
@@ -447,19 +452,21 @@ fn pair_masks_of_folder_scenes_are_the_same_on_both_backends() {
 fn a_changed_band_file_is_decoded_again_on_resume() {
     let archive = stack_archive();
     let out = tempfile::tempdir().unwrap();
-    let args = |out: &Path| {
-        let mut args = vec!["run".to_owned(), archive.path().display().to_string()];
-        args.extend(SETTINGS.map(str::to_owned));
-        args.extend(["--device", "cpu", "--quiet", "--out"].map(str::to_owned));
-        args.push(out.display().to_string());
-        args
+    // `portwatch run` into `out`, aborted by the test hook after `abort_after` store entries when given.
+    let run_into = |out: &Path, abort_after: Option<&str>| {
+        let mut command = std::process::Command::new(common::portwatch_bin());
+        command
+            .arg("run")
+            .arg(archive.path())
+            .args(SETTINGS)
+            .args(["--device", "cpu", "--quiet", "--out"])
+            .arg(out);
+        if let Some(entries) = abort_after {
+            command.env("PORTWATCH_TEST_ABORT_AFTER", entries);
+        }
+        command.output().unwrap()
     };
-    // Stopped by the test hook right after the first scene entry is written.
-    let stopped = std::process::Command::new(common::portwatch_bin())
-        .args(args(out.path()))
-        .env("PORTWATCH_TEST_ABORT_AFTER", "1")
-        .output()
-        .unwrap();
+    let stopped = run_into(out.path(), Some("1"));
     assert_eq!(stopped.status.code(), None, "{}", stderr(&stopped));
     let stored: Vec<String> = std::fs::read_dir(out.path().join("work/scenes"))
         .unwrap()
@@ -469,42 +476,27 @@ fn a_changed_band_file_is_decoded_again_on_resume() {
         .iter()
         .position(|date| stored.contains(&format!("{date}.scene")))
         .unwrap_or_else(|| panic!("no scene stored: {stored:?}"));
-    // The stored scene's B02 now shows a ship on every date: the resumed run must see it.
+    // The stored scene's B02, rewritten in place (its folder's own time stays), now shows a ship, or
+    // none, as another date's: the resumed run must see it.
+    let other_date = if date >= 3 { 0 } else { 3 };
     let dir = archive.path().join(DATES[date]);
-    let ship_date = if date >= 3 { 0 } else { 3 };
-    write_stack_band(&dir, ship_date, 1);
-    std::fs::rename(band_path(&dir, ship_date, 1), band_path(&dir, date, 1)).unwrap();
-    let resumed = portwatch(
-        &args(out.path())
-            .iter()
-            .map(String::as_str)
-            .collect::<Vec<_>>(),
-        archive.path(),
+    let folder_time = std::fs::metadata(&dir).unwrap().modified().unwrap();
+    write_band_file(&band_path(&dir, date, 1), other_date, 1);
+    assert_eq!(
+        std::fs::metadata(&dir).unwrap().modified().unwrap(),
+        folder_time
     );
+    let resumed = run_into(out.path(), None);
     assert!(resumed.status.success(), "{}", stderr(&resumed));
     let fresh = tempfile::tempdir().unwrap();
-    let output = portwatch(
-        &args(fresh.path())
-            .iter()
-            .map(String::as_str)
-            .collect::<Vec<_>>(),
-        archive.path(),
-    );
+    let output = run_into(fresh.path(), None);
     assert!(output.status.success(), "{}", stderr(&output));
     assert_same_outputs(fresh.path(), out.path());
 }
 
-/// The data folder of real imagery: PORTWATCH_DATA, by default ../shared/data beside the checkout.
-fn data_dir() -> PathBuf {
-    std::env::var_os("PORTWATCH_DATA").map_or_else(
-        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data"),
-        PathBuf::from,
-    )
-}
-
 #[test]
 fn the_oscd_mumbai_band_folders_decode_onto_the_10_m_grid() {
-    let dir = data_dir().join("oscd-13band/mumbai/imgs_1");
+    let dir = common::data_folder().join("oscd-13band/mumbai/imgs_1");
     if !dir.is_dir() {
         eprintln!(
             "SKIPPED the_oscd_mumbai_band_folders_decode_onto_the_10_m_grid: {} is absent (set \

@@ -6,15 +6,7 @@
 
 mod common;
 
-use common::portwatch_bin;
-use std::path::PathBuf;
-
-fn data_folder() -> PathBuf {
-    std::env::var_os("PORTWATCH_DATA").map_or_else(
-        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data"),
-        PathBuf::from,
-    )
-}
+use common::{data_folder, portwatch_bin};
 
 #[test]
 fn pair_beats_the_classical_baseline_on_real_imagery() {
