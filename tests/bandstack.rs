@@ -6,7 +6,9 @@
 
 mod common;
 
-use common::run::{REGIONS, assert_error, assert_left_out, assert_same_outputs, portwatch, stderr};
+use common::run::{
+    REGIONS, assert_error, assert_left_out, assert_same_outputs, portwatch, run_on, stderr,
+};
 use portwatch::geotiff::{self, Crs, GeoReference};
 use portwatch::scene::{BandSelection, DecodeOptions, SceneFile};
 use std::path::{Path, PathBuf};
@@ -349,24 +351,10 @@ fn bad_band_stacks_are_refused_naming_the_file() {
     assert!(!mask.exists());
 }
 
-/// `portwatch run ARCHIVE SETTINGS EXTRA --device DEVICE --out OUT`; `None` (after saying so) when the
-/// GPU is asked for and there is none, and none is required.
+/// `portwatch run ARCHIVE SETTINGS EXTRA --device DEVICE --out OUT`, as [`common::run::run_on`].
 fn run(archive: &Path, device: &str, extra: &[&str]) -> Option<tempfile::TempDir> {
-    let out = tempfile::tempdir().unwrap();
-    let mut args = vec!["run", archive.to_str().unwrap()];
-    args.extend(SETTINGS);
-    args.extend(extra);
-    args.extend(["--device", device, "--out", out.path().to_str().unwrap()]);
-    let output = portwatch(&args, out.path());
-    let message = stderr(&output);
-    if device == "gpu" && message.contains("GPU: no adapter") && !common::gpu_required() {
-        eprintln!(
-            "SKIPPED GPU run: no GPU adapter; set PORTWATCH_REQUIRE_GPU=1 to make this a failure"
-        );
-        return None;
-    }
-    assert!(output.status.success(), "portwatch {args:?}: {message}");
-    Some(out)
+    let flags: Vec<&str> = SETTINGS.iter().chain(extra).copied().collect();
+    run_on(device, archive, &flags).map(|(out, _)| out)
 }
 
 #[test]
