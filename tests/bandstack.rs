@@ -394,6 +394,12 @@ fn pair_masks_of_folder_scenes_are_the_same_on_both_backends() {
     let (before, after) = (root.path().join("before"), root.path().join("after"));
     write_stack(&before, NODATA_DATE);
     write_stack(&after, 4);
+    // A user mask beside BEFORE's folder hides its 4 leftmost columns.
+    image::GrayImage::from_fn(WIDTH, HEIGHT, |x, _| {
+        image::Luma([if x < 4 { 0 } else { 255 }])
+    })
+    .save(root.path().join("before.mask.png"))
+    .unwrap();
     let pair = |device: &str, bands: &str| {
         let mask = root.path().join(format!("mask-{device}-{bands}.png"));
         let mut args = vec![
@@ -422,9 +428,13 @@ fn pair_masks_of_folder_scenes_are_the_same_on_both_backends() {
             (json["width"].as_u64(), json["height"].as_u64()),
             (Some(36), Some(24))
         );
-        // The ship and the stack changed, and the nodata pixels are left out.
+        // The ship and the stack changed; the masked columns and BEFORE's 2x2 nodata pixels are left out.
         let changed = json["regions"][0]["changed_px"].as_u64().unwrap();
         assert!(changed >= 16 * 4, "{json}");
+        assert_eq!(
+            json["regions"][0]["valid_px"],
+            WIDTH * HEIGHT - 4 * HEIGHT - 4
+        );
         let (gpu, gpu_mask) = pair("gpu", bands);
         if !gpu.status.success() && stderr(&gpu).contains("GPU") && !common::gpu_required() {
             eprintln!("SKIPPED pair on the GPU: no GPU adapter");
