@@ -375,6 +375,32 @@ fn an_archive_of_folder_scenes_runs_with_the_same_bytes_on_both_backends() {
     if let Some(gpu) = run(archive.path(), "gpu", &["--masks"]) {
         assert_same_outputs(cpu.path(), gpu.path());
     }
+    // The same regions in the map coordinates of the 10 m grid measure the same.
+    let mut regions: serde_json::Value = serde_json::from_str(REGIONS).unwrap();
+    for feature in regions["features"].as_array_mut().unwrap() {
+        for ring in feature["geometry"]["coordinates"].as_array_mut().unwrap() {
+            for point in ring.as_array_mut().unwrap() {
+                let [column, row] = [0, 1].map(|i| point[i].as_f64().unwrap());
+                *point = serde_json::json!([500_000.0 + 10.0 * column, 4_680_000.0 - 10.0 * row]);
+            }
+        }
+    }
+    regions["crs"] = "EPSG:32652".into();
+    let map_regions = archive.path().join("map.geojson");
+    std::fs::write(&map_regions, regions.to_string()).unwrap();
+    let mapped = run(
+        archive.path(),
+        "cpu",
+        &["--masks", "--regions", map_regions.to_str().unwrap()],
+    )
+    .unwrap();
+    for table in ["pairs.csv", "series.csv", "events.csv"] {
+        assert_eq!(
+            std::fs::read(mapped.path().join(table)).unwrap(),
+            std::fs::read(cpu.path().join(table)).unwrap(),
+            "{table}"
+        );
+    }
     let picked = run(archive.path(), "cpu", &["--bands", "2,4,6"]).unwrap();
     let record = std::fs::read_to_string(picked.path().join("run.json")).unwrap();
     let record: serde_json::Value = serde_json::from_str(&record).unwrap();
