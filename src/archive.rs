@@ -3,8 +3,8 @@
 
 use crate::acquisition::Acquisition;
 use crate::error::{Error, Result};
-use crate::geotiff::{self, GeoReference};
-use crate::scene::{DecodeOptions, Scene, SceneFile, SceneFormat};
+use crate::geotiff::GeoReference;
+use crate::scene::{self, DecodeOptions, Scene, SceneFile, SceneFormat};
 use rayon::prelude::*;
 use std::collections::HashMap;
 use std::fmt;
@@ -85,7 +85,8 @@ pub struct Archive {
 
 impl Archive {
     /// Lists the scenes of `dir`: every PNG, JPEG or TIFF except `*.mask.png`, each of which must carry an
-    /// acquisition date in its name; masks are matched to scenes by stem. Other files are ignored.
+    /// acquisition date in its name, and every folder whose name carries one (a band stack); masks are
+    /// matched to scenes by stem (a folder's whole name). Other files and folders are ignored.
     pub fn scan(dir: &Path) -> Result<Archive> {
         let listing = std::fs::read_dir(dir)
             .map_err(|e| Error::input(dir, format!("cannot list archive: {e}")))?;
@@ -96,16 +97,23 @@ impl Archive {
                 .map_err(|e| Error::input(dir, format!("cannot list archive: {e}")))?
                 .path();
             // A link to nowhere (a file of a git-annex archive not fetched) is a scene that will fail
-            // to load; directories, pipes and devices are not scenes.
+            // to load; pipes and devices are not scenes.
             let dangling = path.is_symlink() && !path.exists();
-            if !path.is_file() && !dangling {
-                continue;
-            }
             let name = path
                 .file_name()
                 .unwrap_or_default()
                 .to_string_lossy()
                 .into_owned();
+            // A folder named by an acquisition date is a band stack; other folders are not scenes.
+            if path.is_dir() {
+                if let Some(acquired) = Acquisition::from_stem(&name) {
+                    scenes.push((name, acquired, path));
+                }
+                continue;
+            }
+            if !path.is_file() && !dangling {
+                continue;
+            }
             if let Some(stem) = name.strip_suffix(MASK_SUFFIX) {
                 masks.insert(stem.to_owned(), path);
                 continue;
@@ -134,7 +142,8 @@ impl Archive {
         if scenes.is_empty() {
             return Err(Error::input(
                 dir,
-                "archive holds no scenes (PNG, JPEG or TIFF files named by acquisition date)",
+                "archive holds no scenes (PNG, JPEG or TIFF files, or folders of band files, named by \
+                 acquisition date)",
             ));
         }
         scenes.sort_by(|a, b| (a.1.instant(), &a.2).cmp(&(b.1.instant(), &b.2)));
@@ -181,7 +190,7 @@ impl Archive {
         let read = self
             .entries
             .iter()
-            .map(|entry| geotiff::georeference_of(&entry.image).unwrap_or(None));
+            .map(|entry| scene::georeference_of(&entry.image).unwrap_or(None));
         most_common(read, same_place).and_then(|(georeference, _)| georeference)
     }
 
@@ -213,7 +222,7 @@ impl Archive {
                 let scene = scene.as_ref().ok()?;
                 Some(Layout {
                     format: format_of(scene),
-                    georeference: geotiff::georeference_of(&entry.image).unwrap_or(None),
+                    georeference: scene::georeference_of(&entry.image).unwrap_or(None),
                 })
             })
             .collect();

@@ -36,6 +36,17 @@ pub enum RawSamples {
     F32(Vec<f32>),
 }
 
+impl RawSamples {
+    /// The sample type in words, for messages.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            RawSamples::U8(_) => "8-bit unsigned",
+            RawSamples::U16(_) => "16-bit unsigned",
+            RawSamples::F32(_) => "32-bit float",
+        }
+    }
+}
+
 /// A decoded raster before band selection and packing.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RawRaster {
@@ -161,9 +172,62 @@ pub fn is_tiff(bytes: &[u8]) -> bool {
     )
 }
 
+/// What a TIFF's first image is, read from its tags before any pixel is decoded.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RasterHeader {
+    pub width: u32,
+    pub height: u32,
+    pub bands: u32,
+    /// GDAL's nodata value (tag 42113).
+    pub nodata: Option<f64>,
+    pub georeference: Option<GeoReference>,
+}
+
 /// Decodes the first image of a TIFF file, with its nodata value and georeferencing; `path` only names
 /// it in errors.
 pub fn read(reader: impl Read + Seek, path: &Path) -> Result<RawRaster> {
+    let (mut decoder, header) = open(reader, path)?;
+    let fail = |e: tiff::TiffError| Error::input(path, format!("cannot decode image: {e}"));
+    let samples = match decoder.read_image().map_err(fail)? {
+        DecodingResult::U8(samples) => RawSamples::U8(samples),
+        DecodingResult::U16(samples) => RawSamples::U16(samples),
+        DecodingResult::F32(samples) => RawSamples::F32(samples),
+        _ => {
+            let bits = decoder
+                .find_tag_unsigned_vec::<u16>(Tag::BitsPerSample)
+                .map_err(fail)?
+                .and_then(|bits| bits.first().copied())
+                .unwrap_or(1);
+            return Err(Error::input(
+                path,
+                format!(
+                    "unsupported sample type ({bits}-bit, {:?}): 8- and 16-bit unsigned and 32-bit float \
+                     samples are read",
+                    decoder.colortype().map_err(fail)?
+                ),
+            ));
+        }
+    };
+    Ok(RawRaster {
+        width: header.width,
+        height: header.height,
+        bands: header.bands,
+        samples,
+        nodata: header.nodata,
+        georeference: header.georeference,
+    })
+}
+
+/// The header of the TIFF file at `path`, as [`read`] reads it, without decoding its pixels.
+pub fn read_header(path: &Path) -> Result<RasterHeader> {
+    let file =
+        std::fs::File::open(path).map_err(|e| Error::input(path, format!("cannot open: {e}")))?;
+    Ok(open(std::io::BufReader::new(file), path)?.1)
+}
+
+/// A decoder on a TIFF's first image and what its tags say; an error for an image that is empty, too
+/// large or band-sequential.
+fn open<R: Read + Seek>(reader: R, path: &Path) -> Result<(Decoder<R>, RasterHeader)> {
     let fail = |e: tiff::TiffError| Error::input(path, format!("cannot decode image: {e}"));
     let mut limits = Limits::default();
     limits.decoding_buffer_size = MAX_DECODED_BYTES as usize;
@@ -213,29 +277,14 @@ pub fn read(reader: impl Read + Seek, path: &Path) -> Result<RawRaster> {
     };
     let georeference = read_georeference(&mut decoder)
         .map_err(|message| Error::input(path, format!("GeoTIFF georeferencing: {message}")))?;
-    let samples = match decoder.read_image().map_err(fail)? {
-        DecodingResult::U8(samples) => RawSamples::U8(samples),
-        DecodingResult::U16(samples) => RawSamples::U16(samples),
-        DecodingResult::F32(samples) => RawSamples::F32(samples),
-        _ => {
-            return Err(Error::input(
-                path,
-                format!(
-                    "unsupported sample type ({bits}-bit, {:?}): 8- and 16-bit unsigned and 32-bit float \
-                     samples are read",
-                    decoder.colortype().map_err(fail)?
-                ),
-            ));
-        }
-    };
-    Ok(RawRaster {
+    let header = RasterHeader {
         width,
         height,
         bands,
-        samples,
         nodata,
         georeference,
-    })
+    };
+    Ok((decoder, header))
 }
 
 /// The georeferencing of the image file at `path`, read from its tags alone; `None` for a file that is

@@ -1,7 +1,8 @@
 //! portwatch: change detection over archives of satellite images of ports, on the GPU through wgpu or on
 //! the CPU through rayon, with identical results.
 //!
-//! Input: [`archive`] (dated scenes, decoded by [`scene`]) and [`regions`] (rasterized by [`rasterize`]).
+//! Input: [`archive`] (dated scenes, decoded by [`scene`]; folders of single-band files by [`band_stack`])
+//! and [`regions`] (rasterized by [`rasterize`]).
 //! The kernel contract and its two backends: [`kernel`]. The series driver: [`series`]. Outputs: [`output`],
 //! and [`progress`] on stderr. Synthetic archives with ground truth: [`synth`]; scoring a run against the
 //! truth of its archive: [`eval`]. What a run used: [`run_record`]; what it has finished, for resuming
@@ -11,6 +12,7 @@
 
 pub mod acquisition;
 pub mod archive;
+pub mod band_stack;
 pub mod bench;
 pub mod cloud;
 pub mod coregister;

@@ -341,6 +341,9 @@ struct PairArgs {
     before: PathBuf,
     /// The later scene
     after: PathBuf,
+    /// Bands to compare, in this order, numbered from 1 (e.g. 4,3,2) [default: every band]
+    #[arg(long, value_name = "LIST")]
+    bands: Option<BandSelection>,
     /// GeoJSON regions in pixel coordinates [default: the whole image as one region]
     #[arg(long)]
     regions: Option<PathBuf>,
@@ -1409,8 +1412,11 @@ fn eval(args: &EvalArgs) -> Result<ExitCode> {
 
 fn compare_pair(args: &PairArgs) -> Result<()> {
     let regions = args.regions.as_deref().map(RegionSet::read).transpose()?;
-    let before = pair::load_scene(&args.before)?;
-    let after = pair::load_scene(&args.after)?;
+    let decode = DecodeOptions {
+        bands: args.bands.clone(),
+    };
+    let before = pair::load_scene(&args.before, &decode)?;
+    let after = pair::load_scene(&args.after, &decode)?;
     let names = [args.before.as_path(), args.after.as_path()];
     let options = args.settings.options();
     let result = pair::compare(before, after, names, regions.as_ref(), &options)?;

@@ -1,6 +1,7 @@
 //! Decoded scenes in the one layout both kernel backends read: band-interleaved samples packed into 32-bit
 //! words, plus an optional validity bitmap.
 
+use crate::band_stack;
 use crate::error::{Error, Result};
 use crate::geotiff::{self, FLOAT_SCALE, GeoReference, RawRaster, RawSamples};
 use crate::kernel::params::{MAX_BANDS, all_set_bitmap, bitmap_bit};
@@ -346,7 +347,12 @@ impl SceneFile {
     /// 16 bands once picked by `options`, strips or tiles, uncompressed, deflate or LZW) of at most
     /// [`MAX_DECODED_BYTES`]. Float samples become 16-bit ([`FLOAT_SCALE`]); NaN, infinite samples and
     /// samples equal to the GeoTIFF's nodata value make their pixel invalid.
+    ///
+    /// A folder is a band stack, decoded by [`band_stack::read`].
     pub fn read(path: &Path, options: &DecodeOptions) -> Result<SceneFile> {
+        if path.is_dir() {
+            return band_stack::read(path, options);
+        }
         let file = std::fs::File::open(path)
             .map_err(|e| Error::input(path, format!("cannot open: {e}")))?;
         Self::from_reader(BufReader::new(file), path, options)
@@ -376,6 +382,16 @@ impl SceneFile {
             scene: scene_from_raw(raw, options, path)?,
             georeference,
         })
+    }
+}
+
+/// The georeferencing of the scene at `path` (a file, or a folder of band files), read from its tags
+/// alone; `None` for a scene without georeferencing tags.
+pub fn georeference_of(path: &Path) -> Result<Option<GeoReference>> {
+    if path.is_dir() {
+        band_stack::georeference(path)
+    } else {
+        geotiff::georeference_of(path)
     }
 }
 
@@ -413,38 +429,48 @@ fn raw_from_image(image: DynamicImage, path: &Path) -> Result<RawRaster> {
     })
 }
 
-/// Picks the bands, marks the invalid pixels and packs the samples.
-fn scene_from_raw(raw: RawRaster, options: &DecodeOptions, path: &Path) -> Result<Scene> {
-    let picks: Vec<usize> = match &options.bands {
-        None if raw.bands > MAX_BANDS => {
-            return Err(Error::input(
-                path,
-                format!(
-                    "scene has {} bands, more than the {MAX_BANDS} the kernel takes: pick some with --bands \
-                     (numbered from 1, e.g. --bands 4,3,2)",
-                    raw.bands
-                ),
-            ));
-        }
-        None => (0..raw.bands as usize).collect(),
+/// The bands (0-based) that `selection` picks from a scene of `band_count` bands; every band without
+/// one. An error naming `path` for a band the scene lacks, or more bands than the kernel takes.
+pub(crate) fn picked_bands(
+    selection: Option<&BandSelection>,
+    band_count: u32,
+    path: &Path,
+) -> Result<Vec<usize>> {
+    match selection {
+        None if band_count > MAX_BANDS => Err(Error::input(
+            path,
+            format!(
+                "scene has {band_count} bands, more than the {MAX_BANDS} the kernel takes: pick some with \
+                 --bands (numbered from 1, e.g. --bands 4,3,2)"
+            ),
+        )),
+        None => Ok((0..band_count as usize).collect()),
         Some(selection) => {
-            if let Some(&band) = selection.bands().iter().find(|&&band| band > raw.bands) {
-                let s = if raw.bands == 1 { "" } else { "s" };
+            if let Some(&band) = selection.bands().iter().find(|&&band| band > band_count) {
+                let s = if band_count == 1 { "" } else { "s" };
                 return Err(Error::input(
                     path,
                     format!(
-                        "--bands {selection} picks band {band}, but the scene has {} band{s}",
-                        raw.bands
+                        "--bands {selection} picks band {band}, but the scene has {band_count} band{s}"
                     ),
                 ));
             }
-            selection
+            Ok(selection
                 .bands()
                 .iter()
                 .map(|&band| band as usize - 1)
-                .collect()
+                .collect())
         }
-    };
+    }
+}
+
+/// Picks the bands, marks the invalid pixels and packs the samples.
+pub(crate) fn scene_from_raw(
+    raw: RawRaster,
+    options: &DecodeOptions,
+    path: &Path,
+) -> Result<Scene> {
+    let picks = picked_bands(options.bands.as_ref(), raw.bands, path)?;
     let (width, height, bands) = (raw.width, raw.height, picks.len() as u32);
     let nodata = raw.nodata;
     let is_nodata = |value: f64| nodata == Some(value);

@@ -12,6 +12,7 @@
 //! or absent. A finished run removes the store.
 
 use crate::archive::{Archive, ArchiveEntry, LoadedScenes, SceneFailure};
+use crate::band_stack;
 use crate::error::{Error, Result};
 use crate::kernel::params::HISTOGRAM_BINS;
 use crate::kernel::{ChangeMask, PairStats, Radiometry, RegionStats};
@@ -379,10 +380,15 @@ pub fn file_name(path: &Path) -> String {
         .into_owned()
 }
 
-/// What identifies the files a scene was decoded from: their names, sizes and modification times.
+/// What identifies the files a scene was decoded from: their names, sizes and modification times (every
+/// band file of a folder scene, or the folder itself when they cannot be listed).
 fn source_identity(entry: &ArchiveEntry) -> Vec<u8> {
     let mut writer = Writer(Vec::new());
-    for file in std::iter::once(&entry.image).chain(&entry.mask) {
+    let image_files = match entry.image.is_dir() {
+        true => band_stack::band_files(&entry.image).unwrap_or_else(|_| vec![entry.image.clone()]),
+        false => vec![entry.image.clone()],
+    };
+    for file in image_files.iter().chain(&entry.mask) {
         writer.string(&file_name(file));
         writer.string(&file_identity(file));
     }

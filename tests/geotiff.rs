@@ -5,7 +5,6 @@
 
 mod common;
 
-use common::run::{portwatch, stderr};
 use portwatch::geotiff::{self, Crs, GeoReference};
 use portwatch::scene::{BandSelection, DecodeOptions, Scene, SceneFile};
 use std::io::Cursor;
@@ -313,24 +312,10 @@ fn png_archive(bands: usize, picks: [usize; 3]) -> tempfile::TempDir {
 /// Fixed settings, so that runs of different archives compare exactly.
 const SETTINGS: [&str; 5] = ["--threshold", "600", "--smooth", "0", "--no-normalize"];
 
-/// `portwatch run ARCHIVE SETTINGS EXTRA --device DEVICE --out OUT`; `None` (after saying so) when the
-/// GPU is asked for and there is none, and none is required.
+/// `portwatch run ARCHIVE SETTINGS EXTRA --device DEVICE --out OUT`, as [`common::run::run_on`].
 fn run(archive: &Path, device: &str, extra: &[&str]) -> Option<(tempfile::TempDir, String)> {
-    let out = tempfile::tempdir().unwrap();
-    let mut args = vec!["run", archive.to_str().unwrap()];
-    args.extend(SETTINGS);
-    args.extend(extra);
-    args.extend(["--device", device, "--out", out.path().to_str().unwrap()]);
-    let output = portwatch(&args, out.path());
-    let message = stderr(&output);
-    if device == "gpu" && message.contains("GPU: no adapter") && !common::gpu_required() {
-        eprintln!(
-            "SKIPPED GPU run: no GPU adapter; set PORTWATCH_REQUIRE_GPU=1 to make this a failure"
-        );
-        return None;
-    }
-    assert!(output.status.success(), "portwatch {args:?}: {message}");
-    Some((out, message))
+    let flags: Vec<&str> = SETTINGS.iter().chain(extra).copied().collect();
+    common::run::run_on(device, archive, &flags)
 }
 
 fn read(dir: &Path, name: &str) -> String {

@@ -4,12 +4,16 @@
 //!
 //! Datasets, each found under the data folder when present: `levir-cd` and `dsifn-cd` (`A/NAME.png`
 //! before, `B/NAME.png` after, `label/NAME.png`), `oscd-rgb` (`CITY/img1.png`, `CITY/img2.png`,
-//! `CITY/cm.png`). A label pixel is change when its first channel is at least 128. Scores are pooled over
-//! every pixel of every pair of a dataset.
+//! `CITY/cm.png`), where a label pixel is change when its first channel is at least 128; `oscd-13band`
+//! (`CITY/imgs_1/` and `CITY/imgs_2/`, folders of the 13 Sentinel-2 band files, `CITY/cm/CITY-cm.tif`),
+//! where a label pixel is 1 for no change and 2 for change, scored twice: `pair` on all 13 bands, then
+//! on the four 10 m bands alone (`oscd-13band-10m`), the baseline on all 13 both times. Scores are pooled
+//! over every pixel of every pair of a dataset.
 
 use super::{PairOptions, compare, load_scene, otsu};
 use crate::error::{Error, Result};
-use crate::scene::Scene;
+use crate::geotiff;
+use crate::scene::{self, BandSelection, DecodeOptions, Scene};
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
 
@@ -18,6 +22,11 @@ pub fn data_folder() -> PathBuf {
     std::env::var_os("PORTWATCH_DATA")
         .map_or_else(|| PathBuf::from("../shared/data"), PathBuf::from)
 }
+
+/// The bands Sentinel-2 measures at 10 m, the grid of its band stacks and of OSCD's labels (B02, B03, B04,
+/// B08, numbered in band order B01 … B08, B8A, B09 … B12): the `oscd-13band-10m` row compares these alone,
+/// the bands on coarser grids being block-replicated there.
+const SENTINEL_2_10M_BANDS: [u32; 4] = [2, 3, 4, 8];
 
 /// Bins of the baseline's magnitude histogram, over 0 to the pair's largest magnitude.
 const BASELINE_BINS: usize = 256;
@@ -28,6 +37,18 @@ pub struct LabelledPair {
     pub before: PathBuf,
     pub after: PathBuf,
     pub label: PathBuf,
+    pub coding: LabelCoding,
+    /// The bands `pair` compares; the baseline compares every band.
+    pub pair_bands: DecodeOptions,
+}
+
+/// How a label image marks change.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LabelCoding {
+    /// Change where the first channel is at least 128 (0 / 255 masks).
+    Bright,
+    /// 1 = no change, 2 = change (OSCD's GeoTIFF labels); any other value is an error.
+    OneTwo,
 }
 
 /// Pixel counts of a mask against its labels.
@@ -102,6 +123,8 @@ pub fn datasets(data: &Path) -> Result<Vec<(String, Vec<LabelledPair>)>> {
                         after: dir.join("B").join(&file),
                         label: dir.join("label").join(&file),
                         before,
+                        coding: LabelCoding::Bright,
+                        pair_bands: DecodeOptions::default(),
                     }
                 })
                 .collect();
@@ -117,9 +140,42 @@ pub fn datasets(data: &Path) -> Result<Vec<(String, Vec<LabelledPair>)>> {
                 before: city.join("img1.png"),
                 after: city.join("img2.png"),
                 label: city.join("cm.png"),
+                coding: LabelCoding::Bright,
+                pair_bands: DecodeOptions::default(),
             })
             .collect();
         found.push(("oscd-rgb".to_string(), pairs));
+    }
+    let oscd_bands = data.join("oscd-13band");
+    if oscd_bands.is_dir() {
+        let cities: Vec<PathBuf> = sorted_files(&oscd_bands)?
+            .into_iter()
+            .filter(|city| city.is_dir())
+            .collect();
+        for (name, bands) in [
+            ("oscd-13band", None),
+            ("oscd-13band-10m", Some(SENTINEL_2_10M_BANDS)),
+        ] {
+            let pair_bands = DecodeOptions {
+                bands: bands.map(|bands| {
+                    BandSelection::new(bands.to_vec()).expect("four distinct bands from 1")
+                }),
+            };
+            let pairs = cities
+                .iter()
+                .map(|city| {
+                    let city_name = city.file_name().unwrap_or_default().to_string_lossy();
+                    LabelledPair {
+                        before: city.join("imgs_1"),
+                        after: city.join("imgs_2"),
+                        label: city.join("cm").join(format!("{city_name}-cm.tif")),
+                        coding: LabelCoding::OneTwo,
+                        pair_bands: pair_bands.clone(),
+                    }
+                })
+                .collect();
+            found.push((name.to_string(), pairs));
+        }
     }
     Ok(found)
 }
@@ -147,10 +203,18 @@ pub fn evaluate(data: &Path, options: &PairOptions) -> Result<Vec<DatasetScore>>
                 baseline: Confusion::default(),
             };
             for pair in &pairs {
-                let before = load_scene(&pair.before)?;
-                let after = load_scene(&pair.after)?;
-                let label = read_label(&pair.label, &before)?;
+                let every_band = DecodeOptions::default();
+                let before = load_scene(&pair.before, &every_band)?;
+                let after = load_scene(&pair.after, &every_band)?;
+                let label = read_label(pair, &before)?;
                 let baseline = baseline_mask(&before, &after);
+                let (before, after) = match pair.pair_bands == every_band {
+                    true => (before, after),
+                    false => (
+                        load_scene(&pair.before, &pair.pair_bands)?,
+                        load_scene(&pair.after, &pair.pair_bands)?,
+                    ),
+                };
                 let result = compare(before, after, [&pair.before, &pair.after], None, options)?;
                 for (pixel, &actual) in label.iter().enumerate() {
                     let (x, y) = (
@@ -166,11 +230,23 @@ pub fn evaluate(data: &Path, options: &PairOptions) -> Result<Vec<DatasetScore>>
         .collect()
 }
 
-/// The change labels of `path`, refused unless of `scene`'s size.
-fn read_label(path: &Path, scene: &Scene) -> Result<Vec<bool>> {
+/// The change labels of `pair`, refused unless of `scene`'s size and, when both are georeferenced, on
+/// its grid.
+fn read_label(pair: &LabelledPair, scene: &Scene) -> Result<Vec<bool>> {
+    let path = pair.label.as_path();
     let image = image::open(path)
         .map_err(|e| Error::input(path, format!("cannot read the labels: {e}")))?
         .into_rgb8();
+    if let Some(labels) = geotiff::georeference_of(path)? {
+        if let Some(scenes) = scene::georeference_of(&pair.before)? {
+            if !labels.same_grid(&scenes) {
+                return Err(Error::input(
+                    path,
+                    format!("labels lie on {labels} but the scenes on {scenes}"),
+                ));
+            }
+        }
+    }
     let format = scene.format;
     if (image.width(), image.height()) != (format.width, format.height) {
         return Err(Error::input(
@@ -184,14 +260,26 @@ fn read_label(path: &Path, scene: &Scene) -> Result<Vec<bool>> {
             ),
         ));
     }
-    Ok(image.pixels().map(|p| p.0[0] >= 128).collect())
+    match pair.coding {
+        LabelCoding::Bright => Ok(image.pixels().map(|p| p.0[0] >= 128).collect()),
+        LabelCoding::OneTwo => (image.enumerate_pixels())
+            .map(|(x, y, p)| match p.0[0] {
+                1 => Ok(false),
+                2 => Ok(true),
+                other => Err(Error::input(
+                    path,
+                    format!("label {other} at ({x}, {y}): expected 1 (no change) or 2 (change)"),
+                )),
+            })
+            .collect(),
+    }
 }
 
-/// The classical baseline: per pixel, the Euclidean norm of the difference of the raw samples of the
-/// first three bands (all of them with fewer), changed above Otsu's split of the magnitudes' histogram
-/// ([`BASELINE_BINS`] bins from 0 to the largest magnitude). Every pixel counts: no mask, no nodata.
+/// The classical baseline: per pixel, the Euclidean norm of the difference of the raw samples of every
+/// band, changed above Otsu's split of the magnitudes' histogram ([`BASELINE_BINS`] bins from 0 to the
+/// largest magnitude). Every pixel counts: no mask, no nodata.
 pub fn baseline_mask(before: &Scene, after: &Scene) -> Vec<bool> {
-    let bands = before.format.bands.min(3) as usize;
+    let bands = before.format.bands as usize;
     let magnitudes: Vec<f64> = (0..before.format.pixel_count())
         .map(|p| {
             (0..bands)
@@ -264,6 +352,47 @@ mod tests {
         }
         assert_eq!((c.precision(), c.recall()), (2.0 / 3.0, 2.0 / 3.0));
         assert!((c.f1() - 2.0 / 3.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn one_two_labels_are_read_on_the_scenes_grid() {
+        use crate::geotiff::{Crs, encode_8bit, georeference};
+        use tiff::encoder::colortype::Gray8;
+        let dir = tempfile::tempdir().unwrap();
+        let crs = Crs {
+            epsg: 4326,
+            geographic: true,
+            metres_per_unit: None,
+        };
+        let grid = |x0: f64| georeference(crs, [x0, 1e-4, 0.0, 19.1, 0.0, -1e-4]);
+        let write = |name: &str, samples: &[u8], x0: f64| {
+            let path = dir.path().join(name);
+            std::fs::write(
+                &path,
+                encode_8bit::<Gray8>(3, 1, samples, Some(&grid(x0))).unwrap(),
+            )
+            .unwrap();
+            path
+        };
+        let pair = |label: PathBuf| LabelledPair {
+            before: write("before.tif", &[9, 9, 9], 72.9),
+            after: write("after.tif", &[9, 9, 9], 72.9),
+            label,
+            coding: LabelCoding::OneTwo,
+            pair_bands: DecodeOptions::default(),
+        };
+        let scene = Scene::from_u8(3, 1, 1, &[9, 9, 9]);
+        let labels = pair(write("cm.tif", &[1, 2, 1], 72.9));
+        assert_eq!(read_label(&labels, &scene).unwrap(), [false, true, false]);
+        let unknown = pair(write("zero.tif", &[1, 0, 2], 72.9));
+        let error = read_label(&unknown, &scene).unwrap_err().to_string();
+        assert!(error.contains("zero.tif: label 0 at (1, 0)"), "{error}");
+        let elsewhere = pair(write("moved.tif", &[1, 2, 1], 73.0));
+        let error = read_label(&elsewhere, &scene).unwrap_err().to_string();
+        assert!(
+            error.contains("moved.tif: labels lie on EPSG:4326, origin (73"),
+            "{error}"
+        );
     }
 
     #[test]

@@ -12,7 +12,7 @@ use crate::kernel::{self, ChangeMask, ChangeSettings, DeviceChoice, Outputs, Rad
 use crate::radiometry;
 use crate::rasterize::LabelRaster;
 use crate::regions::RegionSet;
-use crate::scene::{Scene, SceneFormat};
+use crate::scene::{DecodeOptions, Scene, SceneFile, SceneFormat};
 use std::path::Path;
 
 const BEFORE: kernel::Slot = 0;
@@ -233,10 +233,15 @@ impl PairResult {
     }
 }
 
-/// Decodes a scene of a pair, with its user mask `STEM.mask.png` when one lies beside it.
-pub fn load_scene(path: &Path) -> Result<Scene> {
-    let mut scene = Scene::decode(path)?;
-    let stem = path.file_stem().unwrap_or_default().to_string_lossy();
+/// Decodes a scene of a pair (a file, or a folder of band files) as `decode` says, with its user mask
+/// `STEM.mask.png` (a folder's whole name for STEM) when one lies beside it.
+pub fn load_scene(path: &Path, decode: &DecodeOptions) -> Result<Scene> {
+    let mut scene = SceneFile::read(path, decode)?.scene;
+    let stem = match path.is_dir() {
+        true => path.file_name(),
+        false => path.file_stem(),
+    };
+    let stem = stem.unwrap_or_default().to_string_lossy();
     let mask = path.with_file_name(format!("{stem}.mask.png"));
     if mask.is_file() {
         scene.set_validity_mask(&mask)?;

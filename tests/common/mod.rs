@@ -77,6 +77,14 @@ pub fn portwatch_bin() -> std::path::PathBuf {
     std::path::PathBuf::from(env!("CARGO_BIN_EXE_portwatch"))
 }
 
+/// The data folder of real imagery: PORTWATCH_DATA, by default ../shared/data beside the checkout.
+pub fn data_folder() -> std::path::PathBuf {
+    std::env::var_os("PORTWATCH_DATA").map_or_else(
+        || std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data"),
+        std::path::PathBuf::from,
+    )
+}
+
 /// `portwatch eval` flags that only a perfect result passes: every threshold at its best value.
 pub const PERFECT_SCORE_THRESHOLDS: [&str; 18] = [
     "--min-state-accuracy",

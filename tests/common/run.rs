@@ -59,6 +59,25 @@ pub fn run_cpu_into(dir: &Path, extra: &[&str]) -> (tempfile::TempDir, Output) {
     (out, output)
 }
 
+/// `portwatch run ARCHIVE FLAGS --device DEVICE --out OUT`, which must succeed; the new output folder and
+/// stderr, or `None` (after saying so) when the GPU is asked for and there is none, and none is required.
+pub fn run_on(device: &str, archive: &Path, flags: &[&str]) -> Option<(tempfile::TempDir, String)> {
+    let out = tempfile::tempdir().unwrap();
+    let mut args = vec!["run", archive.to_str().unwrap()];
+    args.extend(flags);
+    args.extend(["--device", device, "--out", out.path().to_str().unwrap()]);
+    let output = portwatch(&args, out.path());
+    let message = stderr(&output);
+    if device == "gpu" && message.contains("GPU: no adapter") && !super::gpu_required() {
+        eprintln!(
+            "SKIPPED GPU run: no GPU adapter; set PORTWATCH_REQUIRE_GPU=1 to make this a failure"
+        );
+        return None;
+    }
+    assert!(output.status.success(), "portwatch {args:?}: {message}");
+    Some((out, message))
+}
+
 /// The names in `dir`, sorted.
 pub fn listing(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(dir)
