@@ -104,32 +104,69 @@ fn fraction(part: u64, whole: u64) -> f64 {
     }
 }
 
-/// Brightness and chroma of every pixel.
-fn brightness_and_chroma(scene: &Scene) -> (Vec<f64>, Vec<f64>) {
-    let visible = scene.format.bands.min(3) as usize;
-    (0..scene.format.pixel_count())
-        .map(|p| {
-            let bands = (0..visible).map(|b| f64::from(scene.sample(p, b)));
-            let (sum, low, high) = bands.fold((0.0, f64::MAX, 0.0f64), |(s, l, h), v| {
-                (s + v, l.min(v), h.max(v))
-            });
-            (sum / visible as f64, high - low)
-        })
-        .unzip()
+/// A scene's brightness and chroma, computed from its samples pixel by pixel when asked rather than held,
+/// so that detection holds a few bytes a pixel.
+struct Tones<'a> {
+    scene: &'a Scene,
+    /// Bands of which brightness and chroma are made: the first three, or all with fewer.
+    visible: usize,
+    /// The median brightness over the pixels valid in both scenes.
+    median: f64,
 }
 
-/// `brightness` over its median over the `valid` pixels; `None` when none is valid or the median is 0.
-fn relative(brightness: &[f64], valid: &[bool]) -> Option<Vec<f64>> {
-    let mut levels: Vec<f64> = (0..brightness.len())
-        .filter(|&p| valid[p])
-        .map(|p| brightness[p])
-        .collect();
-    if levels.is_empty() {
-        return None;
+impl<'a> Tones<'a> {
+    /// `None` when no pixel is `valid` or the median brightness is 0.
+    fn of(scene: &'a Scene, valid: &[bool]) -> Option<Tones<'a>> {
+        let visible = scene.format.bands.min(3) as usize;
+        // The median of the brightness is that of the band sums, whose histogram is small.
+        let sum = |p: usize| {
+            (0..visible)
+                .map(|b| scene.sample(p, b) as usize)
+                .sum::<usize>()
+        };
+        let mut histogram = vec![0usize; visible * scene.format.max_sample() as usize + 1];
+        let mut count = 0;
+        for p in (0..valid.len()).filter(|&p| valid[p]) {
+            histogram[sum(p)] += 1;
+            count += 1;
+        }
+        if count == 0 {
+            return None;
+        }
+        // The element at index count / 2 of the sorted brightnesses.
+        let middle = count / 2;
+        let mut below = 0;
+        let median_sum = histogram.iter().position(|&n| {
+            below += n;
+            below > middle
+        })?;
+        let median = median_sum as f64 / visible as f64;
+        (median > 0.0).then_some(Tones {
+            scene,
+            visible,
+            median,
+        })
     }
-    let middle = levels.len() / 2;
-    let median = *levels.select_nth_unstable_by(middle, f64::total_cmp).1;
-    (median > 0.0).then(|| brightness.iter().map(|b| b / median).collect())
+
+    /// Mean and range of the visible bands of pixel `p`.
+    fn brightness_and_chroma(&self, p: usize) -> (f64, f64) {
+        let bands = (0..self.visible).map(|b| f64::from(self.scene.sample(p, b)));
+        let (sum, low, high) = bands.fold((0.0, f64::MAX, 0.0f64), |(s, l, h), v| {
+            (s + v, l.min(v), h.max(v))
+        });
+        (sum / self.visible as f64, high - low)
+    }
+
+    /// Brightness over the median brightness.
+    fn relative(&self, p: usize) -> f64 {
+        self.brightness_and_chroma(p).0 / self.median
+    }
+
+    /// Whether `p` is grey-white enough for a cloud core.
+    fn is_grey(&self, p: usize) -> bool {
+        let (brightness, chroma) = self.brightness_and_chroma(p);
+        chroma <= CLOUD_CHROMA * brightness
+    }
 }
 
 /// The clouds and shadows of `scene` against `reference`, a scene of the same place and size, by the rule
@@ -141,33 +178,26 @@ pub fn detect(scene: &Scene, reference: &Scene, nodata: Option<u32>) -> CloudCov
     let valid: Vec<bool> = (0..format.pixel_count())
         .map(|p| scene.is_valid(p, nodata) && reference.is_valid(p, nodata))
         .collect();
-    let (brightness, chroma) = brightness_and_chroma(scene);
-    let (reference_brightness, reference_chroma) = brightness_and_chroma(reference);
-    let (Some(relative_scene), Some(relative_reference)) = (
-        relative(&brightness, &valid),
-        relative(&reference_brightness, &valid),
-    ) else {
+    let (Some(tones), Some(reference_tones)) =
+        (Tones::of(scene, &valid), Tones::of(reference, &valid))
+    else {
         return cover;
     };
-    let change: Vec<f64> = relative_scene
-        .iter()
-        .zip(&relative_reference)
-        .map(|(s, r)| s - r)
-        .collect();
+    let change = |p: usize| tones.relative(p) - reference_tones.relative(p);
     let min_area = (MIN_CLOUD_FRACTION * format.pixel_count() as f64).max(64.0) as usize;
     let dilation = (CLOUD_DILATION * width.min(height) as f64).ceil() as usize;
     // Clouds brighten `change` where `sign` is 1; the reference's own clouds where it is -1.
-    let clouds = |sign: f64, relative: &[f64], chroma: &[f64], brightness: &[f64]| {
-        let cores: Vec<bool> = (0..change.len())
+    let clouds = |sign: f64, tones: &Tones| {
+        let cores: Vec<bool> = (0..valid.len())
             .map(|p| {
                 valid[p]
-                    && relative[p] >= CORE_LEVEL
-                    && sign * change[p] >= CORE_BRIGHTENING
-                    && chroma[p] <= CLOUD_CHROMA * brightness[p]
+                    && tones.relative(p) >= CORE_LEVEL
+                    && sign * change(p) >= CORE_BRIGHTENING
+                    && tones.is_grey(p)
             })
             .collect();
-        let blobs: Vec<bool> = (0..change.len())
-            .map(|p| valid[p] && sign * change[p] >= EDGE_BRIGHTENING)
+        let blobs: Vec<bool> = (0..valid.len())
+            .map(|p| valid[p] && sign * change(p) >= EDGE_BRIGHTENING)
             .collect();
         dilate(
             &blobs_with_cores(&blobs, &cores, width, height, min_area),
@@ -176,24 +206,20 @@ pub fn detect(scene: &Scene, reference: &Scene, nodata: Option<u32>) -> CloudCov
             dilation,
         )
     };
-    let cloud = clouds(1.0, &relative_scene, &chroma, &brightness);
+    let cloud = clouds(1.0, &tones);
     if !cloud.contains(&true) {
         return cover;
     }
     // Where the reference has a cloud, the scene looks darker: no shadow of the scene's is sought there.
-    let reference_cloud = clouds(
-        -1.0,
-        &relative_reference,
-        &reference_chroma,
-        &reference_brightness,
-    );
+    let reference_cloud = clouds(-1.0, &reference_tones);
     let clear_in_reference: Vec<bool> = (0..valid.len())
         .map(|p| valid[p] && !reference_cloud[p])
         .collect();
-    let shadow = shadow(&cloud, &change, &clear_in_reference, width, height);
+    drop(reference_cloud);
+    let shadow = shadow(&cloud, change, &clear_in_reference, width, height);
     let shadow = dilate(&shadow, width, height, dilation);
-    cover.masked = vec![false; change.len()];
-    for p in (0..change.len()).filter(|&p| scene.is_valid(p, nodata)) {
+    cover.masked = vec![false; valid.len()];
+    for p in (0..valid.len()).filter(|&p| scene.is_valid(p, nodata)) {
         if cloud[p] {
             cover.cloud_px += 1;
         } else if shadow[p] {
@@ -217,15 +243,13 @@ fn blobs_with_cores(
     let mut kept = vec![false; seeds.len()];
     let mut seen = vec![false; seeds.len()];
     let mut queue = VecDeque::new();
-    for start in 0..seeds.len() {
-        if !seeds[start] || seen[start] {
-            continue;
-        }
-        seen[start] = true;
+    // Visits the blob of `start`, marking its pixels in `marks`; returns how many are cores.
+    let mut flood = |start: usize, marks: &mut [bool]| {
+        let mut core_count = 0;
+        marks[start] = true;
         queue.push_back(start);
-        let mut blob = Vec::new();
         while let Some(p) = queue.pop_front() {
-            blob.push(p);
+            core_count += usize::from(cores[p]);
             let (x, y) = (p % width, p / width);
             let neighbours = [
                 (x > 0).then(|| p - 1),
@@ -234,16 +258,17 @@ fn blobs_with_cores(
                 (y + 1 < height).then(|| p + width),
             ];
             for q in neighbours.into_iter().flatten() {
-                if seeds[q] && !seen[q] {
-                    seen[q] = true;
+                if seeds[q] && !marks[q] {
+                    marks[q] = true;
                     queue.push_back(q);
                 }
             }
         }
-        if blob.iter().filter(|&&p| cores[p]).count() >= min_cores {
-            for p in blob {
-                kept[p] = true;
-            }
+        core_count
+    };
+    for start in 0..seeds.len() {
+        if seeds[start] && !seen[start] && flood(start, &mut seen) >= min_cores {
+            flood(start, &mut kept);
         }
     }
     kept
@@ -286,18 +311,20 @@ fn dilate(mask: &[bool], width: usize, height: usize, radius: usize) -> Vec<bool
 /// pixels there that darkened by at least [`SHADOW_DARKENING`].
 fn shadow(
     cloud: &[bool],
-    change: &[f64],
+    change: impl Fn(usize) -> f64,
     valid: &[bool],
     width: usize,
     height: usize,
 ) -> Vec<bool> {
-    let pixels: Vec<(i64, i64)> = (0..cloud.len())
+    // Pixel indices fit 32 bits: decoded scenes are at most 2 GiB.
+    let pixels: Vec<u32> = (0..cloud.len())
         .filter(|&p| cloud[p])
-        .map(|p| ((p % width) as i64, (p / width) as i64))
+        .map(|p| p as u32)
         .collect();
-    let extent = |axis: fn(&(i64, i64)) -> i64| {
-        let low = pixels.iter().map(axis).min().unwrap_or(0);
-        let high = pixels.iter().map(axis).max().unwrap_or(0);
+    let xy = |p: &u32| ((*p as usize % width) as i64, (*p as usize / width) as i64);
+    let extent = |axis: fn((i64, i64)) -> i64| {
+        let low = pixels.iter().map(|p| axis(xy(p))).min().unwrap_or(0);
+        let high = pixels.iter().map(|p| axis(xy(p))).max().unwrap_or(0);
         high - low + 1
     };
     let reach = extent(|p| p.0).max(extent(|p| p.1));
@@ -320,9 +347,10 @@ fn shadow(
             let under: Vec<f64> = pixels
                 .iter()
                 .step_by(sample_step)
-                .filter_map(|&(x, y)| at(x + dx, y + dy))
+                .map(xy)
+                .filter_map(|(x, y)| at(x + dx, y + dy))
                 .filter(|&p| valid[p] && !cloud[p])
-                .map(|p| change[p])
+                .map(&change)
                 .collect();
             // The footprint must fall mostly on clear ground to be judged.
             (under.len() * 4 >= sampled)
@@ -333,9 +361,9 @@ fn shadow(
     let Some((dx, dy, _)) = darkest else {
         return shadow;
     };
-    for &(x, y) in &pixels {
+    for (x, y) in pixels.iter().map(xy) {
         if let Some(p) = at(x + dx, y + dy) {
-            shadow[p] = valid[p] && !cloud[p] && change[p] <= -SHADOW_DARKENING;
+            shadow[p] = valid[p] && !cloud[p] && change(p) <= -SHADOW_DARKENING;
         }
     }
     shadow
