@@ -16,14 +16,14 @@ use crate::band_stack;
 use crate::error::{Error, Result};
 use crate::kernel::params::HISTOGRAM_BINS;
 use crate::kernel::{ChangeMask, PairStats, Radiometry, RegionStats};
-use crate::output::write_atomically;
+use crate::output::{write_atomically, write_with};
 use crate::run_record::RunArguments;
 use crate::scene::{DecodeOptions, Scene, SceneFormat};
 use crate::series::{CellMeasurement, Stretch};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::fs::File;
-use std::io::{Read, Seek, SeekFrom};
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -185,7 +185,7 @@ impl Store {
         }
         let path = self.scene_path(entry);
         create_dir(path.parent().expect("scene entries are in a folder"))?;
-        self.commit(&path, &writer.0)
+        self.commit(&path, &writer)
     }
 
     /// Decodes each of `entries` that the store does not hold, in parallel, and records the outcome;
@@ -294,12 +294,16 @@ impl Store {
         reader.finished().then_some(value)
     }
 
-    pub fn put_checkpoint(&self, name: &str, encode: impl FnOnce(&mut Writer)) -> Result<()> {
+    pub fn put_checkpoint<'a>(
+        &self,
+        name: &str,
+        encode: impl FnOnce(&mut Writer<'a>),
+    ) -> Result<()> {
         let mut writer = Writer::new(CHECKPOINT_MAGIC);
         encode(&mut writer);
         let dir = self.work.join(CHECKPOINTS_DIR);
         create_dir(&dir)?;
-        self.commit(&dir.join(name), &writer.0)
+        self.commit(&dir.join(name), &writer)
     }
 
     /// Records `scene` as the checkpoint `name`, to be read back as the returned [`StoredScene`].
@@ -359,8 +363,8 @@ impl Store {
         StoredScene::locate(path, &file, magic.len() as u64)
     }
 
-    fn commit(&self, path: &Path, bytes: &[u8]) -> Result<()> {
-        write_atomically(path, bytes)?;
+    fn commit(&self, path: &Path, entry: &Writer) -> Result<()> {
+        write_with(path, |file| entry.write_to(file))?;
         let written = ENTRIES_WRITTEN.fetch_add(1, Ordering::SeqCst) + 1;
         let limit = std::env::var(ABORT_HOOK)
             .ok()
@@ -383,7 +387,7 @@ pub fn file_name(path: &Path) -> String {
 /// What identifies the files a scene was decoded from: their names, sizes and modification times (every
 /// band file of a folder scene, or the folder itself when they cannot be listed).
 fn source_identity(entry: &ArchiveEntry) -> Vec<u8> {
-    let mut writer = Writer(Vec::new());
+    let mut writer = Writer::new(&[0; 8]);
     let image_files = match entry.image.is_dir() {
         true => band_stack::band_files(&entry.image).unwrap_or_else(|_| vec![entry.image.clone()]),
         false => vec![entry.image.clone()],
@@ -392,7 +396,7 @@ fn source_identity(entry: &ArchiveEntry) -> Vec<u8> {
         writer.string(&file_name(file));
         writer.string(&file_identity(file));
     }
-    writer.0
+    writer.bytes.split_off(8)
 }
 
 /// A file's size and modification time in nanoseconds, `SIZE@NANOS`; `missing` when it cannot be read.
@@ -562,40 +566,61 @@ fn read_at(mut file: &File, at: u64, length: usize) -> Option<Vec<u8>> {
     Some(bytes)
 }
 
-/// A store entry being encoded: little-endian integers, length-prefixed runs.
-pub struct Writer(Vec<u8>);
+/// A store entry being encoded: little-endian integers, length-prefixed runs. Runs of words (a scene's
+/// samples) are written from where they lie, not copied into the entry first.
+pub struct Writer<'a> {
+    bytes: Vec<u8>,
+    /// Runs to write as they are, each with the length of `bytes` written before it.
+    borrowed: Vec<(usize, &'a [u8])>,
+}
 
-impl Writer {
-    fn new(magic: &[u8; 8]) -> Writer {
-        Writer(magic.to_vec())
+impl<'a> Writer<'a> {
+    fn new(magic: &[u8; 8]) -> Writer<'a> {
+        Writer {
+            bytes: magic.to_vec(),
+            borrowed: Vec::new(),
+        }
+    }
+
+    /// The entry, written to `sink`.
+    fn write_to(&self, sink: &mut impl Write) -> std::io::Result<()> {
+        let mut written = 0;
+        for &(at, run) in &self.borrowed {
+            sink.write_all(&self.bytes[written..at])?;
+            sink.write_all(run)?;
+            written = at;
+        }
+        sink.write_all(&self.bytes[written..])
     }
 
     pub fn bool(&mut self, value: bool) {
-        self.0.push(u8::from(value));
+        self.bytes.push(u8::from(value));
     }
 
     pub fn u32(&mut self, value: u32) {
-        self.0.extend_from_slice(&value.to_le_bytes());
+        self.bytes.extend_from_slice(&value.to_le_bytes());
     }
 
     pub fn u64(&mut self, value: u64) {
-        self.0.extend_from_slice(&value.to_le_bytes());
+        self.bytes.extend_from_slice(&value.to_le_bytes());
     }
 
     pub fn bytes(&mut self, bytes: &[u8]) {
         self.u64(bytes.len() as u64);
-        self.0.extend_from_slice(bytes);
+        self.bytes.extend_from_slice(bytes);
     }
 
     pub fn string(&mut self, text: &str) {
         self.bytes(text.as_bytes());
     }
 
-    pub fn words(&mut self, words: &[u32]) {
-        self.bytes(bytemuck::cast_slice(words));
+    pub fn words(&mut self, words: &'a [u32]) {
+        let bytes: &[u8] = bytemuck::cast_slice(words);
+        self.u64(bytes.len() as u64);
+        self.borrowed.push((self.bytes.len(), bytes));
     }
 
-    pub fn scene(&mut self, scene: &Scene) {
+    pub fn scene(&mut self, scene: &'a Scene) {
         let f = scene.format;
         for value in [f.width, f.height, f.bands, f.bits_per_sample] {
             self.u32(value);
@@ -605,7 +630,7 @@ impl Writer {
     }
 
     /// An optional bitmap.
-    pub fn bitmap(&mut self, bitmap: Option<&[u32]>) {
+    pub fn bitmap(&mut self, bitmap: Option<&'a [u32]>) {
         self.bool(bitmap.is_some());
         if let Some(bitmap) = bitmap {
             self.words(bitmap);
@@ -643,7 +668,7 @@ impl Writer {
     }
 
     /// A pair's statistics and change mask, if any (profiles are not kept: pairs have none).
-    pub fn pair_stats_opt(&mut self, stats: Option<&PairStats>) {
+    pub fn pair_stats_opt(&mut self, stats: Option<&'a PairStats>) {
         self.bool(stats.is_some());
         let Some(stats) = stats else {
             return;

@@ -222,7 +222,7 @@ impl<'a> SeriesRun<'a> {
         self.store?.checkpoint(name, decode)
     }
 
-    fn put_checkpoint(&self, name: &str, encode: impl FnOnce(&mut Writer)) -> Result<()> {
+    fn put_checkpoint<'w>(&self, name: &str, encode: impl FnOnce(&mut Writer<'w>)) -> Result<()> {
         match self.store {
             Some(store) => store.put_checkpoint(name, encode),
             None => Ok(()),
