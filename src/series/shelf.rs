@@ -13,6 +13,10 @@ use std::borrow::Cow;
 /// stack (at least [`STRIPE_ROW_ALIGNMENT`] rows, however deep the stack).
 const STACK_STRIPE_BYTES: usize = 256 << 20;
 
+/// Test hook: with this variable set to a number of bytes, backgrounds of stored scenes read stripes of at
+/// most that many bytes (or the least stripe), so that runs through the binary can be made to use several.
+const STRIPE_BYTES_HOOK: &str = "PORTWATCH_TEST_STACK_STRIPE_BYTES";
+
 /// Scenes of one kind (the archive's, the backgrounds of each date), in order.
 pub struct Shelf<'a> {
     items: Vec<Item>,
@@ -70,7 +74,10 @@ impl<'a> Shelf<'a> {
         Shelf {
             items: scenes.into_iter().map(Item::Stored).collect(),
             store: Some((store, name)),
-            stripe_bytes: STACK_STRIPE_BYTES,
+            stripe_bytes: std::env::var(STRIPE_BYTES_HOOK)
+                .ok()
+                .and_then(|bytes| bytes.parse().ok())
+                .unwrap_or(STACK_STRIPE_BYTES),
         }
     }
 
