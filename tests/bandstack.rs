@@ -34,14 +34,7 @@ const BANDS: [(&str, u32); 7] = [
 const NODATA_BAND: usize = 3;
 /// On date NODATA_DATE, the nodata band's pixel (8, 1) is nodata: finest pixels 16..18 x 2..4.
 const NODATA_DATE: usize = 2;
-const DATES: [&str; 6] = [
-    "2023-08-01",
-    "2023-08-03",
-    "2023-08-05",
-    "2023-08-07",
-    "2023-08-09",
-    "2023-08-11",
-];
+use common::run::SIX_DATES as DATES;
 /// Fixed settings, so that runs compare exactly.
 const SETTINGS: [&str; 7] = [
     "--threshold",

@@ -19,14 +19,7 @@ const HEIGHT: u32 = 40;
 const UTM_52N: u32 = 32652;
 /// 3 m pixels from (500100, 4680000), the top-left corner.
 const TRANSFORM: [f64; 6] = [500_100.0, 3.0, 0.0, 4_680_000.0, 0.0, -3.0];
-const DATES: [&str; 6] = [
-    "2023-08-01",
-    "2023-08-03",
-    "2023-08-05",
-    "2023-08-07",
-    "2023-08-09",
-    "2023-08-11",
-];
+use common::run::SIX_DATES as DATES;
 
 fn utm() -> GeoReference {
     geotiff::georeference(

@@ -16,6 +16,16 @@ pub fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
+/// Six dates two days apart, for archives whose dates matter less than their order.
+pub const SIX_DATES: [&str; 6] = [
+    "2023-08-01",
+    "2023-08-03",
+    "2023-08-05",
+    "2023-08-07",
+    "2023-08-09",
+    "2023-08-11",
+];
+
 pub const REGIONS: &str = r#"{"type":"FeatureCollection","features":[
  {"type":"Feature","properties":{"name":"berth-1","kind":"berth"},"geometry":{"type":"Polygon","coordinates":[[[0,0],[20,0],[20,8],[0,8],[0,0]]]}},
  {"type":"Feature","properties":{"name":"yard, north","kind":"yard"},"geometry":{"type":"Polygon","coordinates":[[[4,12],[30,12],[30,24],[4,24],[4,12]]]}}]}"#;
