@@ -104,12 +104,14 @@ fn fraction(part: u64, whole: u64) -> f64 {
     }
 }
 
-/// A scene's brightness and chroma, computed from its samples pixel by pixel when asked rather than held,
-/// so that detection holds a few bytes a pixel.
+/// A scene's brightness and chroma: the sum of its bands held (four bytes a pixel), chroma computed from
+/// the samples when asked, so that detection holds a few bytes a pixel.
 struct Tones<'a> {
     scene: &'a Scene,
     /// Bands of which brightness and chroma are made: the first three, or all with fewer.
     visible: usize,
+    /// Per pixel, the sum of its visible bands: its brightness times `visible`, exactly.
+    sums: Vec<u32>,
     /// The median brightness over the pixels valid in both scenes.
     median: f64,
 }
@@ -118,16 +120,14 @@ impl<'a> Tones<'a> {
     /// `None` when no pixel is `valid` or the median brightness is 0.
     fn of(scene: &'a Scene, valid: &[bool]) -> Option<Tones<'a>> {
         let visible = scene.format.bands.min(3) as usize;
+        let sums: Vec<u32> = (0..valid.len())
+            .map(|p| (0..visible).map(|b| scene.sample(p, b)).sum())
+            .collect();
         // The median of the brightness is that of the band sums, whose histogram is small.
-        let sum = |p: usize| {
-            (0..visible)
-                .map(|b| scene.sample(p, b) as usize)
-                .sum::<usize>()
-        };
         let mut histogram = vec![0usize; visible * scene.format.max_sample() as usize + 1];
         let mut count = 0;
         for p in (0..valid.len()).filter(|&p| valid[p]) {
-            histogram[sum(p)] += 1;
+            histogram[sums[p] as usize] += 1;
             count += 1;
         }
         if count == 0 {
@@ -144,6 +144,7 @@ impl<'a> Tones<'a> {
         (median > 0.0).then_some(Tones {
             scene,
             visible,
+            sums,
             median,
         })
     }
@@ -159,7 +160,7 @@ impl<'a> Tones<'a> {
 
     /// Brightness over the median brightness.
     fn relative(&self, p: usize) -> f64 {
-        self.brightness_and_chroma(p).0 / self.median
+        f64::from(self.sums[p]) / self.visible as f64 / self.median
     }
 
     /// Whether `p` is grey-white enough for a cloud core.
