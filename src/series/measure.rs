@@ -32,8 +32,9 @@ use crate::store::{Reader, Store, Writer};
 use std::collections::BTreeMap;
 
 const BACKGROUND_SLOT: Slot = 0;
-const SCENE_SLOT: Slot = 1;
-const EARLIER_SLOT: Slot = 2;
+/// The slots that hold dates: a date and the earlier one it is compared with, so that in a pass over the
+/// dates each is loaded once.
+const DATE_SLOTS: [Slot; 2] = [1, 2];
 /// The store's name for the backgrounds of each date's window.
 const WINDOWS: &str = "window";
 
@@ -123,8 +124,8 @@ pub struct SeriesRun<'a> {
     options: MeasureOptions,
     /// Which of the run's backgrounds the background slot holds ([`Backgrounds::of_date`]).
     loaded_background: Option<Option<usize>>,
-    /// Which date the earlier slot holds.
-    loaded_earlier: Option<usize>,
+    /// Which date each of [`DATE_SLOTS`] holds.
+    loaded_dates: [Option<usize>; 2],
     /// What preparing each scene found, once they are prepared (`MeasureOptions::preparation`).
     prepared: Option<Vec<Prepared>>,
     /// Where finished steps are checkpointed; `None` to keep nothing.
@@ -198,7 +199,7 @@ impl<'a> SeriesRun<'a> {
             kernel,
             options,
             loaded_background: None,
-            loaded_earlier: None,
+            loaded_dates: [None; 2],
             prepared: None,
             store,
         })
@@ -281,7 +282,7 @@ impl<'a> SeriesRun<'a> {
                 Err(Error::DeviceLost(why)) => {
                     self.kernel = kernel::open(DeviceChoice::Cpu, self.format(), &self.labels)?;
                     self.loaded_background = None;
-                    self.loaded_earlier = None;
+                    self.loaded_dates = [None; 2];
                     progress.warn(&format!(
                         "GPU device lost ({why}); measuring again on the CPU, whose results are identical"
                     ));
@@ -415,11 +416,11 @@ impl<'a> SeriesRun<'a> {
         }
         let mut calibration = Vec::with_capacity(count);
         for date in 0..count {
-            self.load_date(date, backgrounds, radiometry)?;
+            let scene = self.load_date(date, backgrounds, radiometry)?;
             let settings = self.settings(0);
             let stats =
                 self.kernel
-                    .compare(SCENE_SLOT, BACKGROUND_SLOT, &settings, Outputs::default())?;
+                    .compare(scene, BACKGROUND_SLOT, &settings, Outputs::default())?;
             calibration.push(stats.regions);
         }
         self.put_checkpoint(NAME, |w| {
@@ -444,7 +445,7 @@ impl<'a> SeriesRun<'a> {
         thresholds: &Thresholds,
     ) -> Result<(Vec<CellMeasurement>, Option<PairStats>)> {
         let options = self.options;
-        self.load_date(date, backgrounds, radiometry)?;
+        let scene = self.load_date(date, backgrounds, radiometry)?;
         let mut row = vec![CellMeasurement::default(); self.regions.len()];
         // Against the background, every region at its threshold for the date.
         let against_background = ChangeSettings {
@@ -459,9 +460,9 @@ impl<'a> SeriesRun<'a> {
             change_mask: false,
             profiles: true,
         };
-        let stats =
-            self.kernel
-                .compare(SCENE_SLOT, BACKGROUND_SLOT, &against_background, outputs)?;
+        let stats = self
+            .kernel
+            .compare(scene, BACKGROUND_SLOT, &against_background, outputs)?;
         for (region, cell) in row.iter_mut().enumerate() {
             cell.valid_px = stats.regions[region].valid_px;
             cell.changed_px = stats.regions[region].changed_px;
@@ -488,21 +489,15 @@ impl<'a> SeriesRun<'a> {
         }
         let mut pair_stats = None;
         for ((earlier, threshold), regions) in by_earlier.into_iter().rev() {
-            if self.loaded_earlier != Some(earlier) {
-                self.load(EARLIER_SLOT, earlier, radiometry[earlier])?;
-                self.loaded_earlier = Some(earlier);
-            }
+            let earlier_slot = self.date_slot(earlier, Some(date), radiometry)?;
             let is_pair = pair == Some((earlier, threshold));
             let outputs = Outputs {
                 change_mask: is_pair && options.pair_masks,
                 profiles: false,
             };
-            let stats = self.kernel.compare(
-                EARLIER_SLOT,
-                SCENE_SLOT,
-                &self.settings(threshold),
-                outputs,
-            )?;
+            let stats =
+                self.kernel
+                    .compare(earlier_slot, scene, &self.settings(threshold), outputs)?;
             for region in regions {
                 let r = &stats.regions[region];
                 row[region].change_score =
@@ -590,13 +585,13 @@ impl<'a> SeriesRun<'a> {
         let reference = self.median(0..self.scenes.len(), &raw)?;
         let prepared = prepare(
             self.kernel.as_mut(),
-            (BACKGROUND_SLOT, SCENE_SLOT),
+            (BACKGROUND_SLOT, DATE_SLOTS[0]),
             &reference,
             &mut self.scenes,
             &self.options.preparation,
             self.options.nodata,
         )?;
-        (self.loaded_background, self.loaded_earlier) = (None, None);
+        (self.loaded_background, self.loaded_dates) = (None, [None; 2]);
         for (date, scene) in prepared.iter().enumerate() {
             let name = self.acquired(date).to_string();
             progress.say(&scene.describe(&name));
@@ -611,13 +606,14 @@ impl<'a> SeriesRun<'a> {
         Ok(())
     }
 
-    /// Loads the date's scene, and its background unless the slot already holds it.
+    /// Loads the date's background unless its slot already holds it, and the date's scene unless a slot
+    /// does; the slot of the scene.
     fn load_date(
         &mut self,
         date: usize,
         backgrounds: &Backgrounds,
         radiometry: &[Radiometry],
-    ) -> Result<()> {
+    ) -> Result<Slot> {
         let background = backgrounds.of_date(date);
         if self.loaded_background != Some(background) {
             self.kernel.load_scene(
@@ -627,12 +623,32 @@ impl<'a> SeriesRun<'a> {
             )?;
             self.loaded_background = Some(background);
         }
-        self.load(SCENE_SLOT, date, radiometry[date])
+        // The previous date is the one most likely compared with this one next.
+        self.date_slot(date, date.checked_sub(1), radiometry)
     }
 
-    fn load(&mut self, slot: Slot, date: usize, radiometry: Radiometry) -> Result<()> {
+    /// The slot holding `date`, loaded into one unless one holds it already, keeping the one that holds
+    /// `keep`.
+    fn date_slot(
+        &mut self,
+        date: usize,
+        keep: Option<usize>,
+        radiometry: &[Radiometry],
+    ) -> Result<Slot> {
+        let held = |dates: [Option<usize>; 2], wanted: Option<usize>| {
+            (0..DATE_SLOTS.len()).find(|&i| dates[i] == wanted)
+        };
+        if let Some(i) = held(self.loaded_dates, Some(date)) {
+            return Ok(DATE_SLOTS[i]);
+        }
+        let i = held(self.loaded_dates, None)
+            .or_else(|| (0..DATE_SLOTS.len()).find(|&i| self.loaded_dates[i] != keep))
+            .expect("two slots, and only one can hold `keep`");
+        self.loaded_dates[i] = None;
         self.kernel
-            .load_scene(slot, self.scenes.get(date)?, radiometry)
+            .load_scene(DATE_SLOTS[i], self.scenes.get(date)?, radiometry[date])?;
+        self.loaded_dates[i] = Some(date);
+        Ok(DATE_SLOTS[i])
     }
 }
 
