@@ -406,13 +406,13 @@ impl BenchReport {
             for device in &self.devices {
                 line += &cell(stage(device));
             }
-            if let Some((gpu, cpu)) = self.gpu_and_cpu() {
-                if let (Some(g), Some(c)) = (stage(gpu), stage(cpu)) {
-                    line += &format!(
-                        " {:>7.2}x",
-                        g.megapixels_per_second / c.megapixels_per_second
-                    );
-                }
+            if let Some((gpu, cpu)) = self.gpu_and_cpu()
+                && let (Some(g), Some(c)) = (stage(gpu), stage(cpu))
+            {
+                line += &format!(
+                    " {:>7.2}x",
+                    g.megapixels_per_second / c.megapixels_per_second
+                );
             }
             lines.push(line);
         }

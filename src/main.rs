@@ -22,7 +22,7 @@ use portwatch::run_record::{RUN_RECORD_FILE, RunArguments, RunRecord, SceneCorre
 use portwatch::scene::{BandSelection, DecodeOptions, SceneFormat};
 use portwatch::series::measure::{MeasureOptions, SeriesRun};
 use portwatch::series::{SeriesSettings, Summary, analyse, summarize};
-use portwatch::store::{self, Manifest, Shard, Store};
+use portwatch::store::{self, Manifest, OutputLock, Shard, Store};
 use portwatch::synth::{Cadence, Format, Scenario, Size, SynthSpec, Synthesizer};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -789,7 +789,7 @@ fn run_site(
 ) -> Result<SiteOutcome> {
     let store = Store::new(out);
     let manifest = Manifest::new(arguments, part.map(|p| p.shard), &archive.entries);
-    let created = prepare_out(out, &store, &manifest, flags)?;
+    let (created, _lock) = prepare_out(out, &store, &manifest, flags)?;
     let result = decode_and_measure(archive, regions, &manifest, &store, out, flags, part);
     if let Err(error) = &result {
         // Bad input or a missing GPU must be fixed first, and a store that holds no scene saves
@@ -808,17 +808,19 @@ fn run_site(
     result
 }
 
-/// Creates `out` (saying whether it was created) and readies its work store for `manifest`: refuses a
-/// store or finished run made with other arguments unless `--force`, which discards them.
+/// Creates `out` (saying whether it was created), holds it for this process while the returned lock lives,
+/// and readies its work store for `manifest`: refuses a store or finished run made with other arguments
+/// unless `--force`, which discards them.
 fn prepare_out(
     out: &Path,
     store: &Store,
     manifest: &Manifest,
     flags: &OutputFlags,
-) -> Result<bool> {
+) -> Result<(bool, OutputLock)> {
     let created = !out.exists();
     std::fs::create_dir_all(out)
         .with_context(|| format!("cannot create output directory {}", out.display()))?;
+    let lock = OutputLock::acquire(out)?;
     let previous = match Manifest::read(store.work_dir()) {
         Err(_) if flags.force => {
             store.remove()?;
@@ -864,7 +866,7 @@ fn prepare_out(
         remove_stale_temporaries(&dir)?;
     }
     store.remove_stale_temporaries()?;
-    Ok(created)
+    Ok((created, lock))
 }
 
 /// What differs between the arguments of two runs, field by field, or `None` when nothing does.
@@ -1286,7 +1288,7 @@ fn merge_site(
         );
     }
     let store = Store::new(out);
-    prepare_out(out, &store, &whole, flags)?;
+    let (_, lock) = prepare_out(out, &store, &whole, flags)?;
     for (index, entry) in archive.entries.iter().enumerate() {
         let shard = (first_item + index) % count;
         let dir = by_index[shard].expect("every shard index was given once");
@@ -1302,6 +1304,9 @@ fn merge_site(
             .adopt_scene(entry, &source)
             .with_context(|| format!("cannot gather {}", source.display()))?;
     }
+    // `run_site` holds the folder again to measure: should another process take it in between, `run_site`
+    // is refused, so no two processes ever write it at once.
+    drop(lock);
     run_site(&archive, &regions, arguments, out, flags, None)
 }
 

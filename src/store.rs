@@ -376,6 +376,29 @@ impl Store {
     }
 }
 
+/// An output folder held by this process while the value lives (an advisory lock on the folder), so that a
+/// second run or merge on the same `--out` is refused rather than mixing its work store with this one's.
+pub struct OutputLock {
+    _folder: File,
+}
+
+impl OutputLock {
+    /// Holds `out`, which must exist; an error naming it when another process holds it.
+    pub fn acquire(out: &Path) -> Result<OutputLock> {
+        let cannot =
+            |e: std::io::Error| Error::input(out, format!("cannot lock the output folder: {e}"));
+        let folder = File::open(out).map_err(cannot)?;
+        match folder.try_lock() {
+            Ok(()) => Ok(OutputLock { _folder: folder }),
+            Err(std::fs::TryLockError::WouldBlock) => Err(Error::input(
+                out,
+                "another portwatch process is writing to this output folder; wait for it to finish, or give another --out",
+            )),
+            Err(std::fs::TryLockError::Error(e)) => Err(cannot(e)),
+        }
+    }
+}
+
 /// The file name of `path`, as written in the manifest and the names of scene entries.
 pub fn file_name(path: &Path) -> String {
     path.file_name()

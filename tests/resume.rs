@@ -139,6 +139,41 @@ fn runs_killed_at_random_moments_resume_to_the_same_bytes() {
     eprintln!("{killed} runs killed and resumed (a run takes {run_ms} ms)");
 }
 
+/// A run on an output folder that another process holds is refused, naming the folder, and changes nothing
+/// there; once the folder is free, the same run goes through.
+#[test]
+fn an_output_folder_in_use_is_refused() {
+    let dir = archive(&DATES);
+    let out = tempfile::tempdir().unwrap();
+    // Interrupted, so that the folder holds a work store that a second process could spoil.
+    let output = Command::new(common::portwatch_bin())
+        .args(run_args(dir.path(), out.path(), &[]))
+        .env("PORTWATCH_TEST_ABORT_AFTER", "3")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), None, "{}", stderr(&output));
+    let before = contents(out.path());
+    let holder = std::fs::File::open(out.path()).unwrap();
+    holder.lock().unwrap();
+    let output = portwatch(&run_args(dir.path(), out.path(), &[]), dir.path());
+    let message = stderr(&output);
+    assert_eq!(output.status.code(), Some(1), "{message}");
+    assert!(
+        message.contains(out.path().to_str().unwrap())
+            && message.contains("another portwatch process is writing to this output folder"),
+        "{message}"
+    );
+    assert_eq!(
+        contents(out.path()),
+        before,
+        "a refused run changes nothing"
+    );
+    drop(holder);
+    let output = portwatch(&run_args(dir.path(), out.path(), &[]), dir.path());
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_same_outputs(reference(dir.path(), &[]).path(), out.path());
+}
+
 #[test]
 fn other_arguments_are_refused_unless_forced() {
     let dir = archive(&DATES);

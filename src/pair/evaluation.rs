@@ -237,15 +237,14 @@ fn read_label(pair: &LabelledPair, scene: &Scene) -> Result<Vec<bool>> {
     let image = image::open(path)
         .map_err(|e| Error::input(path, format!("cannot read the labels: {e}")))?
         .into_rgb8();
-    if let Some(labels) = geotiff::georeference_of(path)? {
-        if let Some(scenes) = scene::georeference_of(&pair.before)? {
-            if !labels.same_grid(&scenes) {
-                return Err(Error::input(
-                    path,
-                    format!("labels lie on {labels} but the scenes on {scenes}"),
-                ));
-            }
-        }
+    if let Some(labels) = geotiff::georeference_of(path)?
+        && let Some(scenes) = scene::georeference_of(&pair.before)?
+        && !labels.same_grid(&scenes)
+    {
+        return Err(Error::input(
+            path,
+            format!("labels lie on {labels} but the scenes on {scenes}"),
+        ));
     }
     let format = scene.format;
     if (image.width(), image.height()) != (format.width, format.height) {

@@ -90,13 +90,15 @@ fn statistics(
         months.iter().map(|m| (m.clone(), Vec::new())).collect();
     for (date, row) in dates.iter().zip(&analysis.cells) {
         for (region, cell) in row.iter().enumerate() {
-            if included(region) && regions[region].is_yard() && cell.state != State::Unobserved {
-                if let Some(occupancy) = cell.occupancy {
-                    yard_cells
-                        .entry(month_of(*date))
-                        .or_default()
-                        .push(occupancy);
-                }
+            if included(region)
+                && regions[region].is_yard()
+                && cell.state != State::Unobserved
+                && let Some(occupancy) = cell.occupancy
+            {
+                yard_cells
+                    .entry(month_of(*date))
+                    .or_default()
+                    .push(occupancy);
             }
         }
     }
