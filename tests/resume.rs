@@ -139,19 +139,25 @@ fn runs_killed_at_random_moments_resume_to_the_same_bytes() {
     eprintln!("{killed} runs killed and resumed (a run takes {run_ms} ms)");
 }
 
-/// A run on an output folder that another process holds is refused, naming the folder, and changes nothing
-/// there; once the folder is free, the same run goes through.
-#[test]
-fn an_output_folder_in_use_is_refused() {
+/// An archive of `DATES` and the output folder of a run of it aborted after writing three store entries.
+fn interrupted_run() -> (tempfile::TempDir, tempfile::TempDir) {
     let dir = archive(&DATES);
     let out = tempfile::tempdir().unwrap();
-    // Interrupted, so that the folder holds a work store that a second process could spoil.
     let output = Command::new(common::portwatch_bin())
         .args(run_args(dir.path(), out.path(), &[]))
         .env("PORTWATCH_TEST_ABORT_AFTER", "3")
         .output()
         .unwrap();
     assert_eq!(output.status.code(), None, "{}", stderr(&output));
+    (dir, out)
+}
+
+/// A run on an output folder that another process holds is refused, naming the folder, and changes nothing
+/// there; once the folder is free, the same run goes through.
+#[test]
+fn an_output_folder_in_use_is_refused() {
+    // Interrupted, so that the folder holds a work store that a second process could spoil.
+    let (dir, out) = interrupted_run();
     let before = contents(out.path());
     let holder = std::fs::File::open(out.path()).unwrap();
     holder.lock().unwrap();
@@ -176,15 +182,8 @@ fn an_output_folder_in_use_is_refused() {
 
 #[test]
 fn other_arguments_are_refused_unless_forced() {
-    let dir = archive(&DATES);
-    let out = tempfile::tempdir().unwrap();
     // Interrupted, then started again with another threshold: refused, its work kept.
-    let output = Command::new(common::portwatch_bin())
-        .args(run_args(dir.path(), out.path(), &[]))
-        .env("PORTWATCH_TEST_ABORT_AFTER", "3")
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), None, "{}", stderr(&output));
+    let (dir, out) = interrupted_run();
     let before = contents(out.path());
     let output = portwatch(
         &run_args(dir.path(), out.path(), &["--threshold", "40"]),
