@@ -692,17 +692,9 @@ fn geographic_pixels_are_converted_to_metres_at_the_scenes_latitude() {
     assert!(error.contains("latitude"), "{error}");
 }
 
-/// The data folder of real imagery: PORTWATCH_DATA, by default ../shared/data beside the checkout.
-fn data_dir() -> PathBuf {
-    std::env::var_os("PORTWATCH_DATA").map_or_else(
-        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data"),
-        PathBuf::from,
-    )
-}
-
 #[test]
 fn the_oscd_mumbai_sentinel_2_bands_decode_with_their_georeferencing() {
-    let dir = data_dir().join("oscd-13band/mumbai/imgs_1");
+    let dir = common::data_folder().join("oscd-13band/mumbai/imgs_1");
     if !dir.is_dir() {
         eprintln!(
             "SKIPPED the_oscd_mumbai_sentinel_2_bands_decode_with_their_georeferencing: {} is absent (set \
