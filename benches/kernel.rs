@@ -36,7 +36,7 @@ fn kernel_only(c: &mut Criterion) {
     for mut kernel in kernels(format, &labels) {
         for (slot, scene) in scenes.iter().enumerate() {
             kernel
-                .load_scene(slot, scene.clone(), Radiometry::IDENTITY)
+                .load_scene(slot, 0, scene.clone(), Radiometry::IDENTITY)
                 .unwrap();
         }
         let description = kernel.description();
@@ -59,7 +59,11 @@ fn kernel_only(c: &mut Criterion) {
                     profiles: false,
                 };
                 group.bench_function(BenchmarkId::new(case, backend), |bench| {
-                    bench.iter(|| kernel.compare(0, 1, &settings, outputs).unwrap())
+                    bench.iter(|| {
+                        kernel
+                            .compare(0, 1, 0..format.height, &settings, outputs)
+                            .unwrap()
+                    })
                 });
             }
         }

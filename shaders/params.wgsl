@@ -21,6 +21,15 @@ struct Params {
     write_change_mask: u32,
     // 1 when region_stats counts valid and changed pixels along each region's profile.
     write_profiles: u32,
+    // The label raster's pixel under the pass's first pixel: the scene rows a pass covers need not be the
+    // first.
+    label_offset: u32,
+    // region_stats counts only the pass's pixels counted_first..counted_end; the others (the halo a
+    // smoothing window reads beyond a stripe) are outside every region.
+    counted_first: u32,
+    counted_end: u32,
+    // Keeps the block a whole number of 16-byte rows, as uniform buffers need.
+    padding: u32,
 }
 
 // A per-band radiometric correction in fixed point: 16 gains, then 16 offsets, four to a vec4.

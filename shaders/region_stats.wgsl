@@ -18,12 +18,18 @@
 // Each region's threshold: entry l - 1.
 @group(0) @binding(8) var<storage, read> region_thresholds: array<u32>;
 
+// The region of the pass's pixel, 0 outside the counted pixels.
 fn label_at(pixel: u32) -> u32 {
-    return (labels[pixel >> 1u] >> ((pixel & 1u) * 16u)) & 0xffffu;
+    if pixel < params.counted_first || pixel >= params.counted_end {
+        return 0u;
+    }
+    let raster_pixel = params.label_offset + pixel;
+    return (labels[raster_pixel >> 1u] >> ((raster_pixel & 1u) * 16u)) & 0xffffu;
 }
 
 fn position_at(pixel: u32) -> u32 {
-    return (positions[pixel >> 1u] >> ((pixel & 1u) * 16u)) & 0xffffu;
+    let raster_pixel = params.label_offset + pixel;
+    return (positions[raster_pixel >> 1u] >> ((raster_pixel & 1u) * 16u)) & 0xffffu;
 }
 
 // Adds one run of pixels of a single region to the global totals; the magnitude sum is a 64-bit value kept

@@ -223,10 +223,10 @@ fn measure_kernel(
     for _ in 0..spec.repeat {
         let before = kernel.stage_times();
         for (slot, scene) in scenes.iter().enumerate() {
-            kernel.load_scene(slot, scene.clone(), Radiometry::IDENTITY)?;
+            kernel.load_scene(slot, 0, scene.clone(), Radiometry::IDENTITY)?;
         }
         let loaded = kernel.stage_times();
-        stats = Some(kernel.compare(0, 1, &settings, outputs)?);
+        stats = Some(kernel.compare(0, 1, 0..scenes[0].format.height, &settings, outputs)?);
         let compared = kernel.stage_times() - loaded;
         // Per scene, as the other stages' throughput is per pixel of one scene; striped comparisons
         // upload inside the comparison, which counts as upload too.

@@ -87,13 +87,13 @@ pub fn prepare(
             &NOTE,
         );
     }
-    kernel.load_scene(reference_slot, reference.clone(), Radiometry::IDENTITY)?;
+    kernel.load_scene(reference_slot, 0, reference.clone(), Radiometry::IDENTITY)?;
     (0..scenes.len())
         .map(|index| {
             let align = |scene: &mut Scene| {
                 let clouds = mask_clouds(scene);
                 let correction = radiometry::fit(scene, reference, nodata);
-                kernel.load_scene(scene_slot, scene.clone(), correction)?;
+                kernel.load_scene(scene_slot, 0, scene.clone(), correction)?;
                 let shift = coregister::estimate(
                     kernel,
                     reference_slot,

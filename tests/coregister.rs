@@ -52,10 +52,10 @@ fn estimate(
     shifted: &Scene,
 ) -> coregister::Shift {
     kernel
-        .load_scene(0, reference.clone(), Radiometry::IDENTITY)
+        .load_scene(0, 0, reference.clone(), Radiometry::IDENTITY)
         .unwrap();
     kernel
-        .load_scene(1, shifted.clone(), Radiometry::IDENTITY)
+        .load_scene(1, 0, shifted.clone(), Radiometry::IDENTITY)
         .unwrap();
     coregister::estimate(kernel, 0, 1, 3, None)
         .unwrap()
@@ -139,8 +139,8 @@ fn both_backends_measure_the_same_shift_costs() {
             let gains: Vec<f64> = (0..bands).map(|_| rng.random_range(0.6..1.8)).collect();
             let offsets: Vec<f64> = (0..bands).map(|_| rng.random_range(-20.0..20.0)).collect();
             let radiometry = Radiometry::from_linear(&gains, &offsets, bits);
-            cpu.load_scene(slot, scene.clone(), radiometry).unwrap();
-            gpu.load_scene(slot, scene, radiometry).unwrap();
+            cpu.load_scene(slot, 0, scene.clone(), radiometry).unwrap();
+            gpu.load_scene(slot, 0, scene, radiometry).unwrap();
         }
         for (radius, nodata) in [(0, None), (2, Some(0)), (5, None)] {
             let on_cpu = cpu.shift_costs(0, 1, radius, nodata).unwrap();

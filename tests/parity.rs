@@ -237,9 +237,19 @@ fn shaped_labels(rng: &mut ChaCha8Rng, width: u32, height: u32) -> LabelRaster {
 
 fn compare(kernel: &mut dyn ChangeKernel, case: &Case, outputs: Outputs) -> PairStats {
     for (slot, (scene, radiometry)) in case.scenes.iter().zip(case.radiometry).enumerate() {
-        kernel.load_scene(slot, scene.clone(), radiometry).unwrap();
+        kernel
+            .load_scene(slot, 0, scene.clone(), radiometry)
+            .unwrap();
     }
-    kernel.compare(0, 1, &case.settings, outputs).unwrap()
+    kernel
+        .compare(
+            0,
+            1,
+            0..case.scenes[0].format.height,
+            &case.settings,
+            outputs,
+        )
+        .unwrap()
 }
 
 fn assert_backends_agree(test: &str, case: &Case) {
@@ -351,6 +361,142 @@ fn striped_comparisons_agree() {
     }
 }
 
+/// Compares `case` stripe by stripe as a run reading large scenes from its store does: `rows` counted rows
+/// a stripe, each loaded with a 32-row halo either side (up to the scene's edges), the stripes joined.
+fn compare_in_stripes(
+    kernel: &mut dyn ChangeKernel,
+    case: &Case,
+    outputs: Outputs,
+    rows: u32,
+) -> PairStats {
+    let height = case.scenes[0].format.height;
+    let mut joined: Option<PairStats> = None;
+    for first in (0..height).step_by(rows as usize) {
+        let counted = first..(first + rows).min(height);
+        let held = first.saturating_sub(32)..(counted.end + 32).min(height);
+        for (slot, (scene, radiometry)) in case.scenes.iter().zip(case.radiometry).enumerate() {
+            kernel
+                .load_scene(slot, held.start, scene.rows(held.clone()), radiometry)
+                .unwrap();
+        }
+        let stats = kernel
+            .compare(0, 1, counted, &case.settings, outputs)
+            .unwrap();
+        match &mut joined {
+            Some(above) => above.join(stats).unwrap(),
+            none => *none = Some(stats),
+        }
+    }
+    joined.unwrap()
+}
+
+/// Scenes loaded a stripe of rows at a time, each with a halo, compared counting the stripe's own rows and
+/// the stripes joined give the statistics, profiles and change mask of one comparison of the whole scenes,
+/// on the CPU, the GPU, and the GPU comparing each stripe in stripes of its own under a binding limit.
+#[test]
+fn stripes_of_scenes_joined_equal_one_comparison() {
+    let test = "stripes_of_scenes_joined_equal_one_comparison";
+    let shapes = [(333, 171), (64, 203), (1000, 40)];
+    for (index, &(width, height)) in shapes.iter().enumerate() {
+        for (repeat, radius) in [0, 1, 15].into_iter().enumerate() {
+            let seed = (index * 10 + repeat) as u64 + 5000;
+            let mut case = match repeat % 2 {
+                0 => random_case(seed, width, height),
+                _ => corrected_case(seed, width, height),
+            };
+            case.settings.radius = radius;
+            let format = case.scenes[0].format;
+            let row_bytes = (format.bands * format.bits_per_sample / 8).max(4) * width;
+            let kernels = [
+                Some(common::cpu_kernel(format, &case.labels)),
+                common::gpu_kernel(test, format, &case.labels),
+                common::gpu_kernel_with_binding_limit(
+                    test,
+                    format,
+                    &case.labels,
+                    u64::from(128 * row_bytes),
+                ),
+            ];
+            let mut cpu = common::cpu_kernel(format, &case.labels);
+            for mut kernel in kernels.into_iter().flatten() {
+                for outputs in ALL_OUTPUTS {
+                    let whole = compare(cpu.as_mut(), &case, outputs);
+                    for rows in [32, 64] {
+                        assert_eq!(
+                            compare_in_stripes(kernel.as_mut(), &case, outputs, rows),
+                            whole,
+                            "{} in stripes of {rows} rows on {} ({outputs:?})",
+                            case.name,
+                            kernel.description()
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A comparison of stripes is refused, naming the rows, when the slots hold different rows, when they lack
+/// the halo the smoothing window reads, or when the counted rows start inside a word of 32 pixels; a shift
+/// search needs whole scenes.
+#[test]
+fn stripes_that_cannot_give_one_comparison_are_refused() {
+    let test = "stripes_that_cannot_give_one_comparison_are_refused";
+    let mut case = random_case(77, 333, 171);
+    case.settings.radius = 2;
+    let format = case.scenes[0].format;
+    let kernels = [
+        Some(common::cpu_kernel(format, &case.labels)),
+        common::gpu_kernel(test, format, &case.labels),
+    ];
+    for mut kernel in kernels.into_iter().flatten() {
+        let load = |kernel: &mut dyn ChangeKernel, slot: usize, rows: std::ops::Range<u32>| {
+            let scene = case.scenes[slot].rows(rows.clone());
+            kernel
+                .load_scene(slot, rows.start, scene, Radiometry::IDENTITY)
+                .unwrap();
+        };
+        load(kernel.as_mut(), 0, 32..96);
+        load(kernel.as_mut(), 1, 32..128);
+        let outputs = Outputs::default();
+        let error = kernel
+            .compare(0, 1, 64..96, &case.settings, outputs)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("they hold different rows, 32..96 and 32..128"),
+            "{error}"
+        );
+        load(kernel.as_mut(), 1, 32..96);
+        let error = kernel
+            .compare(0, 1, 32..64, &case.settings, outputs)
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("short of the 2 rows"), "{error}");
+        let error = kernel
+            .compare(0, 1, 40..64, &case.settings, outputs)
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("words of 32 pixels"), "{error}");
+        load(kernel.as_mut(), 0, 0..96);
+        load(kernel.as_mut(), 1, 0..96);
+        let stats = kernel
+            .compare(0, 1, 0..64, &case.settings, ALL_OUTPUTS[3])
+            .unwrap();
+        assert_eq!(stats.change_mask.map(|mask| mask.height), Some(64));
+        let error = kernel.shift_costs(0, 1, 1, None).unwrap_err().to_string();
+        assert!(error.contains("needs whole scenes"), "{error}");
+        let error = kernel
+            .load_scene(0, 7, case.scenes[0].rows(0..32), Radiometry::IDENTITY)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("start inside a word of 32 pixels"),
+            "{error}"
+        );
+    }
+}
+
 #[test]
 fn swapped_slots_give_the_same_answer() {
     let case = random_case(99, 129, 65);
@@ -365,7 +511,9 @@ fn swapped_slots_give_the_same_answer() {
         let mut kernel = kernel;
         let outputs = ALL_OUTPUTS[3];
         let forward = compare(kernel.as_mut(), &case, outputs);
-        let backward = kernel.compare(1, 0, &case.settings, outputs).unwrap();
+        let backward = kernel
+            .compare(1, 0, 0..format.height, &case.settings, outputs)
+            .unwrap();
         assert_eq!(forward, backward, "{}", kernel.description());
     }
 }
@@ -542,6 +690,7 @@ fn every_pair_of_slots_agrees() {
         kernel
             .load_scene(
                 2,
+                0,
                 third.clone(),
                 random_radiometry(&mut ChaCha8Rng::seed_from_u64(79), format),
             )
@@ -551,14 +700,14 @@ fn every_pair_of_slots_agrees() {
             for b in (0..3).filter(|&b| b != a) {
                 pairs.push(
                     kernel
-                        .compare(a, b, &case.settings, ALL_OUTPUTS[3])
+                        .compare(a, b, 0..format.height, &case.settings, ALL_OUTPUTS[3])
                         .unwrap(),
                 );
             }
         }
         assert!(
             kernel
-                .compare(0, 3, &case.settings, ALL_OUTPUTS[0])
+                .compare(0, 3, 0..format.height, &case.settings, ALL_OUTPUTS[0])
                 .is_err()
         );
         results.push(pairs);
@@ -735,11 +884,11 @@ fn region_thresholds_must_match_the_regions() {
     for mut kernel in kernels.into_iter().flatten() {
         for (slot, scene) in case.scenes.iter().enumerate() {
             kernel
-                .load_scene(slot, scene.clone(), Radiometry::IDENTITY)
+                .load_scene(slot, 0, scene.clone(), Radiometry::IDENTITY)
                 .unwrap();
         }
         let error = kernel
-            .compare(0, 1, &case.settings, ALL_OUTPUTS[0])
+            .compare(0, 1, 0..format.height, &case.settings, ALL_OUTPUTS[0])
             .unwrap_err()
             .to_string();
         assert!(error.contains("region thresholds given for"), "{error}");

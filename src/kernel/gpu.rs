@@ -17,9 +17,10 @@ use super::params::{
     WORKGROUP_SIZE, all_set_bitmap,
 };
 use super::{
-    ChangeKernel, ChangeMask, ChangeSettings, Outputs, PairStats, Radiometry, RegionStats,
-    SCENE_SLOTS, Slot, StageTimes, background_params, check_radiometry, check_scene, check_slot,
-    check_stack, kernel_params, split_profiles, unloaded_slots,
+    ChangeKernel, ChangeMask, ChangeSettings, CountedPixels, Outputs, PairStats, Radiometry,
+    RegionStats, SCENE_SLOTS, Slot, StageTimes, background_params, check_counted_rows,
+    check_radiometry, check_rows, check_slot, check_stack, kernel_params, split_profiles,
+    unloaded_slots,
 };
 use crate::error::{Error, Result};
 use crate::rasterize::LabelRaster;
@@ -215,7 +216,8 @@ struct SceneSlot {
     /// A uniform block holding the scene's `Radiometry`.
     radiometry: wgpu::Buffer,
     has_validity: bool,
-    loaded: bool,
+    /// The scene rows it holds, once loaded.
+    rows: Option<Range<u32>>,
     /// The scene itself, when comparisons go in stripes: uploaded a stripe at a time.
     host: Option<Scene>,
 }
@@ -283,26 +285,33 @@ fn compare_passes(format: SceneFormat, max_binding: u64) -> Result<ComparePasses
 }
 
 impl ComparePasses {
-    /// The rows of each pass over a scene of `height` rows and `width` columns, for a smoothing window
-    /// of radius `radius`.
-    fn stripes(self, width: u32, height: u32, radius: u32) -> Vec<StripeRows> {
-        let height = height as usize;
+    /// The rows of each pass of a comparison counting the scene rows `counted` of the rows `held` by the
+    /// slots, `width` columns wide, for a smoothing window of radius `radius`.
+    fn stripes(
+        self,
+        width: u32,
+        held: Range<usize>,
+        counted: Range<usize>,
+        radius: u32,
+    ) -> Vec<StripeRows> {
         let rows = match self {
             ComparePasses::Whole => {
                 return vec![StripeRows {
-                    uploaded: 0..height,
-                    counted: 0..height,
+                    uploaded: held,
+                    counted,
                 }];
             }
             ComparePasses::Stripes { rows } => rows,
         };
         let halo = halo_rows(radius, stripe_alignment(width));
-        (0..height)
+        counted
+            .clone()
             .step_by(rows)
             .map(|first| {
-                let counted = first..(first + rows).min(height);
+                let counted = first..(first + rows).min(counted.end);
                 StripeRows {
-                    uploaded: first.saturating_sub(halo)..(counted.end + halo).min(height),
+                    uploaded: first.saturating_sub(halo).max(held.start)
+                        ..(counted.end + halo).min(held.end),
                     counted,
                 }
             })
@@ -496,7 +505,7 @@ impl GpuKernel {
                     mapped_at_creation: false,
                 }),
                 has_validity: false,
-                loaded: false,
+                rows: None,
                 host: None,
             })
             .collect();
@@ -654,9 +663,14 @@ impl GpuKernel {
         Ok(rows)
     }
 
-    /// Uploads the stripe's rows of the scenes in slots `a` and `b` and of the labels, the halo's labels
-    /// cleared; nothing when comparisons go in one pass, whose scenes were uploaded when loaded.
-    fn upload_stripe(&mut self, a: Slot, b: Slot, stripe: &StripeRows) -> Result<()> {
+    /// Uploads the stripe's rows of the scenes in slots `a` and `b`, which hold the scene rows `held`, and
+    /// of the labels; nothing when comparisons go in one pass, whose scenes were uploaded when loaded.
+    fn upload_stripe(
+        &mut self,
+        (a, b): (Slot, Slot),
+        held: &Range<usize>,
+        stripe: &StripeRows,
+    ) -> Result<()> {
         let Some(labels) = &self.striped_labels else {
             return Ok(());
         };
@@ -665,38 +679,34 @@ impl GpuKernel {
         let bands = self.format.bands as usize;
         let samples_per_word = (32 / self.format.bits_per_sample) as usize;
         let pixels = stripe.uploaded.start * width..stripe.uploaded.end * width;
+        let slot_pixels = pixels.start - held.start * width..pixels.end - held.start * width;
         for slot in [a, b] {
             let target = &self.slots[slot];
             let scene = target
                 .host
                 .as_ref()
                 .expect("a loaded slot holds its scene when striped");
-            let samples = pixels.start * bands / samples_per_word
-                ..(pixels.end * bands).div_ceil(samples_per_word);
+            let samples = slot_pixels.start * bands / samples_per_word
+                ..(slot_pixels.end * bands).div_ceil(samples_per_word);
             self.queue.write_buffer(
                 &target.samples,
                 0,
                 bytemuck::cast_slice(&scene.words[samples]),
             );
             if let Some(validity) = &scene.validity {
-                let words = &validity[pixels.start / 32..pixels.end.div_ceil(32)];
+                let words = &validity[slot_pixels.start / 32..slot_pixels.end.div_ceil(32)];
                 self.queue
                     .write_buffer(&target.validity, 0, bytemuck::cast_slice(words));
             }
         }
         // Two 16-bit entries to a word; a stripe's rows start and end on whole words but the image's last.
         let halves = pixels.start / 2..pixels.end.div_ceil(2);
-        let counted = (stripe.counted.start - stripe.uploaded.start) * width / 2
-            ..((stripe.counted.end - stripe.uploaded.start) * width).div_ceil(2);
         for (buffer, words) in [
             (&self.labels, &labels.words),
             (&self.positions, &labels.positions),
         ] {
-            let mut stripe_words = words[halves.clone()].to_vec();
-            stripe_words[..counted.start].fill(0);
-            stripe_words[counted.end..].fill(0);
             self.queue
-                .write_buffer(buffer, 0, bytemuck::cast_slice(&stripe_words));
+                .write_buffer(buffer, 0, bytemuck::cast_slice(&words[halves.clone()]));
         }
         self.times.upload += self.finish_uploads(started)?;
         Ok(())
@@ -721,19 +731,32 @@ impl GpuKernel {
     /// regions' statistics, and as asked the stripe's change bitmap and the regions' profiles, as words.
     fn compare_stripe(
         &mut self,
-        a: Slot,
-        b: Slot,
-        settings: &ChangeSettings,
-        outputs: Outputs,
+        (a, b): (Slot, Slot),
+        held: &Range<usize>,
+        (settings, outputs): (&ChangeSettings, Outputs),
         stripe: &StripeRows,
     ) -> Result<StripeWords> {
-        self.upload_stripe(a, b, stripe)?;
-        let rows = SceneFormat {
-            height: stripe.uploaded.len() as u32,
-            ..self.format
-        };
+        self.upload_stripe((a, b), held, stripe)?;
+        let rows = self.format.with_height(stripe.uploaded.len() as u32);
         let validity = [self.slots[a].has_validity, self.slots[b].has_validity];
-        let params = kernel_params(rows, self.region_count, settings, validity, outputs)?;
+        let to_u32 = |rows: &Range<usize>| rows.start as u32..rows.end as u32;
+        let mut counted = CountedPixels::of_rows(
+            self.format.width,
+            &to_u32(&stripe.uploaded),
+            &to_u32(&stripe.counted),
+        );
+        // Striped, the label buffer holds the stripe's rows alone.
+        if self.striped_labels.is_some() {
+            counted.label_offset = 0;
+        }
+        let params = kernel_params(
+            rows,
+            self.region_count,
+            settings,
+            validity,
+            outputs,
+            &counted,
+        )?;
         let scope = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
         self.queue
             .write_buffer(&self.params, 0, bytemuck::bytes_of(&params));
@@ -907,17 +930,23 @@ impl ChangeKernel for GpuKernel {
         }
     }
 
-    fn load_scene(&mut self, slot: Slot, scene: Scene, radiometry: Radiometry) -> Result<()> {
+    fn load_scene(
+        &mut self,
+        slot: Slot,
+        first_row: u32,
+        scene: Scene,
+        radiometry: Radiometry,
+    ) -> Result<()> {
         self.check_device()?;
         check_slot(slot)?;
-        check_scene(self.format, &scene)?;
+        let rows = check_rows(self.format, first_row, &scene)?;
         check_radiometry(self.format, &radiometry)?;
         let started = Instant::now();
         let target = &mut self.slots[slot];
         self.queue
             .write_buffer(&target.radiometry, 0, bytemuck::bytes_of(&radiometry));
         target.has_validity = scene.validity.is_some();
-        target.loaded = true;
+        target.rows = Some(rows);
         target.host = None;
         match self.passes {
             ComparePasses::Whole => {
@@ -942,6 +971,7 @@ impl ChangeKernel for GpuKernel {
         &mut self,
         a: Slot,
         b: Slot,
+        rows: Range<u32>,
         settings: &ChangeSettings,
         outputs: Outputs,
     ) -> Result<PairStats> {
@@ -952,11 +982,16 @@ impl ChangeKernel for GpuKernel {
         self.check_device()?;
         check_slot(a)?;
         check_slot(b)?;
-        if self.magnitude_bindings[a][b].is_none() || !self.slots[a].loaded || !self.slots[b].loaded
-        {
+        let held = check_counted_rows(
+            self.format,
+            (a, self.slots[a].rows.as_ref()),
+            (b, self.slots[b].rows.as_ref()),
+            &rows,
+            settings.radius,
+        )?;
+        if self.magnitude_bindings[a][b].is_none() {
             return Err(unloaded_slots(a, b));
         }
-        let format = self.format;
         let thresholds = settings.thresholds_by_region(self.region_count)?;
         self.queue.write_buffer(
             &self.region_thresholds,
@@ -964,35 +999,39 @@ impl ChangeKernel for GpuKernel {
             bytemuck::cast_slice(&thresholds),
         );
         let mut regions = vec![RegionStats::default(); self.region_count as usize];
+        let width = self.format.width as usize;
         let mut mask_words = vec![
             0;
             if outputs.change_mask {
-                format.bitmap_word_count()
+                (rows.len() * width).div_ceil(32)
             } else {
                 0
             }
         ];
         let mut profile_words = Vec::new();
-        let width = format.width as usize;
-        for stripe in self
-            .passes
-            .stripes(format.width, format.height, settings.radius)
-        {
-            let counted = self.compare_stripe(a, b, settings, outputs, &stripe)?;
-            for (total, stats) in regions.iter_mut().zip(&counted.regions) {
+        let held = held.start as usize..held.end as usize;
+        let counted = rows.start as usize..rows.end as usize;
+        for stripe in self.passes.stripes(
+            self.format.width,
+            held.clone(),
+            counted.clone(),
+            settings.radius,
+        ) {
+            let words = self.compare_stripe((a, b), &held, (settings, outputs), &stripe)?;
+            for (total, stats) in regions.iter_mut().zip(&words.regions) {
                 total.add(stats);
             }
             if outputs.change_mask {
                 // Stripes start on whole words of the bitmap; only the last can end inside one.
                 let first = (stripe.counted.start - stripe.uploaded.start) * width / 32;
-                let words = (stripe.counted.len() * width).div_ceil(32);
-                let start = stripe.counted.start * width / 32;
-                mask_words[start..start + words]
-                    .copy_from_slice(&counted.change_mask[first..first + words]);
+                let length = (stripe.counted.len() * width).div_ceil(32);
+                let start = (stripe.counted.start - counted.start) * width / 32;
+                mask_words[start..start + length]
+                    .copy_from_slice(&words.change_mask[first..first + length]);
             }
             if outputs.profiles {
-                profile_words.resize(counted.profiles.len(), 0);
-                for (total, count) in profile_words.iter_mut().zip(&counted.profiles) {
+                profile_words.resize(words.profiles.len(), 0);
+                for (total, count) in profile_words.iter_mut().zip(&words.profiles) {
                     *total += count;
                 }
             }
@@ -1000,8 +1039,8 @@ impl ChangeKernel for GpuKernel {
         Ok(PairStats {
             regions,
             change_mask: outputs.change_mask.then_some(ChangeMask {
-                width: format.width,
-                height: format.height,
+                width: self.format.width,
+                height: rows.len() as u32,
                 words: mask_words,
             }),
             profiles: match outputs.profiles {

@@ -27,6 +27,7 @@ use params::{
     COST_PIXELS, COST_SUM_HI, COST_SUM_LO, HISTOGRAM_BINS, KernelParams, MAX_BANDS,
     MAX_SEARCH_RADIUS, MAX_SMOOTHING_RADIUS, PROFILE_CHANGED, PROFILE_VALID, PROFILE_WORDS, Search,
 };
+use std::ops::Range;
 use std::time::Duration;
 
 /// A place on the backend that holds one loaded scene.
@@ -177,6 +178,36 @@ pub struct PairStats {
     pub profiles: Vec<RegionProfile>,
 }
 
+impl PairStats {
+    /// Adds the statistics of the rows just below this comparison's, `below`, to its own: the regions'
+    /// counts, sums and histograms and their profiles add up, and the change masks are stacked. This
+    /// comparison's rows must end on a whole word of the change mask, as every stripe but a scene's last does.
+    pub fn join(&mut self, below: PairStats) -> Result<()> {
+        for (total, stats) in self.regions.iter_mut().zip(&below.regions) {
+            total.add(stats);
+        }
+        for (total, profile) in self.profiles.iter_mut().zip(&below.profiles) {
+            for (sum, count) in total.valid.iter_mut().zip(&profile.valid) {
+                *sum += count;
+            }
+            for (sum, count) in total.changed.iter_mut().zip(&profile.changed) {
+                *sum += count;
+            }
+        }
+        if let (Some(mask), Some(below)) = (&mut self.change_mask, below.change_mask) {
+            if mask.width != below.width || !(mask.width * mask.height).is_multiple_of(32) {
+                return Err(Error::Setting(format!(
+                    "a change mask of {}x{} px cannot be joined to one {} px wide: it must end on a whole word",
+                    mask.width, mask.height, below.width
+                )));
+            }
+            mask.height += below.height;
+            mask.words.extend(below.words);
+        }
+        Ok(())
+    }
+}
+
 /// Splits the regions' concatenated profiles, `PROFILE_WORDS` words per bin, into one per region, each
 /// starting at its entry of `profile_offsets` ([`LabelRaster::profile_offsets`]).
 fn split_profiles(profile_offsets: &[u32], words: &[u32]) -> Vec<RegionProfile> {
@@ -250,22 +281,44 @@ fn search_params(
         radius: 0,
         nodata,
     };
-    let params = kernel_params(format, 0, &settings, validity, Outputs::default())?;
+    let params = kernel_params(
+        format,
+        0,
+        &settings,
+        validity,
+        Outputs::default(),
+        &CountedPixels::all(format),
+    )?;
     Ok((Search::new(format.width, format.height, radius), params))
 }
 
 /// A backend, set up for one archive's scene format and label raster.
+///
+/// A slot holds a scene's rows `first_row..first_row + scene height`: all of them, or a stripe, so that a
+/// scene too large to hold can be compared stripe by stripe, each stripe read with a halo of rows either
+/// side for the smoothing window and counting only its own rows. The statistics, profiles and change mask
+/// of the stripes, joined ([`PairStats::join`]), are those of one comparison of the whole scenes.
 pub trait ChangeKernel: Send {
     /// Which backend and adapter do the work, for the run's log.
     fn description(&self) -> String;
-    /// Makes `scene` the content of `slot`, its samples to be compared after `radiometry`; the scene must
-    /// have the kernel's format.
-    fn load_scene(&mut self, slot: Slot, scene: Scene, radiometry: Radiometry) -> Result<()>;
-    /// Compares the scenes in slots `a` and `b`, with the extra `outputs` asked for.
+    /// Makes `scene` the content of `slot`: rows `first_row..first_row + scene.format.height` of a scene
+    /// of the kernel's format ([`check_rows`]), its samples to be compared after `radiometry`.
+    fn load_scene(
+        &mut self,
+        slot: Slot,
+        first_row: u32,
+        scene: Scene,
+        radiometry: Radiometry,
+    ) -> Result<()>;
+    /// Compares the scenes in slots `a` and `b`, which hold the same rows, counting `rows` of them (rows of
+    /// the scene, not of the slots) with the extra `outputs` asked for: the regions' statistics and
+    /// profiles over those rows, and their change mask (`rows.len()` rows high). The slots must hold the
+    /// smoothing window's rows either side of `rows`, up to the scene's edges ([`check_counted_rows`]).
     fn compare(
         &mut self,
         a: Slot,
         b: Slot,
+        rows: Range<u32>,
         settings: &ChangeSettings,
         outputs: Outputs,
     ) -> Result<PairStats>;
@@ -278,7 +331,8 @@ pub trait ChangeKernel: Send {
     /// [`MAX_STACK_SCENES`] of them.
     fn background(&mut self, stack: &[(&Scene, Radiometry)], nodata: Option<u32>) -> Result<Scene>;
     /// The cost of every integer shift of the scene in slot `b` against the one in slot `a` within
-    /// ±`radius` px ([`ShiftCosts`]), validity as in [`ChangeKernel::compare`].
+    /// ±`radius` px ([`ShiftCosts`]), validity as in [`ChangeKernel::compare`]; both slots must hold whole
+    /// scenes.
     fn shift_costs(
         &mut self,
         a: Slot,
@@ -438,16 +492,138 @@ fn background_params(format: SceneFormat, nodata: Option<u32>) -> Result<KernelP
         radius: 0,
         nodata,
     };
-    kernel_params(format, 0, &settings, [false; 2], Outputs::default())
+    kernel_params(
+        format,
+        0,
+        &settings,
+        [false; 2],
+        Outputs::default(),
+        &CountedPixels::all(format),
+    )
 }
 
-/// The parameter block for one comparison, identical for both backends.
+/// The pixels of one pass of a stage that count, and where the pass lies in the label raster.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct CountedPixels {
+    /// The label raster's pixel under the pass's first.
+    label_offset: u32,
+    /// The pass's pixels that count.
+    pixels: Range<u32>,
+}
+
+impl CountedPixels {
+    /// Every pixel of a pass over the whole of a scene of `format`.
+    fn all(format: SceneFormat) -> CountedPixels {
+        CountedPixels {
+            label_offset: 0,
+            pixels: 0..format.pixel_count() as u32,
+        }
+    }
+
+    /// Of a pass over the scene rows `passed` that counts its rows `counted`, the scenes being `width`
+    /// px wide.
+    fn of_rows(width: u32, passed: &Range<u32>, counted: &Range<u32>) -> CountedPixels {
+        CountedPixels {
+            label_offset: passed.start * width,
+            pixels: (counted.start - passed.start) * width..(counted.end - passed.start) * width,
+        }
+    }
+}
+
+/// Rows of a scene `format.height` rows high that `scene` holds when loaded from `first_row`; refuses a
+/// scene not of the kernel's width, band count and sample size, beyond its last row, or starting inside a
+/// word of 32 pixels.
+fn check_rows(format: SceneFormat, first_row: u32, scene: &Scene) -> Result<Range<u32>> {
+    check_scene(format.with_height(scene.format.height), scene)?;
+    let rows = first_row..first_row.saturating_add(scene.format.height);
+    if rows.end > format.height {
+        return Err(Error::Setting(format!(
+            "rows {}..{} do not lie in the kernel's scenes of {format}",
+            rows.start, rows.end
+        )));
+    }
+    if !(first_row as usize * format.width as usize).is_multiple_of(32) {
+        return Err(Error::Setting(format!(
+            "rows from {first_row} of scenes {} px wide start inside a word of 32 pixels",
+            format.width
+        )));
+    }
+    Ok(rows)
+}
+
+/// The rows slots `a` and `b` hold, refusing a comparison counting `rows` of them unless both hold the same
+/// rows, those include `rows` and the `radius` rows a smoothing window reads either side of them (or reach
+/// the scene's edge there), and `rows` start on a word of 32 pixels and end on one or at the scene's end.
+fn check_counted_rows(
+    format: SceneFormat,
+    (a, held_a): (Slot, Option<&Range<u32>>),
+    (b, held_b): (Slot, Option<&Range<u32>>),
+    rows: &Range<u32>,
+    radius: u32,
+) -> Result<Range<u32>> {
+    let (Some(held), Some(held_b)) = (held_a, held_b) else {
+        return Err(unloaded_slots(a, b));
+    };
+    let refuse = |why: String| {
+        Err(Error::Setting(format!(
+            "compare of rows {}..{} of slots {a} and {b}: {why}",
+            rows.start, rows.end
+        )))
+    };
+    if held != held_b {
+        return refuse(format!(
+            "they hold different rows, {}..{} and {}..{}",
+            held.start, held.end, held_b.start, held_b.end
+        ));
+    }
+    if rows.is_empty() || rows.start < held.start || rows.end > held.end {
+        return refuse(format!("they hold rows {}..{}", held.start, held.end));
+    }
+    let width = format.width as usize;
+    if !(rows.start as usize * width).is_multiple_of(32)
+        || (rows.end != format.height && !(rows.end as usize * width).is_multiple_of(32))
+    {
+        return refuse("the rows do not start and end on words of 32 pixels".into());
+    }
+    let halo_above = held.start == 0 || rows.start - held.start >= radius;
+    let halo_below = held.end == format.height || held.end - rows.end >= radius;
+    if !(halo_above && halo_below) {
+        return refuse(format!(
+            "they hold rows {}..{}, short of the {radius} rows the smoothing window reads either side",
+            held.start, held.end
+        ));
+    }
+    Ok(held.clone())
+}
+
+/// Refuses a shift search unless slots `a` and `b` hold whole scenes of `format`.
+fn check_whole_scenes(
+    format: SceneFormat,
+    (a, held_a): (Slot, Option<&Range<u32>>),
+    (b, held_b): (Slot, Option<&Range<u32>>),
+) -> Result<()> {
+    let (Some(held_a), Some(held_b)) = (held_a, held_b) else {
+        return Err(unloaded_slots(a, b));
+    };
+    let whole = 0..format.height;
+    if *held_a != whole || *held_b != whole {
+        return Err(Error::Setting(format!(
+            "a shift search of slots {a} and {b} needs whole scenes; they hold rows {}..{} and {}..{}",
+            held_a.start, held_a.end, held_b.start, held_b.end
+        )));
+    }
+    Ok(())
+}
+
+/// The parameter block for one comparison, identical for both backends: a pass over scenes of `format`
+/// (the rows it covers), counting `counted`.
 fn kernel_params(
     format: SceneFormat,
     region_count: u32,
     settings: &ChangeSettings,
     validity: [bool; 2],
     outputs: Outputs,
+    counted: &CountedPixels,
 ) -> Result<KernelParams> {
     settings.check(format)?;
     Ok(KernelParams {
@@ -463,5 +639,9 @@ fn kernel_params(
         region_count,
         write_change_mask: u32::from(outputs.change_mask),
         write_profiles: u32::from(outputs.profiles),
+        label_offset: counted.label_offset,
+        counted_first: counted.pixels.start,
+        counted_end: counted.pixels.end,
+        padding: 0,
     })
 }

@@ -129,6 +129,15 @@ pub struct KernelParams {
     pub write_change_mask: u32,
     /// 1 when region_stats counts valid and changed pixels along each region's profile.
     pub write_profiles: u32,
+    /// The label raster's pixel under the pass's first pixel: the scene rows a pass covers need not be
+    /// the first.
+    pub label_offset: u32,
+    /// region_stats counts only the pass's pixels `counted_first..counted_end`; the others (the halo
+    /// a smoothing window reads beyond a stripe) are outside every region.
+    pub counted_first: u32,
+    pub counted_end: u32,
+    /// Keeps the block a whole number of 16-byte rows, as uniform buffers need.
+    pub padding: u32,
 }
 
 impl KernelParams {

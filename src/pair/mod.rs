@@ -283,8 +283,8 @@ pub fn compare(
         false => Radiometry::IDENTITY,
     };
     let mut correction = fit(&after);
-    kernel.load_scene(BEFORE, before.clone(), Radiometry::IDENTITY)?;
-    kernel.load_scene(AFTER, after.clone(), correction)?;
+    kernel.load_scene(BEFORE, 0, before.clone(), Radiometry::IDENTITY)?;
+    kernel.load_scene(AFTER, 0, after.clone(), correction)?;
     // Scenes too small for the search get no shift, unless one is needed to align them.
     let searchable = format.width.min(format.height) > 2 * options.search_radius;
     let shift = match searchable || options.align {
@@ -300,7 +300,7 @@ pub fn compare(
     if let Some(shift) = shift.filter(|_| options.align) {
         after = coregister::resample(&after, shift, nodata);
         correction = fit(&after);
-        kernel.load_scene(AFTER, after, correction)?;
+        kernel.load_scene(AFTER, 0, after, correction)?;
     }
     let mut settings = ChangeSettings {
         threshold: options.threshold.unwrap_or(0),
@@ -309,7 +309,13 @@ pub fn compare(
         nodata,
     };
     if options.threshold.is_none() {
-        let measured = kernel.compare(BEFORE, AFTER, &settings, Outputs::default())?;
+        let measured = kernel.compare(
+            BEFORE,
+            AFTER,
+            0..format.height,
+            &settings,
+            Outputs::default(),
+        )?;
         let mut histogram = [0; HISTOGRAM_BINS];
         for region in &measured.regions {
             for (total, count) in histogram.iter_mut().zip(&region.histogram) {
@@ -322,7 +328,7 @@ pub fn compare(
         change_mask: true,
         profiles: false,
     };
-    let stats = kernel.compare(BEFORE, AFTER, &settings, outputs)?;
+    let stats = kernel.compare(BEFORE, AFTER, 0..format.height, &settings, outputs)?;
     let regions = names_and_kinds
         .into_iter()
         .zip(&stats.regions)

@@ -86,13 +86,19 @@ pub fn event_pictures(
             let radiometry =
                 run.record
                     .radiometry_of(entry.acquired, format.bits_per_sample, &run.dir)?;
-            kernel.load_scene(slot, scene.clone(), radiometry)?;
+            kernel.load_scene(slot, 0, scene.clone(), radiometry)?;
             images.push(scene);
         }
         let white = white_level(&[&images[0], &images[1]], crop);
         let before_rgb = to_rgb(&images[0], crop, white);
         let mut after_rgb = to_rgb(&images[1], crop, white);
-        let stats = kernel.compare(BEFORE_SLOT, AFTER_SLOT, &settings, outputs)?;
+        let stats = kernel.compare(
+            BEFORE_SLOT,
+            AFTER_SLOT,
+            0..format.height,
+            &settings,
+            outputs,
+        )?;
         let mask = stats
             .change_mask
             .expect("the kernel returns the change mask it is asked for");

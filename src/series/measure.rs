@@ -12,7 +12,7 @@
 //! backgrounds, radiometry, thresholds and pairs are those of the other scenes (so the pair around it
 //! compares its neighbours), and its date stays in the series with every region unobserved.
 
-use super::shelf::Shelf;
+use super::shelf::{Shelf, Stripe};
 use super::threshold::Thresholds;
 use super::{CellMeasurement, RegionInfo, longest_stretch};
 use crate::acquisition::Acquisition;
@@ -20,7 +20,8 @@ use crate::archive::{Archive, SceneFailure};
 use crate::error::{Error, Result};
 use crate::kernel::params::Radiometry;
 use crate::kernel::{
-    self, ChangeKernel, ChangeSettings, DeviceChoice, Outputs, PairStats, RegionStats, Slot,
+    self, ChangeKernel, ChangeSettings, DeviceChoice, Outputs, PairStats, RegionStats, SCENE_SLOTS,
+    Slot,
 };
 use crate::prepare::{Preparation, Prepared, prepare};
 use crate::progress::Progress;
@@ -30,11 +31,28 @@ use crate::regions::RegionSet;
 use crate::scene::{Scene, SceneFormat};
 use crate::store::{Reader, Store, Writer};
 use std::collections::BTreeMap;
+use std::ops::Range;
 
 const BACKGROUND_SLOT: Slot = 0;
 /// The slots that hold dates: a date and the earlier one it is compared with, so that in a pass over the
 /// dates each is loaded once.
 const DATE_SLOTS: [Slot; 2] = [1, 2];
+
+/// A scene the kernel compares.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Compared {
+    /// A background: [`Backgrounds::of_date`].
+    Background(Option<usize>),
+    Date(usize),
+}
+
+/// One comparison of two scenes, `a` and `b`.
+struct Comparison {
+    a: Compared,
+    b: Compared,
+    settings: ChangeSettings,
+    outputs: Outputs,
+}
 /// The store's name for the backgrounds of each date's window.
 const WINDOWS: &str = "window";
 
@@ -94,10 +112,11 @@ impl Backgrounds<'_> {
         (!self.windows.is_empty()).then_some(date)
     }
 
-    fn scene(&self, which: Option<usize>) -> Result<Scene> {
+    fn rows(&self, which: Option<usize>, rows: Range<u32>) -> Result<Scene> {
         match which {
-            Some(date) => self.windows.get(date),
-            None => Ok(self.archive.clone()),
+            Some(date) => self.windows.rows(date, rows),
+            None if rows == (0..self.archive.format.height) => Ok(self.archive.clone()),
+            None => Ok(self.archive.rows(rows)),
         }
     }
 }
@@ -119,13 +138,13 @@ pub struct SeriesRun<'a> {
     failures: Vec<SceneFailure>,
     regions: Vec<RegionInfo>,
     /// Kept to open the CPU kernel should the GPU device be lost.
-    labels: LabelRaster,
+    region_set: RegionSet,
     kernel: Box<dyn ChangeKernel>,
     options: MeasureOptions,
-    /// Which of the run's backgrounds the background slot holds ([`Backgrounds::of_date`]).
-    loaded_background: Option<Option<usize>>,
-    /// Which date each of [`DATE_SLOTS`] holds.
-    loaded_dates: [Option<usize>; 2],
+    /// The stripes of rows comparisons go in: one of every row unless scenes are read from the store.
+    stripes: Vec<Stripe>,
+    /// What each slot holds: which scene, in which stripe (the first row the stripe counts).
+    loaded: [Option<(Compared, u32)>; SCENE_SLOTS],
     /// What preparing each scene found, once they are prepared (`MeasureOptions::preparation`).
     prepared: Option<Vec<Prepared>>,
     /// Where finished steps are checkpointed; `None` to keep nothing.
@@ -191,15 +210,15 @@ impl<'a> SeriesRun<'a> {
         let kernel = kernel::open(device, format, &labels)?;
         Ok(SeriesRun {
             archive,
+            stripes: scenes.comparison_stripes(SCENE_SLOTS),
             scenes,
             entries,
             failures,
             regions: region_infos(regions, &labels),
-            labels,
+            region_set: regions.clone(),
             kernel,
             options,
-            loaded_background: None,
-            loaded_dates: [None; 2],
+            loaded: [None; SCENE_SLOTS],
             prepared: None,
             store,
         })
@@ -280,9 +299,11 @@ impl<'a> SeriesRun<'a> {
             });
             match measured {
                 Err(Error::DeviceLost(why)) => {
-                    self.kernel = kernel::open(DeviceChoice::Cpu, self.format(), &self.labels)?;
-                    self.loaded_background = None;
-                    self.loaded_dates = [None; 2];
+                    let format = self.format();
+                    let labels =
+                        LabelRaster::rasterize(&self.region_set, format.width, format.height)?;
+                    self.kernel = kernel::open(DeviceChoice::Cpu, format, &labels)?;
+                    self.loaded = [None; SCENE_SLOTS];
                     progress.warn(&format!(
                         "GPU device lost ({why}); measuring again on the CPU, whose results are identical"
                     ));
@@ -414,15 +435,19 @@ impl<'a> SeriesRun<'a> {
         if let Some(calibration) = stored.filter(|c| c.len() == count) {
             return Ok(calibration);
         }
-        let mut calibration = Vec::with_capacity(count);
-        for date in 0..count {
-            let scene = self.load_date(date, backgrounds, radiometry)?;
-            let settings = self.settings(0);
-            let stats =
-                self.kernel
-                    .compare(scene, BACKGROUND_SLOT, &settings, Outputs::default())?;
-            calibration.push(stats.regions);
-        }
+        let comparisons: Vec<Comparison> = (0..count)
+            .map(|date| Comparison {
+                a: Compared::Date(date),
+                b: Compared::Background(backgrounds.of_date(date)),
+                settings: self.settings(0),
+                outputs: Outputs::default(),
+            })
+            .collect();
+        let calibration: Vec<Vec<RegionStats>> = self
+            .compare_all(&comparisons, backgrounds, radiometry)?
+            .into_iter()
+            .map(|stats| stats.regions)
+            .collect();
         self.put_checkpoint(NAME, |w| {
             w.u64(calibration.len() as u64);
             for row in &calibration {
@@ -445,7 +470,6 @@ impl<'a> SeriesRun<'a> {
         thresholds: &Thresholds,
     ) -> Result<(Vec<CellMeasurement>, Option<PairStats>)> {
         let options = self.options;
-        let scene = self.load_date(date, backgrounds, radiometry)?;
         let mut row = vec![CellMeasurement::default(); self.regions.len()];
         // Against the background, every region at its threshold for the date.
         let against_background = ChangeSettings {
@@ -456,19 +480,15 @@ impl<'a> SeriesRun<'a> {
                 .collect(),
             ..self.settings(thresholds.port.base)
         };
-        let outputs = Outputs {
-            change_mask: false,
-            profiles: true,
-        };
-        let stats = self
-            .kernel
-            .compare(scene, BACKGROUND_SLOT, &against_background, outputs)?;
-        for (region, cell) in row.iter_mut().enumerate() {
-            cell.valid_px = stats.regions[region].valid_px;
-            cell.changed_px = stats.regions[region].changed_px;
-            cell.stretch =
-                longest_stretch(&stats.profiles[region], &self.regions[region].bin_pixels);
-        }
+        let mut comparisons = vec![Comparison {
+            a: Compared::Date(date),
+            b: Compared::Background(backgrounds.of_date(date)),
+            settings: against_background,
+            outputs: Outputs {
+                change_mask: false,
+                profiles: true,
+            },
+        }];
         // Against earlier scenes: the previous one at the port's threshold for pairs.csv, and the
         // previous observation of each region at its own threshold for its change score.
         let mut by_earlier: BTreeMap<(usize, u32), Vec<usize>> = BTreeMap::new();
@@ -487,23 +507,38 @@ impl<'a> SeriesRun<'a> {
         if let Some(pair) = pair {
             by_earlier.entry(pair).or_default();
         }
+        let by_earlier: Vec<((usize, u32), Vec<usize>)> = by_earlier.into_iter().rev().collect();
+        comparisons.extend(
+            by_earlier
+                .iter()
+                .map(|&((earlier, threshold), _)| Comparison {
+                    a: Compared::Date(earlier),
+                    b: Compared::Date(date),
+                    settings: self.settings(threshold),
+                    outputs: Outputs {
+                        change_mask: pair == Some((earlier, threshold)) && options.pair_masks,
+                        profiles: false,
+                    },
+                }),
+        );
+        let mut measured = self
+            .compare_all(&comparisons, backgrounds, radiometry)?
+            .into_iter();
+        let stats = measured.next().expect("one result a comparison");
+        for (region, cell) in row.iter_mut().enumerate() {
+            cell.valid_px = stats.regions[region].valid_px;
+            cell.changed_px = stats.regions[region].changed_px;
+            cell.stretch =
+                longest_stretch(&stats.profiles[region], &self.regions[region].bin_pixels);
+        }
         let mut pair_stats = None;
-        for ((earlier, threshold), regions) in by_earlier.into_iter().rev() {
-            let earlier_slot = self.date_slot(earlier, Some(date), radiometry)?;
-            let is_pair = pair == Some((earlier, threshold));
-            let outputs = Outputs {
-                change_mask: is_pair && options.pair_masks,
-                profiles: false,
-            };
-            let stats =
-                self.kernel
-                    .compare(earlier_slot, scene, &self.settings(threshold), outputs)?;
+        for ((earlier, regions), stats) in by_earlier.into_iter().zip(measured) {
             for region in regions {
                 let r = &stats.regions[region];
                 row[region].change_score =
                     (r.valid_px > 0).then(|| r.changed_px as f64 / r.valid_px as f64);
             }
-            if is_pair {
+            if pair == Some(earlier) {
                 pair_stats = Some(stats);
             }
         }
@@ -591,7 +626,7 @@ impl<'a> SeriesRun<'a> {
             &self.options.preparation,
             self.options.nodata,
         )?;
-        (self.loaded_background, self.loaded_dates) = (None, [None; 2]);
+        self.loaded = [None; SCENE_SLOTS];
         for (date, scene) in prepared.iter().enumerate() {
             let name = self.acquired(date).to_string();
             progress.say(&scene.describe(&name));
@@ -606,49 +641,100 @@ impl<'a> SeriesRun<'a> {
         Ok(())
     }
 
-    /// Loads the date's background unless its slot already holds it, and the date's scene unless a slot
-    /// does; the slot of the scene.
-    fn load_date(
+    /// Runs `comparisons`, stripe by stripe of [`SeriesRun::stripes`], joining each one's stripes.
+    fn compare_all(
         &mut self,
-        date: usize,
+        comparisons: &[Comparison],
+        backgrounds: &Backgrounds,
+        radiometry: &[Radiometry],
+    ) -> Result<Vec<PairStats>> {
+        let mut joined: Vec<Option<PairStats>> = comparisons.iter().map(|_| None).collect();
+        for stripe in self.stripes.clone() {
+            for (index, comparison) in comparisons.iter().enumerate() {
+                // What the slots should keep: the other scene of this comparison, then those of the next.
+                let keep = |first: Compared| {
+                    std::iter::once(first).chain(
+                        comparisons[index + 1..]
+                            .iter()
+                            .flat_map(|next| [next.a, next.b]),
+                    )
+                };
+                let a = self.slot_holding(
+                    comparison.a,
+                    keep(comparison.b),
+                    &stripe,
+                    backgrounds,
+                    radiometry,
+                )?;
+                let b = self.slot_holding(
+                    comparison.b,
+                    keep(comparison.a),
+                    &stripe,
+                    backgrounds,
+                    radiometry,
+                )?;
+                let stats = self.kernel.compare(
+                    a,
+                    b,
+                    stripe.counted.clone(),
+                    &comparison.settings,
+                    comparison.outputs,
+                )?;
+                match &mut joined[index] {
+                    Some(above) => above.join(stats)?,
+                    none => *none = Some(stats),
+                }
+            }
+        }
+        Ok(joined.into_iter().flatten().collect())
+    }
+
+    /// The slot holding the stripe's rows of `scene`, loaded into one unless one holds them already: a
+    /// background into the background slot, a date into a date slot, keeping if it can those holding
+    /// what `keep` names (most needed first).
+    fn slot_holding(
+        &mut self,
+        scene: Compared,
+        keep: impl Iterator<Item = Compared>,
+        stripe: &Stripe,
         backgrounds: &Backgrounds,
         radiometry: &[Radiometry],
     ) -> Result<Slot> {
-        let background = backgrounds.of_date(date);
-        if self.loaded_background != Some(background) {
-            self.kernel.load_scene(
-                BACKGROUND_SLOT,
-                backgrounds.scene(background)?,
-                Radiometry::IDENTITY,
-            )?;
-            self.loaded_background = Some(background);
-        }
-        // The previous date is the one most likely compared with this one next.
-        self.date_slot(date, date.checked_sub(1), radiometry)
-    }
-
-    /// The slot holding `date`, loaded into one unless one holds it already, keeping the one that holds
-    /// `keep`.
-    fn date_slot(
-        &mut self,
-        date: usize,
-        keep: Option<usize>,
-        radiometry: &[Radiometry],
-    ) -> Result<Slot> {
-        let held = |dates: [Option<usize>; 2], wanted: Option<usize>| {
-            (0..DATE_SLOTS.len()).find(|&i| dates[i] == wanted)
+        let wanted = Some((scene, stripe.counted.start));
+        let (slot, rows, correction) = match scene {
+            Compared::Background(which) => {
+                if self.loaded[BACKGROUND_SLOT] == wanted {
+                    return Ok(BACKGROUND_SLOT);
+                }
+                let rows = backgrounds.rows(which, stripe.held.clone())?;
+                (BACKGROUND_SLOT, rows, Radiometry::IDENTITY)
+            }
+            Compared::Date(date) => {
+                if let Some(&slot) = DATE_SLOTS.iter().find(|&&s| self.loaded[s] == wanted) {
+                    return Ok(slot);
+                }
+                let kept: Vec<Option<(Compared, u32)>> =
+                    keep.map(|k| Some((k, stripe.counted.start))).collect();
+                // An empty slot, else the one whose scene is needed last (or not at all).
+                let slot = *DATE_SLOTS
+                    .iter()
+                    .max_by_key(|&&s| match self.loaded[s] {
+                        None => usize::MAX,
+                        held => kept
+                            .iter()
+                            .position(|&k| k == held)
+                            .unwrap_or(usize::MAX - 1),
+                    })
+                    .expect("two date slots");
+                let rows = self.scenes.rows(date, stripe.held.clone())?;
+                (slot, rows, radiometry[date])
+            }
         };
-        if let Some(i) = held(self.loaded_dates, Some(date)) {
-            return Ok(DATE_SLOTS[i]);
-        }
-        let i = held(self.loaded_dates, None)
-            .or_else(|| (0..DATE_SLOTS.len()).find(|&i| self.loaded_dates[i] != keep))
-            .expect("two slots, and only one can hold `keep`");
-        self.loaded_dates[i] = None;
+        self.loaded[slot] = None;
         self.kernel
-            .load_scene(DATE_SLOTS[i], self.scenes.get(date)?, radiometry[date])?;
-        self.loaded_dates[i] = Some(date);
-        Ok(DATE_SLOTS[i])
+            .load_scene(slot, stripe.held.start, rows, correction)?;
+        self.loaded[slot] = wanted;
+        Ok(slot)
     }
 }
 

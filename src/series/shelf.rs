@@ -3,11 +3,13 @@
 //! whatever the archive's length.
 
 use crate::error::Result;
+use crate::kernel::params::MAX_SMOOTHING_RADIUS;
 use crate::kernel::{ChangeKernel, Radiometry};
 use crate::scene::{STRIPE_ROW_ALIGNMENT, Scene, SceneFormat};
 use crate::store::{Reader, Store, StoredScene, Writer};
 use rayon::prelude::*;
 use std::borrow::Cow;
+use std::ops::Range;
 
 /// The most bytes of stored scenes a background reads at once: the stripe of rows of every scene of its
 /// stack (at least [`STRIPE_ROW_ALIGNMENT`] rows, however deep the stack).
@@ -16,6 +18,19 @@ const STACK_STRIPE_BYTES: usize = 256 << 20;
 /// Test hook: with this variable set to a number of bytes, backgrounds of stored scenes read stripes of at
 /// most that many bytes (or the least stripe), so that runs through the binary can be made to use several.
 const STRIPE_BYTES_HOOK: &str = "PORTWATCH_TEST_STACK_STRIPE_BYTES";
+
+/// Rows a comparison stripe reads either side of its own for the smoothing window: whole words of 32
+/// pixels, and at least the widest window's reach.
+const STRIPE_HALO_ROWS: u32 = STRIPE_ROW_ALIGNMENT;
+const _: () = assert!(STRIPE_HALO_ROWS >= MAX_SMOOTHING_RADIUS);
+
+/// Rows of the scenes a comparison holds in its slots at once, and those of them it counts
+/// ([`ChangeKernel::compare`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Stripe {
+    pub held: Range<u32>,
+    pub counted: Range<u32>,
+}
 
 /// Scenes of one kind (the archive's, the backgrounds of each date), in order.
 pub struct Shelf<'a> {
@@ -106,6 +121,41 @@ impl<'a> Shelf<'a> {
     /// A copy of the scene `index`.
     pub fn get(&self, index: usize) -> Result<Scene> {
         Ok(self.items[index].scene()?.into_owned())
+    }
+
+    /// A copy of the rows `rows` of scene `index`.
+    pub fn rows(&self, index: usize, rows: Range<u32>) -> Result<Scene> {
+        let whole = rows == (0..self.format().height);
+        Ok(match &self.items[index] {
+            Item::Held(scene) if whole => scene.clone(),
+            Item::Held(scene) => scene.rows(rows),
+            Item::Stored(stored) => stored.read_rows(rows)?,
+        })
+    }
+
+    /// The stripes in which comparisons of the shelf's scenes go, `slots` of them held at once: one of
+    /// every row when the scenes are held anyway, else as many rows as keep `slots` stripes, halos
+    /// included, within the stripe budget ([`STACK_STRIPE_BYTES`]).
+    pub fn comparison_stripes(&self, slots: usize) -> Vec<Stripe> {
+        let height = self.format().height;
+        let held = self.items.iter().all(|item| matches!(item, Item::Held(_)));
+        let rows = match held {
+            true => height,
+            false => stripe_rows(self.format(), slots, self.stripe_bytes)
+                .saturating_sub(2 * STRIPE_ROW_ALIGNMENT)
+                .max(STRIPE_ROW_ALIGNMENT),
+        };
+        (0..height)
+            .step_by(rows as usize)
+            .map(|first| {
+                let counted = first..(first + rows).min(height);
+                Stripe {
+                    held: first.saturating_sub(STRIPE_HALO_ROWS)
+                        ..(counted.end + STRIPE_HALO_ROWS).min(height),
+                    counted,
+                }
+            })
+            .collect()
     }
 
     /// Adds the scene `make` makes at the end of the shelf; with a store, the one an earlier attempt of the

@@ -18,9 +18,10 @@ pub use smooth::smooth;
 
 use super::params::{INVALID, PIXELS_PER_INVOCATION, Radiometry};
 use super::{
-    ChangeKernel, ChangeMask, ChangeSettings, Outputs, PairStats, SCENE_SLOTS, ShiftCosts, Slot,
-    StageTimes, background_params, check_radiometry, check_scene, check_slot, check_stack,
-    kernel_params, search_params, split_profiles, unloaded_slots,
+    ChangeKernel, ChangeMask, ChangeSettings, CountedPixels, Outputs, PairStats, SCENE_SLOTS,
+    ShiftCosts, Slot, StageTimes, background_params, check_counted_rows, check_radiometry,
+    check_rows, check_slot, check_stack, check_whole_scenes, kernel_params, search_params,
+    split_profiles,
 };
 use crate::error::Result;
 use crate::rasterize::LabelRaster;
@@ -105,38 +106,45 @@ fn needed_words(
     }
 }
 
-/// The inputs of a stage reading the scenes in slots `a` and `b` (an empty bitmap where a scene has none),
-/// and whether each has a validity bitmap.
-fn pair_inputs(
-    slots: &[Option<(Scene, Radiometry)>; SCENE_SLOTS],
-    a: Slot,
-    b: Slot,
-) -> Result<(Scenes<'_>, [bool; 2])> {
-    check_slot(a)?;
-    check_slot(b)?;
-    let (Some((scene_a, radiometry_a)), Some((scene_b, radiometry_b))) = (&slots[a], &slots[b])
-    else {
-        return Err(unloaded_slots(a, b));
-    };
+/// What a slot holds: rows of a scene, from `first_row`, and their correction.
+struct Loaded {
+    first_row: u32,
+    scene: Scene,
+    radiometry: Radiometry,
+}
+
+impl Loaded {
+    fn rows(&self) -> Range<u32> {
+        self.first_row..self.first_row + self.scene.format.height
+    }
+}
+
+/// The rows slot `slot` holds, if it holds any.
+fn held_rows(slots: &[Option<Loaded>; SCENE_SLOTS], slot: Slot) -> Option<Range<u32>> {
+    slots[slot].as_ref().map(Loaded::rows)
+}
+
+/// The inputs of a stage reading the scenes in slots `a` and `b`, which must both be loaded (an empty
+/// bitmap where a scene has none), and whether each has a validity bitmap.
+fn pair_inputs(slots: &[Option<Loaded>; SCENE_SLOTS], a: Slot, b: Slot) -> (Scenes<'_>, [bool; 2]) {
+    let [a, b] = [a, b].map(|slot| slots[slot].as_ref().expect("slots were checked"));
     let scenes = Scenes {
-        samples: [&scene_a.words, &scene_b.words],
+        samples: [&a.scene.words, &b.scene.words],
         validity: [
-            scene_a.validity.as_deref().unwrap_or(&[]),
-            scene_b.validity.as_deref().unwrap_or(&[]),
+            a.scene.validity.as_deref().unwrap_or(&[]),
+            b.scene.validity.as_deref().unwrap_or(&[]),
         ],
-        radiometry: [radiometry_a, radiometry_b],
+        radiometry: [&a.radiometry, &b.radiometry],
     };
-    Ok((
-        scenes,
-        [scene_a.validity.is_some(), scene_b.validity.is_some()],
-    ))
+    let validity = [a.scene.validity.is_some(), b.scene.validity.is_some()];
+    (scenes, validity)
 }
 
 pub struct CpuKernel {
     format: SceneFormat,
     labels: LabelRaster,
     region_words: Vec<bool>,
-    slots: [Option<(Scene, Radiometry)>; SCENE_SLOTS],
+    slots: [Option<Loaded>; SCENE_SLOTS],
     change_mask: Vec<u32>,
     /// Why `--device auto` settled on the CPU, for the run's log.
     chosen_because: Option<String>,
@@ -150,7 +158,7 @@ impl CpuKernel {
             region_words: words_in_regions(&labels),
             labels,
             slots: Default::default(),
-            change_mask: vec![0; format.bitmap_word_count()],
+            change_mask: Vec::new(),
             chosen_because: None,
             times: StageTimes::default(),
         }
@@ -172,11 +180,21 @@ impl ChangeKernel for CpuKernel {
         }
     }
 
-    fn load_scene(&mut self, slot: Slot, scene: Scene, radiometry: Radiometry) -> Result<()> {
+    fn load_scene(
+        &mut self,
+        slot: Slot,
+        first_row: u32,
+        scene: Scene,
+        radiometry: Radiometry,
+    ) -> Result<()> {
         check_slot(slot)?;
-        check_scene(self.format, &scene)?;
+        check_rows(self.format, first_row, &scene)?;
         check_radiometry(self.format, &radiometry)?;
-        self.slots[slot] = Some((scene, radiometry));
+        self.slots[slot] = Some(Loaded {
+            first_row,
+            scene,
+            radiometry,
+        });
         Ok(())
     }
 
@@ -186,27 +204,44 @@ impl ChangeKernel for CpuKernel {
         self.times
     }
 
+    /// Each task takes a band of the counted rows, computing the magnitudes of its rows and of the
+    /// smoothing window's either side from the rows the slots hold; the shader's test of the counted
+    /// pixels is met by the bands covering them and no other.
     fn compare(
         &mut self,
         a: Slot,
         b: Slot,
+        rows: Range<u32>,
         settings: &ChangeSettings,
         outputs: Outputs,
     ) -> Result<PairStats> {
         let started = Instant::now();
-        let (scenes, validity) = pair_inputs(&self.slots, a, b)?;
-        let params = kernel_params(
+        check_slot(a)?;
+        check_slot(b)?;
+        let held = check_counted_rows(
             self.format,
+            (a, held_rows(&self.slots, a).as_ref()),
+            (b, held_rows(&self.slots, b).as_ref()),
+            &rows,
+            settings.radius,
+        )?;
+        let (scenes, validity) = pair_inputs(&self.slots, a, b);
+        let counted = CountedPixels::of_rows(self.format.width, &held, &rows);
+        let params = kernel_params(
+            self.format.with_height(held.len() as u32),
             self.labels.region_count,
             settings,
             validity,
             outputs,
+            &counted,
         )?;
-        let (width, height) = (self.format.width as usize, self.format.height as usize);
+        let (width, height) = (self.format.width as usize, held.len());
+        let counted_rows = (rows.start - held.start) as usize..(rows.end - held.start) as usize;
         let radius = params.radius as usize;
-        let rows = rows_per_task(width, radius);
+        let task_rows = rows_per_task(width, radius);
         let labels = &self.labels;
-        let region_words = &self.region_words;
+        let region_words =
+            &self.region_words[counted.label_offset as usize / PIXELS_PER_INVOCATION..];
         let with_mask = outputs.change_mask;
         let thresholds = settings.thresholds_by_region(self.labels.region_count)?;
         let empty = || {
@@ -215,12 +250,14 @@ impl ChangeKernel for CpuKernel {
                 RegionTotals::new(&params, labels, &thresholds),
             )
         };
-        let totals = self
-            .change_mask
-            .par_chunks_mut(rows * width / PIXELS_PER_INVOCATION)
+        let mask_words = (counted_rows.len() * width).div_ceil(PIXELS_PER_INVOCATION);
+        self.change_mask.resize(mask_words, 0);
+        let totals = self.change_mask[..mask_words]
+            .par_chunks_mut(task_rows * width / PIXELS_PER_INVOCATION)
             .enumerate()
             .fold(empty, |(mut scratch, mut totals), (task, change_mask)| {
-                let band = task * rows..((task + 1) * rows).min(height);
+                let first_row = counted_rows.start + task * task_rows;
+                let band = first_row..(first_row + task_rows).min(counted_rows.end);
                 let band_first = band.start * width;
                 let band_word = band_first / PIXELS_PER_INVOCATION;
                 scratch.counted.clear();
@@ -282,8 +319,8 @@ impl ChangeKernel for CpuKernel {
             regions: totals.regions,
             change_mask: with_mask.then(|| ChangeMask {
                 width: self.format.width,
-                height: self.format.height,
-                words: self.change_mask.clone(),
+                height: rows.len() as u32,
+                words: self.change_mask[..mask_words].to_vec(),
             }),
             profiles: if outputs.profiles {
                 split_profiles(&labels.profile_offsets, &totals.profiles)
@@ -335,7 +372,14 @@ impl ChangeKernel for CpuKernel {
         radius: u32,
         nodata: Option<u32>,
     ) -> Result<ShiftCosts> {
-        let (scenes, validity) = pair_inputs(&self.slots, a, b)?;
+        check_slot(a)?;
+        check_slot(b)?;
+        check_whole_scenes(
+            self.format,
+            (a, held_rows(&self.slots, a).as_ref()),
+            (b, held_rows(&self.slots, b).as_ref()),
+        )?;
+        let (scenes, validity) = pair_inputs(&self.slots, a, b);
         let (search, params) = search_params(self.format, radius, nodata, validity)?;
         let rows = search.inner_rows;
         let costs: Vec<(u64, u64)> = (0..search.shifts * rows)
@@ -530,13 +574,17 @@ mod tests {
             };
             let mut kernel = CpuKernel::new(format, labels.clone());
             for (slot, (scene, radiometry)) in scenes.iter().zip(radiometry).enumerate() {
-                kernel.load_scene(slot, scene.clone(), radiometry).unwrap();
+                kernel
+                    .load_scene(slot, 0, scene.clone(), radiometry)
+                    .unwrap();
             }
             let outputs = Outputs {
                 change_mask: false,
                 profiles: true,
             };
-            let stats = kernel.compare(0, 1, &settings, outputs).unwrap();
+            let stats = kernel
+                .compare(0, 1, 0..format.height, &settings, outputs)
+                .unwrap();
             let mut expected: Vec<RegionProfile> = (1..=3)
                 .map(|label| RegionProfile {
                     valid: vec![0; labels.profile_length(label)],

@@ -99,9 +99,11 @@ impl<'a> RegionTotals<'a> {
     }
 }
 
-/// Adds the statistics of pixels `first..first + magnitude.len()` to `totals`; `first` is a multiple of 32.
-/// Writes their words of the change bitmap into `change_mask` when the params ask for it. Words not
-/// `counted` are skipped: they have no pixel in a region and no bitmap is asked for.
+/// Adds the statistics of the pass's pixels `first..first + magnitude.len()` to `totals`; `first` is a
+/// multiple of 32, and the pixels lie within the params' counted pixels (the caller passes no others, which
+/// the shader tests pixel by pixel). Writes their words of the change bitmap into `change_mask` when the
+/// params ask for it. Words not `counted` are skipped: they have no pixel in a region and no bitmap is
+/// asked for.
 pub fn region_stats(
     params: &KernelParams,
     magnitude: &[u32],
@@ -120,7 +122,9 @@ pub fn region_stats(
     {
         // Two 16-bit labels to a word. The image's last word may be partial: padded with invalid pixels
         // outside every region, which count nowhere, to arrays of constant length that need no bounds checks.
-        let label_start = (first_word + index) * PIXELS_PER_INVOCATION / 2;
+        let raster_pixel =
+            params.label_offset as usize + (first_word + index) * PIXELS_PER_INVOCATION;
+        let label_start = raster_pixel / 2;
         let label_end = (label_start + PIXELS_PER_INVOCATION / 2).min(raster.words.len());
         let word_pairs = |packed: &[u32]| {
             let mut pairs = [0; PIXELS_PER_INVOCATION / 2];

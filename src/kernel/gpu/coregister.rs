@@ -4,7 +4,7 @@
 use super::{ComparePasses, GpuKernel, stage_pipeline};
 use crate::error::{Error, Result};
 use crate::kernel::params::COST_WORDS;
-use crate::kernel::{ShiftCosts, Slot, check_slot, search_params, unloaded_slots};
+use crate::kernel::{ShiftCosts, Slot, check_slot, check_whole_scenes, search_params};
 use wgpu::util::DeviceExt;
 
 impl GpuKernel {
@@ -25,9 +25,11 @@ impl GpuKernel {
         check_slot(a)?;
         check_slot(b)?;
         let (slot_a, slot_b) = (&self.slots[a], &self.slots[b]);
-        if !(slot_a.loaded && slot_b.loaded) {
-            return Err(unloaded_slots(a, b));
-        }
+        check_whole_scenes(
+            self.format,
+            (a, slot_a.rows.as_ref()),
+            (b, slot_b.rows.as_ref()),
+        )?;
         // The search reads whole scenes from the slots' buffers, which hold only a stripe when striped.
         if self.passes != ComparePasses::Whole {
             return Err(Error::Gpu(format!(
