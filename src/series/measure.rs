@@ -55,6 +55,8 @@ struct Comparison {
 }
 /// The store's name for the backgrounds of each date's window.
 const WINDOWS: &str = "window";
+/// The store's name for the background of the whole archive.
+const ARCHIVE_BACKGROUND: &str = "background";
 
 /// How to measure.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -100,8 +102,8 @@ pub struct Measurements {
 
 /// The backgrounds a run compares its dates against.
 struct Backgrounds<'a> {
-    /// Of the whole archive.
-    archive: Scene,
+    /// Of the whole archive: one scene.
+    archive: Shelf<'a>,
     /// Of each date, when a window is set; empty otherwise.
     windows: Shelf<'a>,
 }
@@ -115,8 +117,7 @@ impl Backgrounds<'_> {
     fn rows(&self, which: Option<usize>, rows: Range<u32>) -> Result<Scene> {
         match which {
             Some(date) => self.windows.rows(date, rows),
-            None if rows == (0..self.archive.format.height) => Ok(self.archive.clone()),
-            None => Ok(self.archive.rows(rows)),
+            None => self.archive.rows(0, rows),
         }
     }
 }
@@ -414,7 +415,7 @@ impl<'a> SeriesRun<'a> {
         Ok(Measured {
             cells,
             thresholds,
-            background: backgrounds.archive,
+            background: backgrounds.archive.get(0)?,
             radiometry,
         })
     }
@@ -551,28 +552,32 @@ impl<'a> SeriesRun<'a> {
     }
 
     /// The background of the whole archive, the background of each date when a window is set, and each
-    /// scene's radiometric correction.
+    /// scene's radiometric correction. With a store, the backgrounds are kept there, not in memory.
     fn backgrounds(&mut self) -> Result<(Backgrounds<'a>, Vec<Radiometry>)> {
-        const NAME: &str = "backgrounds";
+        const NAME: &str = "radiometry";
         let count = self.scenes.len();
         let stored = self.checkpoint(NAME, |r| {
-            let radiometry = (0..r.u64()?)
+            (0..r.u64()?)
                 .map(|_| r.radiometry())
-                .collect::<Option<Vec<_>>>()?;
-            Some((r.scene()?, radiometry))
+                .collect::<Option<Vec<_>>>()
         });
-        let (archive, radiometry) = match stored.filter(|(_, r)| r.len() == count) {
-            Some(stored) => stored,
+        let mut archive = self.scenes.empty_like(ARCHIVE_BACKGROUND);
+        let radiometry = match stored.filter(|r| r.len() == count) {
+            // The background is the median of the scenes as corrected, as the fitting left it.
+            Some(radiometry) => {
+                archive.push(|| self.median(0..count, &radiometry))?;
+                radiometry
+            }
             None => {
-                let (archive, radiometry) = self.archive_background()?;
+                let (background, radiometry) = self.archive_background()?;
+                archive.push(|| Ok(background))?;
                 self.put_checkpoint(NAME, |w| {
                     w.u64(radiometry.len() as u64);
                     for r in &radiometry {
                         w.radiometry(r);
                     }
-                    w.scene(&archive);
                 })?;
-                (archive, radiometry)
+                radiometry
             }
         };
         let mut windows = self.scenes.empty_like(WINDOWS);
