@@ -3,9 +3,9 @@
 //! upload their stack stripe by stripe into buffers made for the call.
 //!
 //! A scene too large for the adapter's buffers is compared in stripes of rows instead: the slots then
-//! keep their scenes on the host and each comparison uploads both scenes stripe by stripe, with a halo of
-//! rows either side for the smoothing window, into buffers sized for one stripe. The halo's labels are
-//! cleared so that only the stripe's own rows are counted, which makes the results those of one pass.
+//! keep their rows on the host and each comparison uploads both stripe by stripe, with a halo of rows
+//! either side for the smoothing window, into buffers sized for one stripe, counting only the stripe's
+//! own rows (the parameter block's counted pixels), which makes the results those of one pass.
 //!
 //! Co-registration: `gpu/coregister.rs`.
 
