@@ -605,6 +605,8 @@ impl<'a> SeriesRun<'a> {
                 radiometry = self
                     .scenes
                     .map_each(|scene| radiometry::fit(scene, &archive, nodata))?;
+                // Not held while the next is made: a background is as large as a scene.
+                drop(archive);
                 archive = self.median(0..count, &radiometry)?;
             }
         }
