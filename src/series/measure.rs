@@ -40,6 +40,11 @@ const BACKGROUND_SLOT: Slot = 0;
 /// dates each is loaded once.
 const DATE_SLOTS: [Slot; 2] = [1, 2];
 
+/// The store's name for the backgrounds of each date's window.
+const WINDOWS: &str = "window";
+/// The store's name for the background of the whole archive.
+const ARCHIVE_BACKGROUND: &str = "background";
+
 /// A scene the kernel compares.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Compared {
@@ -55,10 +60,6 @@ struct Comparison {
     settings: ChangeSettings,
     outputs: Outputs,
 }
-/// The store's name for the backgrounds of each date's window.
-const WINDOWS: &str = "window";
-/// The store's name for the background of the whole archive.
-const ARCHIVE_BACKGROUND: &str = "background";
 
 /// How to measure.
 #[derive(Clone, Copy, Debug, PartialEq)]
