@@ -37,6 +37,11 @@ impl SceneFormat {
         (self.pixel_count() * self.bands as usize).div_ceil(samples_per_word)
     }
 
+    /// Bytes of packed samples per scene.
+    pub fn byte_count(&self) -> u64 {
+        4 * self.word_count() as u64
+    }
+
     /// Words of a one-bit-per-pixel bitmap (validity, change mask).
     pub fn bitmap_word_count(&self) -> usize {
         self.pixel_count().div_ceil(32)
@@ -252,6 +257,26 @@ fn decode_image(reader: ImageReader<impl BufRead + Seek>, path: &Path) -> Result
     }
     check_decoded_size(w, h, decoder.total_bytes(), path)?;
     DynamicImage::from_decoder(decoder).map_err(|e| fail("cannot decode image", &e))
+}
+
+/// The bytes that decoding the scene at `path` (a file, or a folder of band files) takes, from what its
+/// headers say, without decoding a pixel; `None` when a header cannot be read (decoding will say why).
+pub fn decoded_bytes(path: &Path) -> Option<u64> {
+    if path.is_dir() {
+        // Every band is brought onto the finest band's grid as 16-bit samples.
+        let files = band_stack::band_files(path).ok()?;
+        let pixels = (files.iter())
+            .map(|file| geotiff::read_header(file).ok())
+            .map(|header| header.map(|h| u64::from(h.width) * u64::from(h.height)))
+            .collect::<Option<Vec<u64>>>()?;
+        return Some(pixels.iter().max()? * pixels.len() as u64 * 2);
+    }
+    let mut reader = BufReader::new(std::fs::File::open(path).ok()?);
+    if geotiff::is_tiff(reader.fill_buf().ok()?) {
+        return geotiff::read_header(path).ok().map(|h| h.decoded_bytes);
+    }
+    let reader = ImageReader::new(reader).with_guessed_format().ok()?;
+    Some(reader.into_decoder().ok()?.total_bytes())
 }
 
 /// An error when an image of `width`x`height` px claims more than [`MAX_DECODED_BYTES`] once decoded.

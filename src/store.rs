@@ -18,8 +18,9 @@ use crate::kernel::params::HISTOGRAM_BINS;
 use crate::kernel::{ChangeMask, PairStats, Radiometry, RegionStats};
 use crate::output::{write_atomically, write_with};
 use crate::run_record::RunArguments;
-use crate::scene::{DecodeOptions, Scene, SceneFormat};
+use crate::scene::{self, DecodeOptions, Scene, SceneFormat};
 use crate::series::{CellMeasurement, Stretch};
+use crate::working_memory;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::fs::File;
@@ -190,15 +191,19 @@ impl Store {
 
     /// Decodes each of `entries` that the store does not hold, in parallel, and records the outcome;
     /// `on_scene` is called with each entry once it is in the store. Returns how many were decoded.
-    /// Memory holds one decoded scene per thread.
+    /// Memory holds as many decoded scenes as [`working_memory::bounded`] allows for the largest scene
+    /// the entries' headers announce.
     pub fn decode_missing(
         &self,
         entries: &[&ArchiveEntry],
         options: &DecodeOptions,
         on_scene: impl Fn(&ArchiveEntry) + Sync,
     ) -> Result<usize> {
-        let decoded = entries
-            .par_iter()
+        let scene_bytes = (entries.iter())
+            .filter_map(|entry| scene::decoded_bytes(&entry.image))
+            .max()
+            .unwrap_or(0);
+        let decoded = working_memory::bounded(entries.par_iter(), scene_bytes)
             .map(|entry| {
                 let missing = self.scene(entry).is_none();
                 if missing {
