@@ -164,31 +164,39 @@ impl Scene {
         }
     }
 
-    /// The scene made of `stripes`, consecutive stripes of rows cut as [`Scene::rows`] cuts them.
-    pub fn from_stripes(stripes: Vec<Scene>) -> Scene {
-        let height = stripes.iter().map(|s| s.format.height).sum();
-        let format = stripes[0].format.with_height(height);
-        let any_bitmap = stripes.iter().any(|s| s.validity.is_some());
-        let mut words = Vec::with_capacity(format.word_count());
-        let mut validity = Vec::with_capacity(if any_bitmap {
-            format.bitmap_word_count()
-        } else {
-            0
-        });
-        for stripe in stripes {
-            words.extend_from_slice(&stripe.words);
-            if any_bitmap {
-                let bitmap = stripe
-                    .validity
-                    .unwrap_or_else(|| all_set_bitmap(stripe.format.pixel_count()));
-                validity.extend_from_slice(&bitmap);
-            }
-        }
-        Scene {
+    /// The scene of `format` made of `stripes`, its consecutive stripes of rows cut as [`Scene::rows`] cuts
+    /// them, or the first error among them. Each stripe is appended to the scene as it comes and dropped,
+    /// so that the join holds the scene and one stripe.
+    pub fn from_stripes<E>(
+        format: SceneFormat,
+        stripes: impl IntoIterator<Item = Result<Scene, E>>,
+    ) -> Result<Scene, E> {
+        let mut joined = Scene {
             format,
-            words,
-            validity: any_bitmap.then_some(validity),
+            words: Vec::with_capacity(format.word_count()),
+            validity: None,
+        };
+        let mut rows = 0;
+        for stripe in stripes {
+            let stripe = stripe?;
+            joined.words.extend_from_slice(&stripe.words);
+            if let Some(bitmap) = stripe.validity {
+                let validity = joined.validity.get_or_insert_with(|| {
+                    let mut earlier = Vec::with_capacity(format.bitmap_word_count());
+                    earlier.extend(all_set_bitmap(format.with_height(rows).pixel_count()));
+                    earlier
+                });
+                validity.extend_from_slice(&bitmap);
+            } else if let Some(validity) = &mut joined.validity {
+                validity.extend(all_set_bitmap(stripe.format.pixel_count()));
+            }
+            rows += stripe.format.height;
         }
+        assert_eq!(
+            rows, format.height,
+            "the stripes of {format} have {rows} rows"
+        );
+        Ok(joined)
     }
 
     /// Decodes a PNG, JPEG or TIFF with every band, as [`SceneFile::read`] does.
@@ -564,4 +572,75 @@ fn validity<T: Copy>(samples: &[T], bands: usize, missing: impl Fn(T) -> bool) -
         }
     }
     (!all_valid).then_some(bitmap)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// 16-bit, 3 bands, an odd width: rows do not end on whole words, stripes of 32 rows do.
+    fn scene(width: u32, height: u32) -> Scene {
+        let samples: Vec<u16> = (0..width * height * 3)
+            .map(|i| (i * 7919 % 65_521) as u16)
+            .collect();
+        Scene::from_u16(width, height, 3, &samples)
+    }
+
+    #[test]
+    fn stripes_join_into_the_scene_they_were_cut_from() {
+        let mut scene = scene(33, 101);
+        let cuts = [0..32, 32..64, 64..96, 96..101];
+        let cut = |scene: &Scene| -> Vec<Result<Scene, u32>> {
+            cuts.iter()
+                .map(|rows| Ok(scene.rows(rows.clone())))
+                .collect()
+        };
+        assert_eq!(
+            Scene::from_stripes(scene.format, cut(&scene)),
+            Ok(scene.clone())
+        );
+        // Pixels invalid in the second and third stripes only: the others may come without a bitmap.
+        let mut validity = all_set_bitmap(scene.format.pixel_count());
+        validity[40] &= !0b1011;
+        validity[70] = 0;
+        scene.validity = Some(validity);
+        let mut stripes = cut(&scene);
+        for index in [0, 3] {
+            let stripe = stripes[index].as_mut().unwrap();
+            assert_eq!(
+                stripe.validity,
+                Some(all_set_bitmap(stripe.format.pixel_count()))
+            );
+            stripe.validity = None;
+        }
+        assert_eq!(
+            Scene::from_stripes(scene.format, stripes),
+            Ok(scene.clone())
+        );
+        let mut failing = cut(&scene);
+        failing[1] = Err(32);
+        assert_eq!(Scene::from_stripes(scene.format, failing), Err(32));
+    }
+
+    #[test]
+    fn decoded_sizes_are_read_from_headers() {
+        let dir = tempfile::tempdir().unwrap();
+        let png = dir.path().join("scene.png");
+        image::ImageBuffer::<image::Rgba<u16>, _>::new(30, 20)
+            .save(&png)
+            .unwrap();
+        assert_eq!(decoded_bytes(&png), Some(30 * 20 * 4 * 2));
+        let jpeg = dir.path().join("scene.jpg");
+        image::RgbImage::new(16, 8).save(&jpeg).unwrap();
+        assert_eq!(decoded_bytes(&jpeg), Some(16 * 8 * 3));
+        let tiff = dir.path().join("scene.tif");
+        image::ImageBuffer::<image::Luma<u16>, _>::new(12, 10)
+            .save(&tiff)
+            .unwrap();
+        assert_eq!(decoded_bytes(&tiff), Some(12 * 10 * 2));
+        let text = dir.path().join("notes.png");
+        std::fs::write(&text, "not an image").unwrap();
+        assert_eq!(decoded_bytes(&text), None);
+        assert_eq!(decoded_bytes(&dir.path().join("missing.png")), None);
+    }
 }

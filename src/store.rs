@@ -929,15 +929,12 @@ mod tests {
                 .put_scene_checkpoint("prepared-000000", &scene)
                 .unwrap();
             assert_eq!(stored.read().unwrap(), scene);
-            let stripes: Vec<Scene> = [0..32, 32..64, 64..70]
-                .into_iter()
-                .map(|rows| {
-                    let stripe = stored.read_rows(rows.clone()).unwrap();
-                    assert_eq!(stripe, scene.rows(rows));
-                    stripe
-                })
-                .collect();
-            assert_eq!(Scene::from_stripes(stripes), scene);
+            let stripes = [0..32, 32..64, 64..70].into_iter().map(|rows| {
+                let stripe = stored.read_rows(rows.clone())?;
+                assert_eq!(stripe, scene.rows(rows));
+                Ok::<_, Error>(stripe)
+            });
+            assert_eq!(Scene::from_stripes(scene.format, stripes).unwrap(), scene);
         }
         // A change of validity alone is kept without the samples, which stay those of the base entry.
         let base = store.put_scene_checkpoint("base", &scene).unwrap();

@@ -9,6 +9,7 @@ use crate::store::{Reader, Store, StoredScene, Writer};
 use crate::working_memory;
 use rayon::prelude::*;
 use std::borrow::Cow;
+use std::ops::Range;
 
 /// The most bytes of stored scenes a background reads at once: the stripe of rows of every scene of its
 /// stack (at least [`STRIPE_ROW_ALIGNMENT`] rows, however deep the stack).
@@ -230,9 +231,7 @@ impl<'a> Shelf<'a> {
         } else {
             format.height
         };
-        let mut stripes = Vec::new();
-        for first in (0..format.height).step_by(rows as usize) {
-            let rows = first..(first + rows).min(format.height);
+        let mut background_of = |rows: Range<u32>| {
             let scenes: Vec<Cow<Scene>> = stack
                 .par_iter()
                 .map(|&(index, _)| match &self.items[index] {
@@ -248,13 +247,15 @@ impl<'a> Shelf<'a> {
                 .zip(stack)
                 .map(|(scene, &(_, radiometry))| (&**scene, radiometry))
                 .collect();
-            stripes.push(kernel.background(&corrected, nodata)?);
+            kernel.background(&corrected, nodata)
+        };
+        if rows >= format.height {
+            return background_of(0..format.height);
         }
-        Ok(if stripes.len() == 1 {
-            stripes.remove(0)
-        } else {
-            Scene::from_stripes(stripes)
-        })
+        let stripes = (0..format.height)
+            .step_by(rows as usize)
+            .map(|first| background_of(first..(first + rows).min(format.height)));
+        Scene::from_stripes(format, stripes)
     }
 
     /// `scene` as the shelf keeps its item `index`.
