@@ -137,8 +137,10 @@ impl Scene {
     pub fn sample(&self, pixel: usize, band: usize) -> u32 {
         let bits = self.format.bits_per_sample as usize;
         let index = pixel * self.format.bands as usize + band;
+        // A power of two: shifts and masks instead of divisions, for loops over every pixel.
         let per_word = 32 / bits;
-        (self.words[index / per_word] >> ((index % per_word) * bits)) & self.format.max_sample()
+        let word = self.words[index >> per_word.trailing_zeros()];
+        (word >> ((index & (per_word - 1)) * bits)) & self.format.max_sample()
     }
 
     /// Whether `pixel` holds an observation: its validity bit is set (or the scene has no bitmap) and,
