@@ -15,7 +15,7 @@
 //!    the scene darkened most against the reference; its pixels there with β − β_reference ≤
 //!    −[`SHADOW_DARKENING`], dilated like the clouds.
 
-use crate::kernel::params::all_set_bitmap;
+use crate::kernel::params::{all_set_bitmap, bitmap_bit};
 use crate::scene::Scene;
 use std::collections::VecDeque;
 
@@ -47,8 +47,8 @@ pub struct CloudCover {
     pub cloud_px: u64,
     /// Shadow pixels that are not also cloud.
     pub shadow_px: u64,
-    /// Per pixel: cloud or shadow.
-    masked: Vec<bool>,
+    /// Cloud or shadow; empty when there is none.
+    masked: Bitmap,
 }
 
 impl CloudCover {
@@ -80,8 +80,8 @@ impl CloudCover {
         let bitmap = scene
             .validity
             .get_or_insert_with(|| all_set_bitmap(scene.format.pixel_count()));
-        for (pixel, _) in masked.iter().enumerate().filter(|(_, m)| **m) {
-            bitmap[pixel / 32] &= !(1 << (pixel % 32));
+        for (word, masked) in bitmap.iter_mut().zip(&masked.0) {
+            *word &= !masked;
         }
     }
 
@@ -91,7 +91,7 @@ impl CloudCover {
             valid_px,
             cloud_px,
             shadow_px,
-            masked: Vec::new(),
+            masked: Bitmap::default(),
         }
     }
 }
@@ -104,30 +104,86 @@ fn fraction(part: u64, whole: u64) -> f64 {
     }
 }
 
-/// A scene's brightness and chroma: the sum of its bands held (four bytes a pixel), chroma computed from
-/// the samples when asked, so that detection holds a few bytes a pixel.
+/// One bit per pixel, laid out as the scenes' validity bitmaps: what detection holds of each pixel, so
+/// that it holds a few bits a pixel beside the scenes.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct Bitmap(Vec<u32>);
+
+impl Bitmap {
+    fn empty(pixels: usize) -> Bitmap {
+        Bitmap(vec![0; pixels.div_ceil(32)])
+    }
+
+    /// The pixels, of `pixels`, for which `set` holds.
+    fn from_fn(pixels: usize, set: impl Fn(usize) -> bool) -> Bitmap {
+        let mut bitmap = Bitmap::empty(pixels);
+        for p in (0..pixels).filter(|&p| set(p)) {
+            bitmap.set(p);
+        }
+        bitmap
+    }
+
+    fn get(&self, p: usize) -> bool {
+        bitmap_bit(self.0[p / 32], p as u32)
+    }
+
+    fn set(&mut self, p: usize) {
+        self.0[p / 32] |= 1 << (p % 32);
+    }
+
+    fn any(&self) -> bool {
+        self.0.iter().any(|&word| word != 0)
+    }
+
+    /// The pixels set, in order.
+    fn ones(&self) -> impl Iterator<Item = usize> + '_ {
+        self.0.iter().enumerate().flat_map(|(index, &word)| {
+            let mut left = word;
+            std::iter::from_fn(move || {
+                (left != 0).then(|| {
+                    let bit = left.trailing_zeros() as usize;
+                    left &= left - 1;
+                    index * 32 + bit
+                })
+            })
+        })
+    }
+
+    /// The pixels set here and not in `other`.
+    fn and_not(&self, other: &Bitmap) -> Bitmap {
+        Bitmap(self.0.iter().zip(&other.0).map(|(a, b)| a & !b).collect())
+    }
+
+    /// The pixels set here or in `other`.
+    fn or(&self, other: &Bitmap) -> Bitmap {
+        Bitmap(self.0.iter().zip(&other.0).map(|(a, b)| a | b).collect())
+    }
+}
+
+/// A scene's brightness and chroma, computed from its samples when asked, so that detection holds no
+/// per-pixel value of them.
 struct Tones<'a> {
     scene: &'a Scene,
     /// Bands of which brightness and chroma are made: the first three, or all with fewer.
     visible: usize,
-    /// Per pixel, the sum of its visible bands: its brightness times `visible`, exactly.
-    sums: Vec<u32>,
     /// The median brightness over the pixels valid in both scenes.
     median: f64,
 }
 
 impl<'a> Tones<'a> {
     /// `None` when no pixel is `valid` or the median brightness is 0.
-    fn of(scene: &'a Scene, valid: &[bool]) -> Option<Tones<'a>> {
+    fn of(scene: &'a Scene, valid: &Bitmap) -> Option<Tones<'a>> {
         let visible = scene.format.bands.min(3) as usize;
-        let sums: Vec<u32> = (0..valid.len())
-            .map(|p| (0..visible).map(|b| scene.sample(p, b)).sum())
-            .collect();
+        let mut tones = Tones {
+            scene,
+            visible,
+            median: 0.0,
+        };
         // The median of the brightness is that of the band sums, whose histogram is small.
         let mut histogram = vec![0usize; visible * scene.format.max_sample() as usize + 1];
         let mut count = 0;
-        for p in (0..valid.len()).filter(|&p| valid[p]) {
-            histogram[sums[p] as usize] += 1;
+        for p in valid.ones() {
+            histogram[tones.sum(p) as usize] += 1;
             count += 1;
         }
         if count == 0 {
@@ -140,13 +196,13 @@ impl<'a> Tones<'a> {
             below += n;
             below > middle
         })?;
-        let median = median_sum as f64 / visible as f64;
-        (median > 0.0).then_some(Tones {
-            scene,
-            visible,
-            sums,
-            median,
-        })
+        tones.median = median_sum as f64 / visible as f64;
+        (tones.median > 0.0).then_some(tones)
+    }
+
+    /// The sum of the visible bands of pixel `p`: its brightness times `visible`, exactly.
+    fn sum(&self, p: usize) -> u32 {
+        (0..self.visible).map(|b| self.scene.sample(p, b)).sum()
     }
 
     /// Mean and range of the visible bands of pixel `p`.
@@ -160,7 +216,7 @@ impl<'a> Tones<'a> {
 
     /// Brightness over the median brightness.
     fn relative(&self, p: usize) -> f64 {
-        f64::from(self.sums[p]) / self.visible as f64 / self.median
+        f64::from(self.sum(p)) / self.visible as f64 / self.median
     }
 
     /// Whether `p` is grey-white enough for a cloud core.
@@ -175,82 +231,82 @@ impl<'a> Tones<'a> {
 pub fn detect(scene: &Scene, reference: &Scene, nodata: Option<u32>) -> CloudCover {
     let format = scene.format;
     let (width, height) = (format.width as usize, format.height as usize);
+    let pixels = format.pixel_count();
     let mut cover = CloudCover::clear(scene, nodata);
-    let valid: Vec<bool> = (0..format.pixel_count())
-        .map(|p| scene.is_valid(p, nodata) && reference.is_valid(p, nodata))
-        .collect();
+    let valid = Bitmap::from_fn(pixels, |p| {
+        scene.is_valid(p, nodata) && reference.is_valid(p, nodata)
+    });
     let (Some(tones), Some(reference_tones)) =
         (Tones::of(scene, &valid), Tones::of(reference, &valid))
     else {
         return cover;
     };
     let change = |p: usize| tones.relative(p) - reference_tones.relative(p);
-    let min_area = (MIN_CLOUD_FRACTION * format.pixel_count() as f64).max(64.0) as usize;
+    let min_area = (MIN_CLOUD_FRACTION * pixels as f64).max(64.0) as usize;
     let dilation = (CLOUD_DILATION * width.min(height) as f64).ceil() as usize;
-    // Clouds brighten `change` where `sign` is 1; the reference's own clouds where it is -1.
-    let clouds = |sign: f64, tones: &Tones| {
-        let cores: Vec<bool> = (0..valid.len())
-            .map(|p| {
-                valid[p]
-                    && tones.relative(p) >= CORE_LEVEL
-                    && sign * change(p) >= CORE_BRIGHTENING
-                    && tones.is_grey(p)
-            })
-            .collect();
-        let blobs: Vec<bool> = (0..valid.len())
-            .map(|p| valid[p] && sign * change(p) >= EDGE_BRIGHTENING)
-            .collect();
-        dilate(
-            &blobs_with_cores(&blobs, &cores, width, height, min_area),
-            width,
-            height,
-            dilation,
-        )
+    // Clouds brighten `change` where `sign` is 1 (the scene's clouds); where it is -1, the reference's.
+    let clouds = |sign: f64| {
+        let (mut cores, mut blobs) = (Bitmap::empty(pixels), Bitmap::empty(pixels));
+        for p in valid.ones() {
+            let relative = [tones.relative(p), reference_tones.relative(p)];
+            let brightening = sign * (relative[0] - relative[1]);
+            let own = if sign > 0.0 { 0 } else { 1 };
+            let own_tones = [&tones, &reference_tones][own];
+            if relative[own] >= CORE_LEVEL
+                && brightening >= CORE_BRIGHTENING
+                && own_tones.is_grey(p)
+            {
+                cores.set(p);
+            }
+            if brightening >= EDGE_BRIGHTENING {
+                blobs.set(p);
+            }
+        }
+        let blobs = blobs_with_cores(&blobs, &cores, width, height, min_area);
+        dilate(&blobs, width, height, dilation)
     };
-    let cloud = clouds(1.0, &tones);
-    if !cloud.contains(&true) {
+    let cloud = clouds(1.0);
+    if !cloud.any() {
         return cover;
     }
     // Where the reference has a cloud, the scene looks darker: no shadow of the scene's is sought there.
-    let reference_cloud = clouds(-1.0, &reference_tones);
-    let clear_in_reference: Vec<bool> = (0..valid.len())
-        .map(|p| valid[p] && !reference_cloud[p])
-        .collect();
-    drop(reference_cloud);
+    let clear_in_reference = valid.and_not(&clouds(-1.0));
+    drop(valid);
     let shadow = shadow(&cloud, change, &clear_in_reference, width, height);
     let shadow = dilate(&shadow, width, height, dilation);
-    cover.masked = vec![false; valid.len()];
-    for p in (0..valid.len()).filter(|&p| scene.is_valid(p, nodata)) {
-        if cloud[p] {
-            cover.cloud_px += 1;
-        } else if shadow[p] {
-            cover.shadow_px += 1;
-        } else {
+    cover.masked = Bitmap::empty(pixels);
+    for p in cloud.or(&shadow).ones() {
+        if !scene.is_valid(p, nodata) {
             continue;
         }
-        cover.masked[p] = true;
+        if cloud.get(p) {
+            cover.cloud_px += 1;
+        } else {
+            cover.shadow_px += 1;
+        }
+        cover.masked.set(p);
     }
     cover
 }
 
 /// The pixels of 4-connected blobs of `seeds` holding at least `min_cores` pixels of `cores`.
 fn blobs_with_cores(
-    seeds: &[bool],
-    cores: &[bool],
+    seeds: &Bitmap,
+    cores: &Bitmap,
     width: usize,
     height: usize,
     min_cores: usize,
-) -> Vec<bool> {
-    let mut kept = vec![false; seeds.len()];
-    let mut seen = vec![false; seeds.len()];
+) -> Bitmap {
+    let mut kept = Bitmap::empty(width * height);
+    let mut seen = Bitmap::empty(width * height);
     let mut queue = VecDeque::new();
     // Visits the blob of `start`, marking its pixels in `marks`; returns how many are cores.
-    let mut flood = |start: usize, marks: &mut [bool]| {
+    let mut flood = |start: usize, marks: &mut Bitmap| {
         let mut core_count = 0;
-        marks[start] = true;
+        marks.set(start);
         queue.push_back(start);
         while let Some(p) = queue.pop_front() {
-            core_count += usize::from(cores[p]);
+            core_count += usize::from(cores.get(p));
             let (x, y) = (p % width, p / width);
             let neighbours = [
                 (x > 0).then(|| p - 1),
@@ -259,49 +315,55 @@ fn blobs_with_cores(
                 (y + 1 < height).then(|| p + width),
             ];
             for q in neighbours.into_iter().flatten() {
-                if seeds[q] && !marks[q] {
-                    marks[q] = true;
+                if seeds.get(q) && !marks.get(q) {
+                    marks.set(q);
                     queue.push_back(q);
                 }
             }
         }
         core_count
     };
-    for start in 0..seeds.len() {
-        if seeds[start] && !seen[start] && flood(start, &mut seen) >= min_cores {
+    for start in seeds.ones() {
+        if !seen.get(start) && flood(start, &mut seen) >= min_cores {
             flood(start, &mut kept);
         }
     }
     kept
 }
 
-/// `mask` grown by `radius` pixels (a square window), rows then columns.
-fn dilate(mask: &[bool], width: usize, height: usize, radius: usize) -> Vec<bool> {
-    let grow = |line: &[bool]| -> Vec<bool> {
-        let mut last_set: Option<usize> = None;
-        let mut ahead = vec![false; line.len()];
-        // Set where a set pixel lies within `radius` before (forward pass) or after (backward pass).
-        for (i, &on) in line.iter().enumerate() {
-            if on {
-                last_set = Some(i);
+/// `mask` grown by `radius` pixels (a square window): along rows, then along columns.
+fn dilate(mask: &Bitmap, width: usize, height: usize, radius: usize) -> Bitmap {
+    let near =
+        |last_set: Option<usize>, at: usize| last_set.is_some_and(|s| s.abs_diff(at) <= radius);
+    // Set where a set pixel of the row lies within `radius` before (forward pass) or after (backward pass).
+    let mut rows = Bitmap::empty(mask.0.len() * 32);
+    for line in (0..height).map(|y| y * width) {
+        for order in [true, false] {
+            let mut last_set = None;
+            for x in (0..width).map(|i| if order { i } else { width - 1 - i }) {
+                if mask.get(line + x) {
+                    last_set = Some(x);
+                }
+                if near(last_set, x) {
+                    rows.set(line + x);
+                }
             }
-            ahead[i] = last_set.is_some_and(|s| i - s <= radius);
         }
-        last_set = None;
-        for i in (0..line.len()).rev() {
-            if line[i] {
-                last_set = Some(i);
+    }
+    // The same along the columns, every column at once, going down the rows then up.
+    let mut out = Bitmap::empty(mask.0.len() * 32);
+    for order in [true, false] {
+        let mut last_set = vec![None; width];
+        for y in (0..height).map(|i| if order { i } else { height - 1 - i }) {
+            for (x, last_set) in last_set.iter_mut().enumerate() {
+                let p = y * width + x;
+                if rows.get(p) {
+                    *last_set = Some(y);
+                }
+                if near(*last_set, y) {
+                    out.set(p);
+                }
             }
-            ahead[i] |= last_set.is_some_and(|s| s - i <= radius);
-        }
-        ahead
-    };
-    let rows: Vec<bool> = mask.chunks(width).flat_map(grow).collect();
-    let mut out = vec![false; mask.len()];
-    for x in 0..width {
-        let column: Vec<bool> = (0..height).map(|y| rows[y * width + x]).collect();
-        for (y, on) in grow(&column).into_iter().enumerate() {
-            out[y * width + x] = on;
         }
     }
     out
@@ -311,28 +373,23 @@ fn dilate(mask: &[bool], width: usize, height: usize, radius: usize) -> Vec<bool
 /// it where the scene darkened most (the lowest mean `change`) on valid pixels outside the clouds; its
 /// pixels there that darkened by at least [`SHADOW_DARKENING`].
 fn shadow(
-    cloud: &[bool],
+    cloud: &Bitmap,
     change: impl Fn(usize) -> f64,
-    valid: &[bool],
+    valid: &Bitmap,
     width: usize,
     height: usize,
-) -> Vec<bool> {
-    // Pixel indices fit 32 bits: decoded scenes are at most 2 GiB.
-    let pixels: Vec<u32> = (0..cloud.len())
-        .filter(|&p| cloud[p])
-        .map(|p| p as u32)
-        .collect();
-    let xy = |p: &u32| ((*p as usize % width) as i64, (*p as usize / width) as i64);
-    let extent = |axis: fn((i64, i64)) -> i64| {
-        let low = pixels.iter().map(|p| axis(xy(p))).min().unwrap_or(0);
-        let high = pixels.iter().map(|p| axis(xy(p))).max().unwrap_or(0);
-        high - low + 1
-    };
-    let reach = extent(|p| p.0).max(extent(|p| p.1));
+) -> Bitmap {
+    let xy = |p: usize| ((p % width) as i64, (p / width) as i64);
+    let (mut count, mut low, mut high) = (0, (i64::MAX, i64::MAX), (i64::MIN, i64::MIN));
+    for (x, y) in cloud.ones().map(xy) {
+        count += 1;
+        (low, high) = ((low.0.min(x), low.1.min(y)), (high.0.max(x), high.1.max(y)));
+    }
+    let reach = (high.0 - low.0 + 1).max(high.1 - low.1 + 1);
     let step = (reach / SHADOW_STEPS).max(1);
     // A sample of the footprint is enough to rank the displacements.
-    let sample_step = (pixels.len() / 4096).max(1);
-    let sampled = pixels.len().div_ceil(sample_step);
+    let sample_step = (count / 4096).max(1);
+    let sampled: Vec<(i64, i64)> = cloud.ones().step_by(sample_step).map(xy).collect();
     let at = |x: i64, y: i64| -> Option<usize> {
         let inside = (0..width as i64).contains(&x) && (0..height as i64).contains(&y);
         inside.then(|| y as usize * width + x as usize)
@@ -345,26 +402,28 @@ fn shadow(
                 .map(move |dx| (dx, dy))
         })
         .filter_map(|(dx, dy)| {
-            let under: Vec<f64> = pixels
+            let under: Vec<f64> = sampled
                 .iter()
-                .step_by(sample_step)
-                .map(xy)
-                .filter_map(|(x, y)| at(x + dx, y + dy))
-                .filter(|&p| valid[p] && !cloud[p])
+                .filter_map(|&(x, y)| at(x + dx, y + dy))
+                .filter(|&p| valid.get(p) && !cloud.get(p))
                 .map(&change)
                 .collect();
             // The footprint must fall mostly on clear ground to be judged.
-            (under.len() * 4 >= sampled)
+            (under.len() * 4 >= sampled.len())
                 .then(|| (dx, dy, under.iter().sum::<f64>() / under.len() as f64))
         })
         .min_by(|a, b| a.2.total_cmp(&b.2));
-    let mut shadow = vec![false; cloud.len()];
+    let mut shadow = Bitmap::empty(cloud.0.len() * 32);
     let Some((dx, dy, _)) = darkest else {
         return shadow;
     };
-    for (x, y) in pixels.iter().map(xy) {
-        if let Some(p) = at(x + dx, y + dy) {
-            shadow[p] = valid[p] && !cloud[p] && change(p) <= -SHADOW_DARKENING;
+    for (x, y) in cloud.ones().map(xy) {
+        if let Some(p) = at(x + dx, y + dy)
+            && valid.get(p)
+            && !cloud.get(p)
+            && change(p) <= -SHADOW_DARKENING
+        {
+            shadow.set(p);
         }
     }
     shadow

@@ -178,6 +178,8 @@ pub struct RasterHeader {
     pub width: u32,
     pub height: u32,
     pub bands: u32,
+    /// What its samples take once decoded, in bytes.
+    pub decoded_bytes: u64,
     /// GDAL's nodata value (tag 42113).
     pub nodata: Option<f64>,
     pub georeference: Option<GeoReference>,
@@ -281,6 +283,7 @@ fn open<R: Read + Seek>(reader: R, path: &Path) -> Result<(Decoder<R>, RasterHea
         width,
         height,
         bands,
+        decoded_bytes: bytes,
         nodata,
         georeference,
     };

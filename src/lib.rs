@@ -8,7 +8,8 @@
 //! truth of its archive: [`eval`]. What a run used: [`run_record`]; what it has finished, for resuming
 //! and merging: [`store`]; the analysts' page: [`report`]. One pair on its own, and its evaluation on
 //! labelled real imagery: [`pair`], with [`cloud`] masking and [`coregister`] alignment, which [`prepare`]
-//! applies to an archive's scenes. Throughput of each stage: [`bench`].
+//! applies to an archive's scenes. Throughput of each stage: [`bench`]; how many scenes the per-scene stages
+//! take at once: [`working_memory`].
 
 pub mod acquisition;
 pub mod archive;
@@ -34,5 +35,6 @@ pub mod series;
 pub mod statistics;
 pub mod store;
 pub mod synth;
+pub mod working_memory;
 
 pub use error::{Error, Result};

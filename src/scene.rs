@@ -37,6 +37,11 @@ impl SceneFormat {
         (self.pixel_count() * self.bands as usize).div_ceil(samples_per_word)
     }
 
+    /// Bytes of packed samples per scene.
+    pub fn byte_count(&self) -> u64 {
+        4 * self.word_count() as u64
+    }
+
     /// Words of a one-bit-per-pixel bitmap (validity, change mask).
     pub fn bitmap_word_count(&self) -> usize {
         self.pixel_count().div_ceil(32)
@@ -132,8 +137,10 @@ impl Scene {
     pub fn sample(&self, pixel: usize, band: usize) -> u32 {
         let bits = self.format.bits_per_sample as usize;
         let index = pixel * self.format.bands as usize + band;
+        // A power of two: shifts and masks instead of divisions, for loops over every pixel.
         let per_word = 32 / bits;
-        (self.words[index / per_word] >> ((index % per_word) * bits)) & self.format.max_sample()
+        let word = self.words[index >> per_word.trailing_zeros()];
+        (word >> ((index & (per_word - 1)) * bits)) & self.format.max_sample()
     }
 
     /// Whether `pixel` holds an observation: its validity bit is set (or the scene has no bitmap) and,
@@ -159,31 +166,39 @@ impl Scene {
         }
     }
 
-    /// The scene made of `stripes`, consecutive stripes of rows cut as [`Scene::rows`] cuts them.
-    pub fn from_stripes(stripes: Vec<Scene>) -> Scene {
-        let height = stripes.iter().map(|s| s.format.height).sum();
-        let format = stripes[0].format.with_height(height);
-        let any_bitmap = stripes.iter().any(|s| s.validity.is_some());
-        let mut words = Vec::with_capacity(format.word_count());
-        let mut validity = Vec::with_capacity(if any_bitmap {
-            format.bitmap_word_count()
-        } else {
-            0
-        });
-        for stripe in stripes {
-            words.extend_from_slice(&stripe.words);
-            if any_bitmap {
-                let bitmap = stripe
-                    .validity
-                    .unwrap_or_else(|| all_set_bitmap(stripe.format.pixel_count()));
-                validity.extend_from_slice(&bitmap);
-            }
-        }
-        Scene {
+    /// The scene of `format` made of `stripes`, its consecutive stripes of rows cut as [`Scene::rows`] cuts
+    /// them, or the first error among them. Each stripe is appended to the scene as it comes and dropped,
+    /// so that the join holds the scene and one stripe.
+    pub fn from_stripes<E>(
+        format: SceneFormat,
+        stripes: impl IntoIterator<Item = Result<Scene, E>>,
+    ) -> Result<Scene, E> {
+        let mut joined = Scene {
             format,
-            words,
-            validity: any_bitmap.then_some(validity),
+            words: Vec::with_capacity(format.word_count()),
+            validity: None,
+        };
+        let mut rows = 0;
+        for stripe in stripes {
+            let stripe = stripe?;
+            joined.words.extend_from_slice(&stripe.words);
+            if let Some(bitmap) = stripe.validity {
+                let validity = joined.validity.get_or_insert_with(|| {
+                    let mut earlier = Vec::with_capacity(format.bitmap_word_count());
+                    earlier.extend(all_set_bitmap(format.with_height(rows).pixel_count()));
+                    earlier
+                });
+                validity.extend_from_slice(&bitmap);
+            } else if let Some(validity) = &mut joined.validity {
+                validity.extend(all_set_bitmap(stripe.format.pixel_count()));
+            }
+            rows += stripe.format.height;
         }
+        assert_eq!(
+            rows, format.height,
+            "the stripes of {format} have {rows} rows"
+        );
+        Ok(joined)
     }
 
     /// Decodes a PNG, JPEG or TIFF with every band, as [`SceneFile::read`] does.
@@ -252,6 +267,26 @@ fn decode_image(reader: ImageReader<impl BufRead + Seek>, path: &Path) -> Result
     }
     check_decoded_size(w, h, decoder.total_bytes(), path)?;
     DynamicImage::from_decoder(decoder).map_err(|e| fail("cannot decode image", &e))
+}
+
+/// The bytes that decoding the scene at `path` (a file, or a folder of band files) takes, from what its
+/// headers say, without decoding a pixel; `None` when a header cannot be read (decoding will say why).
+pub fn decoded_bytes(path: &Path) -> Option<u64> {
+    if path.is_dir() {
+        // Every band is brought onto the finest band's grid as 16-bit samples.
+        let files = band_stack::band_files(path).ok()?;
+        let pixels = (files.iter())
+            .map(|file| geotiff::read_header(file).ok())
+            .map(|header| header.map(|h| u64::from(h.width) * u64::from(h.height)))
+            .collect::<Option<Vec<u64>>>()?;
+        return Some(pixels.iter().max()? * pixels.len() as u64 * 2);
+    }
+    let mut reader = BufReader::new(std::fs::File::open(path).ok()?);
+    if geotiff::is_tiff(reader.fill_buf().ok()?) {
+        return geotiff::read_header(path).ok().map(|h| h.decoded_bytes);
+    }
+    let reader = ImageReader::new(reader).with_guessed_format().ok()?;
+    Some(reader.into_decoder().ok()?.total_bytes())
 }
 
 /// An error when an image of `width`x`height` px claims more than [`MAX_DECODED_BYTES`] once decoded.
@@ -539,4 +574,75 @@ fn validity<T: Copy>(samples: &[T], bands: usize, missing: impl Fn(T) -> bool) -
         }
     }
     (!all_valid).then_some(bitmap)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// 16-bit, 3 bands, an odd width: rows do not end on whole words, stripes of 32 rows do.
+    fn scene(width: u32, height: u32) -> Scene {
+        let samples: Vec<u16> = (0..width * height * 3)
+            .map(|i| (i * 7919 % 65_521) as u16)
+            .collect();
+        Scene::from_u16(width, height, 3, &samples)
+    }
+
+    #[test]
+    fn stripes_join_into_the_scene_they_were_cut_from() {
+        let mut scene = scene(33, 101);
+        let cuts = [0..32, 32..64, 64..96, 96..101];
+        let cut = |scene: &Scene| -> Vec<Result<Scene, u32>> {
+            cuts.iter()
+                .map(|rows| Ok(scene.rows(rows.clone())))
+                .collect()
+        };
+        assert_eq!(
+            Scene::from_stripes(scene.format, cut(&scene)),
+            Ok(scene.clone())
+        );
+        // Pixels invalid in the second and third stripes only: the others may come without a bitmap.
+        let mut validity = all_set_bitmap(scene.format.pixel_count());
+        validity[40] &= !0b1011;
+        validity[70] = 0;
+        scene.validity = Some(validity);
+        let mut stripes = cut(&scene);
+        for index in [0, 3] {
+            let stripe = stripes[index].as_mut().unwrap();
+            assert_eq!(
+                stripe.validity,
+                Some(all_set_bitmap(stripe.format.pixel_count()))
+            );
+            stripe.validity = None;
+        }
+        assert_eq!(
+            Scene::from_stripes(scene.format, stripes),
+            Ok(scene.clone())
+        );
+        let mut failing = cut(&scene);
+        failing[1] = Err(32);
+        assert_eq!(Scene::from_stripes(scene.format, failing), Err(32));
+    }
+
+    #[test]
+    fn decoded_sizes_are_read_from_headers() {
+        let dir = tempfile::tempdir().unwrap();
+        let png = dir.path().join("scene.png");
+        image::ImageBuffer::<image::Rgba<u16>, _>::new(30, 20)
+            .save(&png)
+            .unwrap();
+        assert_eq!(decoded_bytes(&png), Some(30 * 20 * 4 * 2));
+        let jpeg = dir.path().join("scene.jpg");
+        image::RgbImage::new(16, 8).save(&jpeg).unwrap();
+        assert_eq!(decoded_bytes(&jpeg), Some(16 * 8 * 3));
+        let tiff = dir.path().join("scene.tif");
+        image::ImageBuffer::<image::Luma<u16>, _>::new(12, 10)
+            .save(&tiff)
+            .unwrap();
+        assert_eq!(decoded_bytes(&tiff), Some(12 * 10 * 2));
+        let text = dir.path().join("notes.png");
+        std::fs::write(&text, "not an image").unwrap();
+        assert_eq!(decoded_bytes(&text), None);
+        assert_eq!(decoded_bytes(&dir.path().join("missing.png")), None);
+    }
 }

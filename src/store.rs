@@ -18,8 +18,9 @@ use crate::kernel::params::HISTOGRAM_BINS;
 use crate::kernel::{ChangeMask, PairStats, Radiometry, RegionStats};
 use crate::output::{write_atomically, write_with};
 use crate::run_record::RunArguments;
-use crate::scene::{DecodeOptions, Scene, SceneFormat};
+use crate::scene::{self, DecodeOptions, Scene, SceneFormat};
 use crate::series::{CellMeasurement, Stretch};
+use crate::working_memory;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::fs::File;
@@ -190,15 +191,19 @@ impl Store {
 
     /// Decodes each of `entries` that the store does not hold, in parallel, and records the outcome;
     /// `on_scene` is called with each entry once it is in the store. Returns how many were decoded.
-    /// Memory holds one decoded scene per thread.
+    /// Memory holds as many decoded scenes as [`working_memory::bounded`] allows for the largest scene
+    /// the entries' headers announce.
     pub fn decode_missing(
         &self,
         entries: &[&ArchiveEntry],
         options: &DecodeOptions,
         on_scene: impl Fn(&ArchiveEntry) + Sync,
     ) -> Result<usize> {
-        let decoded = entries
-            .par_iter()
+        let scene_bytes = (entries.iter())
+            .filter_map(|entry| scene::decoded_bytes(&entry.image))
+            .max()
+            .unwrap_or(0);
+        let decoded = working_memory::bounded(entries.par_iter(), scene_bytes)
             .map(|entry| {
                 let missing = self.scene(entry).is_none();
                 if missing {
@@ -924,15 +929,12 @@ mod tests {
                 .put_scene_checkpoint("prepared-000000", &scene)
                 .unwrap();
             assert_eq!(stored.read().unwrap(), scene);
-            let stripes: Vec<Scene> = [0..32, 32..64, 64..70]
-                .into_iter()
-                .map(|rows| {
-                    let stripe = stored.read_rows(rows.clone()).unwrap();
-                    assert_eq!(stripe, scene.rows(rows));
-                    stripe
-                })
-                .collect();
-            assert_eq!(Scene::from_stripes(stripes), scene);
+            let stripes = [0..32, 32..64, 64..70].into_iter().map(|rows| {
+                let stripe = stored.read_rows(rows.clone())?;
+                assert_eq!(stripe, scene.rows(rows));
+                Ok::<_, Error>(stripe)
+            });
+            assert_eq!(Scene::from_stripes(scene.format, stripes).unwrap(), scene);
         }
         // A change of validity alone is kept without the samples, which stay those of the base entry.
         let base = store.put_scene_checkpoint("base", &scene).unwrap();

@@ -7,6 +7,7 @@ use crate::kernel::params::MAX_SMOOTHING_RADIUS;
 use crate::kernel::{ChangeKernel, Radiometry};
 use crate::scene::{STRIPE_ROW_ALIGNMENT, Scene, SceneFormat};
 use crate::store::{Reader, Store, StoredScene, Writer};
+use crate::working_memory;
 use rayon::prelude::*;
 use std::borrow::Cow;
 use std::ops::Range;
@@ -118,6 +119,13 @@ impl<'a> Shelf<'a> {
         self.items[0].format()
     }
 
+    /// The bytes of each scene's samples; 0 for an empty shelf.
+    fn scene_bytes(&self) -> u64 {
+        self.items
+            .first()
+            .map_or(0, |item| item.format().byte_count())
+    }
+
     /// A copy of the scene `index`.
     pub fn get(&self, index: usize) -> Result<Scene> {
         Ok(self.items[index].scene()?.into_owned())
@@ -173,15 +181,15 @@ impl<'a> Shelf<'a> {
         Ok(())
     }
 
-    /// `apply` of each scene, in parallel.
+    /// `apply` of each scene, in parallel, on as many scenes at once as [`working_memory::bounded`] allows.
     pub fn map_each<T: Send>(&self, apply: impl Fn(&Scene) -> T + Sync) -> Result<Vec<T>> {
-        self.items
-            .par_iter()
+        working_memory::bounded(self.items.par_iter(), self.scene_bytes())
             .map(|item| Ok(apply(&*item.scene()?)))
             .collect()
     }
 
-    /// Changes every scene by `change`, in parallel, returning what it said of each. With a store, each
+    /// Changes every scene by `change`, in parallel on as many scenes at once as
+    /// [`working_memory::bounded`] allows, returning what it said of each. With a store, each
     /// changed scene is kept there with what was said of it (written by `note`), so that a later attempt of
     /// the run takes the scenes an earlier one changed from there rather than changing them again. `kept`
     /// says what of a changed scene the store writes: only its validity when the change keeps the samples.
@@ -192,10 +200,10 @@ impl<'a> Shelf<'a> {
         note: &Note<T>,
     ) -> Result<Vec<T>> {
         let shelf = &*self;
-        let updated: Vec<(Item, T)> = (0..self.items.len())
-            .into_par_iter()
-            .map(|index| shelf.changed(index, &change, kept, note))
-            .collect::<Result<_>>()?;
+        let updated: Vec<(Item, T)> =
+            working_memory::bounded((0..self.items.len()).into_par_iter(), self.scene_bytes())
+                .map(|index| shelf.changed(index, &change, kept, note))
+                .collect::<Result<_>>()?;
         let (items, said) = updated.into_iter().unzip();
         self.items = items;
         Ok(said)
@@ -272,9 +280,7 @@ impl<'a> Shelf<'a> {
         } else {
             format.height
         };
-        let mut stripes = Vec::new();
-        for first in (0..format.height).step_by(rows as usize) {
-            let rows = first..(first + rows).min(format.height);
+        let mut background_of = |rows: Range<u32>| {
             let scenes: Vec<Cow<Scene>> = stack
                 .par_iter()
                 .map(|&(index, _)| match &self.items[index] {
@@ -290,13 +296,15 @@ impl<'a> Shelf<'a> {
                 .zip(stack)
                 .map(|(scene, &(_, radiometry))| (&**scene, radiometry))
                 .collect();
-            stripes.push(kernel.background(&corrected, nodata)?);
+            kernel.background(&corrected, nodata)
+        };
+        if rows >= format.height {
+            return background_of(0..format.height);
         }
-        Ok(if stripes.len() == 1 {
-            stripes.remove(0)
-        } else {
-            Scene::from_stripes(stripes)
-        })
+        let stripes = (0..format.height)
+            .step_by(rows as usize)
+            .map(|first| background_of(first..(first + rows).min(format.height)));
+        Scene::from_stripes(format, stripes)
     }
 
     /// `scene` as the shelf keeps its item `index`.
