@@ -56,17 +56,29 @@ impl Prepared {
     }
 }
 
-/// Prepares every scene of `scenes` against `reference` (of the same format), using the kernel's slots
-/// `reference_slot` and `scene_slot`, which are left holding other content. With alignment the scenes go one
-/// at a time through the kernel; without, their clouds are found in parallel.
+/// Prepares every scene of `scenes` against their reference, the median of the raw scenes, using the
+/// kernel's slots `reference_slot` and `scene_slot`, which are left holding other content. With alignment
+/// the scenes go one at a time through the kernel; without, their clouds are found in parallel. When the
+/// store holds every scene as an earlier attempt of the run prepared it, they are taken from there and no
+/// reference is made.
 pub fn prepare(
     kernel: &mut dyn ChangeKernel,
     (reference_slot, scene_slot): (Slot, Slot),
-    reference: &Scene,
     scenes: &mut Shelf,
     preparation: &Preparation,
     nodata: Option<u32>,
 ) -> Result<Vec<Prepared>> {
+    let kept = match preparation.align {
+        true => Kept::Scene,
+        false => Kept::Validity,
+    };
+    if let Some(prepared) = scenes.take_earlier_changes(kept, &NOTE) {
+        return Ok(prepared);
+    }
+    let raw: Vec<(usize, Radiometry)> = (0..scenes.len())
+        .map(|index| (index, Radiometry::IDENTITY))
+        .collect();
+    let reference = &scenes.background(kernel, &raw, nodata)?;
     let mask_clouds = |scene: &mut Scene| {
         let mut clouds = match preparation.clouds {
             CloudMasking::Auto => cloud::detect(scene, reference, nodata),
@@ -83,7 +95,7 @@ pub fn prepare(
                     shift: None,
                 })
             },
-            Kept::Validity,
+            kept,
             &NOTE,
         );
     }
@@ -106,7 +118,7 @@ pub fn prepare(
                 }
                 Ok(Prepared { clouds, shift })
             };
-            scenes.update(index, align, Kept::Scene, &NOTE)
+            scenes.update(index, align, kept, &NOTE)
         })
         .collect()
 }

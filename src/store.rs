@@ -522,12 +522,7 @@ impl StoredScene {
     fn locate(path: PathBuf, file: &File, at: u64) -> Option<StoredScene> {
         let head = read_at(file, at, 4 * 4 + 8)?;
         let mut reader = Reader::headless(&head);
-        let format = SceneFormat {
-            width: reader.u32()?,
-            height: reader.u32()?,
-            bands: reader.u32()?,
-            bits_per_sample: reader.u32()?,
-        };
+        let format = reader.scene_format()?;
         let words_at = at + head.len() as u64;
         let words_length = reader.u64()?;
         if words_length != 4 * format.word_count() as u64 {
@@ -775,13 +770,22 @@ impl<'a> Reader<'a> {
         (bytes.len() % 4 == 0).then(|| bytemuck::pod_collect_to_vec(bytes))
     }
 
-    pub fn scene(&mut self) -> Option<Scene> {
+    /// A scene's format, `None` unless its sample size and band count are ones a scene can have (so that
+    /// an entry of another kind, or a damaged one, reads as absent).
+    fn scene_format(&mut self) -> Option<SceneFormat> {
         let format = SceneFormat {
             width: self.u32()?,
             height: self.u32()?,
             bands: self.u32()?,
             bits_per_sample: self.u32()?,
         };
+        let possible = [8, 16].contains(&format.bits_per_sample)
+            && (1..=crate::kernel::params::MAX_BANDS).contains(&format.bands);
+        possible.then_some(format)
+    }
+
+    pub fn scene(&mut self) -> Option<Scene> {
+        let format = self.scene_format()?;
         let words = self.words()?;
         let validity = if self.bool()? {
             Some(self.words()?)
@@ -956,6 +960,10 @@ mod tests {
         assert!(
             unmasked.read().is_ok(),
             "the handle without a bitmap reads only the base entry"
+        );
+        assert!(
+            store.scene_checkpoint("masked").is_none(),
+            "an entry of another kind reads as absent"
         );
         let path = store
             .work_dir()

@@ -626,12 +626,9 @@ impl<'a> SeriesRun<'a> {
 
     /// Masks clouds and aligns the scenes against the median of the raw scenes, saying what it found.
     fn prepare(&mut self, progress: &Progress) -> Result<()> {
-        let raw = vec![Radiometry::IDENTITY; self.scenes.len()];
-        let reference = self.median(0..self.scenes.len(), &raw)?;
         let prepared = prepare(
             self.kernel.as_mut(),
             (BACKGROUND_SLOT, DATE_SLOTS[0]),
-            &reference,
             &mut self.scenes,
             &self.options.preparation,
             self.options.nodata,

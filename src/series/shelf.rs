@@ -229,38 +229,63 @@ impl<'a> Shelf<'a> {
         index: usize,
         change: impl FnOnce(&mut Scene) -> Result<T>,
         kept: Kept,
-        (write, read): &Note<T>,
+        note: &Note<T>,
     ) -> Result<(Item, T)> {
         let Some((store, name)) = self.store else {
             let mut scene = self.items[index].scene()?.into_owned();
             let said = change(&mut scene)?;
             return Ok((Item::Held(scene), said));
         };
-        let entry = entry_name(name, index);
-        let note_name = format!("{entry}.note");
-        let base = match (&self.items[index], kept) {
-            (Item::Stored(base), Kept::Validity) => Some(base),
-            _ => None,
-        };
-        let earlier = match base {
-            Some(base) => store.validity_checkpoint(&entry, base),
-            None => store.scene_checkpoint(&entry),
-        };
-        let earlier = earlier.and_then(|scene| {
-            let said = store.checkpoint(&note_name, read)?;
-            (scene.format == self.format()).then_some((Item::Stored(scene), said))
-        });
-        if let Some(earlier) = earlier {
+        if let Some(earlier) = self.earlier_change(index, kept, note) {
             return Ok(earlier);
         }
+        let entry = entry_name(name, index);
         let mut scene = self.items[index].scene()?.into_owned();
         let said = change(&mut scene)?;
-        let stored = match base {
+        let stored = match self.change_base(index, kept) {
             Some(base) => store.put_validity_checkpoint(&entry, base, &scene)?,
             None => store.put_scene_checkpoint(&entry, &scene)?,
         };
-        store.put_checkpoint(&note_name, |w| write(&said, w))?;
+        store.put_checkpoint(&format!("{entry}.note"), |w| (note.0)(&said, w))?;
         Ok((Item::Stored(stored), said))
+    }
+
+    /// The scene a change keeping only the validity is stored against: the stored scene `index`.
+    fn change_base(&self, index: usize, kept: Kept) -> Option<&StoredScene> {
+        match (&self.items[index], kept) {
+            (Item::Stored(base), Kept::Validity) => Some(base),
+            _ => None,
+        }
+    }
+
+    /// The scene `index` as an earlier attempt of the run changed it, and what the change said, when the
+    /// store holds both.
+    fn earlier_change<T>(
+        &self,
+        index: usize,
+        kept: Kept,
+        (_, read): &Note<T>,
+    ) -> Option<(Item, T)> {
+        let (store, name) = self.store?;
+        let entry = entry_name(name, index);
+        let scene = match self.change_base(index, kept) {
+            Some(base) => store.validity_checkpoint(&entry, base),
+            None => store.scene_checkpoint(&entry),
+        }?;
+        let said = store.checkpoint(&format!("{entry}.note"), read)?;
+        (scene.format == self.format()).then_some((Item::Stored(scene), said))
+    }
+
+    /// What [`Shelf::update_each`] would return when an earlier attempt of the run changed every scene and
+    /// the store holds them all, the shelf then holding them as changed; `None`, leaving the shelf as it
+    /// is, when a scene is still to change, so that whatever a change needs is made only then.
+    pub fn take_earlier_changes<T>(&mut self, kept: Kept, note: &Note<T>) -> Option<Vec<T>> {
+        let earlier: Vec<(Item, T)> = (0..self.items.len())
+            .map(|index| self.earlier_change(index, kept, note))
+            .collect::<Option<_>>()?;
+        let (items, said) = earlier.into_iter().unzip();
+        self.items = items;
+        Some(said)
     }
 
     /// The kernel's background ([`ChangeKernel::background`]) of the scenes `stack` names, each with its
@@ -355,6 +380,64 @@ mod tests {
                 scene
             })
             .collect()
+    }
+
+    /// What a change of the shelf's scenes said of each: a number.
+    const NUMBER_NOTE: Note<u64> = (|index, w| w.u64(*index), |r| r.u64());
+
+    #[test]
+    fn changes_an_earlier_attempt_stored_are_taken_only_when_every_scene_has_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path());
+        let originals = scenes(3, 40, 33);
+        let decoded: Vec<StoredScene> = (0..originals.len())
+            .map(|index| {
+                let name = format!("decoded-{index}");
+                store
+                    .put_scene_checkpoint(&name, &originals[index])
+                    .unwrap()
+            })
+            .collect();
+        let shelve = || Shelf::stored(&store, "test", decoded.clone());
+        let clear_first_pixel = |scene: &mut Scene| {
+            scene.validity.as_mut().unwrap()[0] &= !1;
+            Ok(())
+        };
+        let mut changed = shelve();
+        assert!(
+            changed
+                .take_earlier_changes(Kept::Validity, &NUMBER_NOTE)
+                .is_none()
+        );
+        let said = changed
+            .update_each(
+                |scene| {
+                    clear_first_pixel(scene)?;
+                    Ok(u64::from(scene.format.width))
+                },
+                Kept::Validity,
+                &NUMBER_NOTE,
+            )
+            .unwrap();
+        assert_eq!(said, [40, 40, 40]);
+        let mut resumed = shelve();
+        assert_eq!(
+            resumed.take_earlier_changes(Kept::Validity, &NUMBER_NOTE),
+            Some(vec![40, 40, 40])
+        );
+        for index in 0..3 {
+            assert_eq!(resumed.get(index).unwrap(), changed.get(index).unwrap());
+            assert!(!resumed.get(index).unwrap().is_valid(0, None));
+        }
+        // With one scene's note gone, nothing is taken and the shelf keeps the scenes unchanged.
+        std::fs::remove_file(dir.path().join("work/checkpoints/test-000001.note")).unwrap();
+        let mut partly = shelve();
+        assert!(
+            partly
+                .take_earlier_changes(Kept::Validity, &NUMBER_NOTE)
+                .is_none()
+        );
+        assert_eq!(partly.get(1).unwrap(), originals[1]);
     }
 
     #[test]
