@@ -302,7 +302,8 @@ pub trait ChangeKernel: Send {
     /// Which backend and adapter do the work, for the run's log.
     fn description(&self) -> String;
     /// Makes `scene` the content of `slot`: rows `first_row..first_row + scene.format.height` of a scene
-    /// of the kernel's format ([`check_rows`]), its samples to be compared after `radiometry`.
+    /// of the kernel's format (its width, band count and sample size, within its height, starting on a
+    /// word of 32 pixels), its samples to be compared after `radiometry`.
     fn load_scene(
         &mut self,
         slot: Slot,
@@ -313,7 +314,8 @@ pub trait ChangeKernel: Send {
     /// Compares the scenes in slots `a` and `b`, which hold the same rows, counting `rows` of them (rows of
     /// the scene, not of the slots) with the extra `outputs` asked for: the regions' statistics and
     /// profiles over those rows, and their change mask (`rows.len()` rows high). The slots must hold the
-    /// smoothing window's rows either side of `rows`, up to the scene's edges ([`check_counted_rows`]).
+    /// smoothing window's rows either side of `rows`, up to the scene's edges, and `rows` must start on a
+    /// word of 32 pixels and end on one or at the scene's last row.
     fn compare(
         &mut self,
         a: Slot,
