@@ -3,9 +3,9 @@
 //! pair), each on its own brightness scale, so the rule holds for 8- and 16-bit samples alike and for
 //! scenes of different illumination.
 //!
-//! The rule, on each pixel's brightness b (mean of the first three bands, or of all of them with fewer)
-//! relative to its scene's median brightness over the pixels valid in both, β = b / M, and the scene's
-//! chroma c (largest minus smallest of those bands):
+//! The rule, on each pixel's band sum S (of the first three bands, or of all of them with fewer: its
+//! brightness times their count) relative to its scene's median band sum M over the pixels valid in both,
+//! β = S / M, and the scene's chroma c (largest minus smallest of those bands), with b = S / bands:
 //! 1. cloud cores: β ≥ [`CORE_LEVEL`], β − β_reference ≥ [`CORE_BRIGHTENING`] and c ≤ [`CLOUD_CHROMA`] · b
 //!    (brighter than most of the scene, much brighter than the reference there, and grey-white);
 //! 2. clouds: the 4-connected blobs of pixels with β − β_reference ≥ [`EDGE_BRIGHTENING`] holding at
@@ -14,18 +14,43 @@
 //! 3. shadows: the clouds' footprint displaced by the shift, within the clouds' own extent, under which
 //!    the scene darkened most against the reference; its pixels there with β − β_reference ≤
 //!    −[`SHADOW_DARKENING`], dilated like the clouds.
+//!
+//! The comparisons of steps 1 to 3 are made exactly, in integers (the levels are [`Ratio`]s), row by row
+//! from the samples, so that detection holds no per-pixel value but bitmaps.
 
 use crate::kernel::params::{all_set_bitmap, bitmap_bit};
 use crate::scene::Scene;
 use std::collections::VecDeque;
+use std::ops::Range;
 
-pub const CORE_LEVEL: f64 = 1.15;
-pub const CORE_BRIGHTENING: f64 = 0.5;
-pub const EDGE_BRIGHTENING: f64 = 0.15;
-pub const CLOUD_CHROMA: f64 = 0.2;
+/// A level of the rule, `numerator / denominator`, compared exactly with ratios of band sums.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ratio {
+    pub numerator: i64,
+    pub denominator: i64,
+}
+
+impl Ratio {
+    const fn new(numerator: i64, denominator: i64) -> Ratio {
+        Ratio {
+            numerator,
+            denominator,
+        }
+    }
+
+    /// Whether `value / scale` is at least this ratio (`scale` > 0).
+    fn reached_by(self, value: i64, scale: i64) -> bool {
+        value * self.denominator >= self.numerator * scale
+    }
+}
+
+pub const CORE_LEVEL: Ratio = Ratio::new(115, 100);
+pub const CORE_BRIGHTENING: Ratio = Ratio::new(1, 2);
+pub const EDGE_BRIGHTENING: Ratio = Ratio::new(15, 100);
+pub const CLOUD_CHROMA: Ratio = Ratio::new(1, 5);
+pub const SHADOW_DARKENING: Ratio = Ratio::new(1, 10);
 pub const MIN_CLOUD_FRACTION: f64 = 0.005;
 pub const CLOUD_DILATION: f64 = 0.02;
-pub const SHADOW_DARKENING: f64 = 0.1;
 /// Shadow displacements tried per axis, evenly over the clouds' extent.
 const SHADOW_STEPS: i64 = 24;
 
@@ -54,10 +79,7 @@ pub struct CloudCover {
 impl CloudCover {
     /// A scene with no cloud found or looked for.
     pub fn clear(scene: &Scene, nodata: Option<u32>) -> CloudCover {
-        let valid_px = (0..scene.format.pixel_count())
-            .filter(|&p| scene.is_valid(p, nodata))
-            .count() as u64;
-        CloudCover::from_counts(valid_px, 0, 0)
+        CloudCover::from_counts(Bitmap::valid(scene, nodata).count(), 0, 0)
     }
 
     /// The fraction of the scene's valid pixels that are cloud.
@@ -114,13 +136,31 @@ impl Bitmap {
         Bitmap(vec![0; pixels.div_ceil(32)])
     }
 
-    /// The pixels, of `pixels`, for which `set` holds.
-    fn from_fn(pixels: usize, set: impl Fn(usize) -> bool) -> Bitmap {
-        let mut bitmap = Bitmap::empty(pixels);
-        for p in (0..pixels).filter(|&p| set(p)) {
-            bitmap.set(p);
+    /// The pixels of `scene` that hold an observation ([`Scene::is_valid`]).
+    fn valid(scene: &Scene, nodata: Option<u32>) -> Bitmap {
+        let pixels = scene.format.pixel_count();
+        let mut words = all_set_bitmap(pixels);
+        if let Some(validity) = &scene.validity {
+            for (word, valid) in words.iter_mut().zip(validity) {
+                *word &= valid;
+            }
         }
-        bitmap
+        if let Some(value) = nodata {
+            let bands = scene.format.bands as usize;
+            for (first, word) in (0..pixels).step_by(32).zip(&mut words) {
+                for (bit, p) in (first..pixels.min(first + 32)).enumerate() {
+                    if (0..bands).all(|band| scene.sample(p, band) == value) {
+                        *word &= !(1 << bit);
+                    }
+                }
+            }
+        }
+        Bitmap(words)
+    }
+
+    /// How many pixels are set.
+    fn count(&self) -> u64 {
+        self.0.iter().map(|word| u64::from(word.count_ones())).sum()
     }
 
     fn get(&self, p: usize) -> bool {
@@ -137,16 +177,34 @@ impl Bitmap {
 
     /// The pixels set, in order.
     fn ones(&self) -> impl Iterator<Item = usize> + '_ {
-        self.0.iter().enumerate().flat_map(|(index, &word)| {
-            let mut left = word;
-            std::iter::from_fn(move || {
-                (left != 0).then(|| {
-                    let bit = left.trailing_zeros() as usize;
-                    left &= left - 1;
-                    index * 32 + bit
+        self.ones_in(0..self.0.len() * 32)
+    }
+
+    /// The pixels set among `pixels`, in order.
+    fn ones_in(&self, pixels: Range<usize>) -> impl Iterator<Item = usize> + '_ {
+        let words = pixels.start / 32..pixels.end.div_ceil(32);
+        self.0[words.clone()]
+            .iter()
+            .zip(words)
+            .flat_map(move |(&word, index)| {
+                let first = index * 32;
+                // Bits `low..high` of the word lie in `pixels`.
+                let low = pixels.start.saturating_sub(first);
+                let high = pixels.end - first;
+                let below_high = if high >= 32 {
+                    u32::MAX
+                } else {
+                    (1 << high) - 1
+                };
+                let mut left = word & below_high & (u32::MAX << low);
+                std::iter::from_fn(move || {
+                    (left != 0).then(|| {
+                        let bit = left.trailing_zeros() as usize;
+                        left &= left - 1;
+                        first + bit
+                    })
                 })
             })
-        })
     }
 
     /// The pixels set here and not in `other`.
@@ -158,71 +216,165 @@ impl Bitmap {
     fn or(&self, other: &Bitmap) -> Bitmap {
         Bitmap(self.0.iter().zip(&other.0).map(|(a, b)| a | b).collect())
     }
+
+    /// The pixels set here and in `other`.
+    fn and(&self, other: &Bitmap) -> Bitmap {
+        Bitmap(self.0.iter().zip(&other.0).map(|(a, b)| a & b).collect())
+    }
+
+    /// The columns and rows, of a raster `width` wide, that hold the set pixels; `None` when none is set.
+    fn bounds(&self, width: usize) -> Option<(Range<usize>, Range<usize>)> {
+        let (mut columns, mut rows) = ((usize::MAX, 0), (usize::MAX, 0));
+        for (x, y) in self.ones().map(|p| (p % width, p / width)) {
+            columns = (columns.0.min(x), columns.1.max(x + 1));
+            rows = (rows.0.min(y), rows.1.max(y + 1));
+        }
+        (rows.1 > 0).then_some((columns.0..columns.1, rows.0..rows.1))
+    }
 }
 
-/// A scene's brightness and chroma, computed from its samples when asked, so that detection holds no
-/// per-pixel value of them.
+/// A row's band sums of both scenes, and the buffer they are made in.
+#[derive(Default)]
+struct RowSums {
+    samples: Vec<u16>,
+    sums: [Vec<u32>; 2],
+}
+
+/// A scene's and its reference's band sums and chroma, computed from their samples a row at a time, so
+/// that detection holds no per-pixel value of them; index 0 is the scene's, 1 the reference's.
 struct Tones<'a> {
-    scene: &'a Scene,
+    scenes: [&'a Scene; 2],
     /// Bands of which brightness and chroma are made: the first three, or all with fewer.
     visible: usize,
-    /// The median brightness over the pixels valid in both scenes.
-    median: f64,
+    /// The median band sums M over the pixels valid in both scenes.
+    medians: [i64; 2],
 }
 
 impl<'a> Tones<'a> {
-    /// `None` when no pixel is `valid` or the median brightness is 0.
-    fn of(scene: &'a Scene, valid: &Bitmap) -> Option<Tones<'a>> {
-        let visible = scene.format.bands.min(3) as usize;
+    /// The tones of `scene` and `reference` over the pixels `valid` in both; `None` when no pixel is valid
+    /// or a median is 0.
+    fn of(scene: &'a Scene, reference: &'a Scene, valid: &Bitmap) -> Option<Tones<'a>> {
+        let format = scene.format;
+        let visible = format.bands.min(3) as usize;
         let mut tones = Tones {
-            scene,
+            scenes: [scene, reference],
             visible,
-            median: 0.0,
+            medians: [0; 2],
         };
-        // The median of the brightness is that of the band sums, whose histogram is small.
-        let mut histogram = vec![0usize; visible * scene.format.max_sample() as usize + 1];
+        // Medians of band sums, whose histograms are small.
+        let bins = visible * format.max_sample() as usize + 1;
+        let mut histograms = [vec![0usize; bins], vec![0usize; bins]];
+        let mut rows = RowSums::default();
+        let width = format.width as usize;
         let mut count = 0;
-        for p in valid.ones() {
-            histogram[tones.sum(p) as usize] += 1;
-            count += 1;
+        for y in 0..format.height as usize {
+            let first = tones.row_sums(y, &mut rows);
+            for p in valid.ones_in(first..first + width) {
+                for (histogram, sums) in histograms.iter_mut().zip(&rows.sums) {
+                    histogram[sums[p - first] as usize] += 1;
+                }
+                count += 1;
+            }
         }
-        if count == 0 {
-            return None;
+        // The element at index count / 2 of the sorted sums.
+        for (median, histogram) in tones.medians.iter_mut().zip(&histograms) {
+            let mut below = 0;
+            *median = histogram.iter().position(|&n| {
+                below += n;
+                below > count / 2
+            })? as i64;
         }
-        // The element at index count / 2 of the sorted brightnesses.
-        let middle = count / 2;
-        let mut below = 0;
-        let median_sum = histogram.iter().position(|&n| {
-            below += n;
-            below > middle
-        })?;
-        tones.median = median_sum as f64 / visible as f64;
-        (tones.median > 0.0).then_some(tones)
+        (tones.medians[0] > 0 && tones.medians[1] > 0).then_some(tones)
     }
 
-    /// The sum of the visible bands of pixel `p`: its brightness times `visible`, exactly.
-    fn sum(&self, p: usize) -> u32 {
-        (0..self.visible).map(|b| self.scene.sample(p, b)).sum()
+    /// The band sums of each pixel of row `y` of both scenes, into `rows`; returns the row's first pixel.
+    fn row_sums(&self, y: usize, rows: &mut RowSums) -> usize {
+        let format = self.scenes[0].format;
+        let (width, bands) = (format.width as usize, format.bands as usize);
+        rows.samples.resize(width * bands, 0);
+        for (scene, sums) in self.scenes.iter().zip(&mut rows.sums) {
+            scene.unpack_samples(y * width, &mut rows.samples);
+            sums.clear();
+            sums.resize(width, 0);
+            for band in 0..self.visible {
+                let samples = rows.samples[band..].iter().step_by(bands);
+                for (sum, &sample) in sums.iter_mut().zip(samples) {
+                    *sum += u32::from(sample);
+                }
+            }
+        }
+        y * width
     }
 
-    /// Mean and range of the visible bands of pixel `p`.
-    fn brightness_and_chroma(&self, p: usize) -> (f64, f64) {
-        let bands = (0..self.visible).map(|b| f64::from(self.scene.sample(p, b)));
-        let (sum, low, high) = bands.fold((0.0, f64::MAX, 0.0f64), |(s, l, h), v| {
-            (s + v, l.min(v), h.max(v))
-        });
-        (sum / self.visible as f64, high - low)
+    fn sum(&self, which: usize, p: usize) -> u32 {
+        (0..self.visible)
+            .map(|b| self.scenes[which].sample(p, b))
+            .sum()
     }
 
-    /// Brightness over the median brightness.
-    fn relative(&self, p: usize) -> f64 {
-        f64::from(self.sum(p)) / self.visible as f64 / self.median
+    /// How much brighter the scene is than the reference at a pixel of these band sums: β − β_reference,
+    /// times [`Tones::scale`].
+    fn brightening(&self, sums: [u32; 2]) -> i64 {
+        i64::from(sums[0]) * self.medians[1] - i64::from(sums[1]) * self.medians[0]
     }
 
-    /// Whether `p` is grey-white enough for a cloud core.
-    fn is_grey(&self, p: usize) -> bool {
-        let (brightness, chroma) = self.brightness_and_chroma(p);
-        chroma <= CLOUD_CHROMA * brightness
+    /// M · M_reference: what [`Tones::brightening`] is over.
+    fn scale(&self) -> i64 {
+        self.medians[0] * self.medians[1]
+    }
+
+    /// [`Tones::brightening`] at pixel `p`.
+    fn brightening_at(&self, p: usize) -> i64 {
+        self.brightening([self.sum(0, p), self.sum(1, p)])
+    }
+
+    /// Whether pixel `p` of scene `which` is grey-white enough for a cloud core: its chroma at most
+    /// [`CLOUD_CHROMA`] of its brightness.
+    fn is_grey(&self, which: usize, p: usize) -> bool {
+        let bands = (0..self.visible).map(|b| self.scenes[which].sample(p, b));
+        let (sum, low, high) =
+            bands.fold((0, u32::MAX, 0), |(s, l, h), v| (s + v, l.min(v), h.max(v)));
+        let brightness_times_visible = i64::from(sum);
+        CLOUD_CHROMA.reached_by(
+            brightness_times_visible,
+            self.visible as i64 * i64::from(high - low),
+        )
+    }
+
+    /// The clouds of scene `which` (0: the scene's, brightening it; 1: the reference's), by steps 1 and 2
+    /// of the rule, before dilation: the blobs of edges holding at least `min_cores` cores.
+    fn clouds(&self, which: usize, valid: &Bitmap, min_cores: usize) -> Bitmap {
+        let format = self.scenes[0].format;
+        let (width, height) = (format.width as usize, format.height as usize);
+        let (mut cores, mut edges) = (Bitmap::empty(width * height), Bitmap::empty(width * height));
+        let mut core_count = 0;
+        let sign = if which == 0 { 1 } else { -1 };
+        let scale = self.scale();
+        let mut rows = RowSums::default();
+        for y in 0..height {
+            let first = self.row_sums(y, &mut rows);
+            for p in valid.ones_in(first..first + width) {
+                let pixel_sums = [rows.sums[0][p - first], rows.sums[1][p - first]];
+                let brightening = sign * self.brightening(pixel_sums);
+                // Cores brighten more than edges: every core is an edge.
+                if !EDGE_BRIGHTENING.reached_by(brightening, scale) {
+                    continue;
+                }
+                edges.set(p);
+                if CORE_BRIGHTENING.reached_by(brightening, scale)
+                    && CORE_LEVEL.reached_by(i64::from(pixel_sums[which]), self.medians[which])
+                    && self.is_grey(which, p)
+                {
+                    cores.set(p);
+                    core_count += 1;
+                }
+            }
+        }
+        // No blob can hold more cores than there are.
+        if core_count < min_cores {
+            return Bitmap::empty(width * height);
+        }
+        blobs_with_cores(&edges, &cores, width, height, min_cores)
     }
 }
 
@@ -232,60 +384,27 @@ pub fn detect(scene: &Scene, reference: &Scene, nodata: Option<u32>) -> CloudCov
     let format = scene.format;
     let (width, height) = (format.width as usize, format.height as usize);
     let pixels = format.pixel_count();
-    let mut cover = CloudCover::clear(scene, nodata);
-    let valid = Bitmap::from_fn(pixels, |p| {
-        scene.is_valid(p, nodata) && reference.is_valid(p, nodata)
-    });
-    let (Some(tones), Some(reference_tones)) =
-        (Tones::of(scene, &valid), Tones::of(reference, &valid))
-    else {
+    let scene_valid = Bitmap::valid(scene, nodata);
+    let mut cover = CloudCover::from_counts(scene_valid.count(), 0, 0);
+    let valid = scene_valid.and(&Bitmap::valid(reference, nodata));
+    let Some(tones) = Tones::of(scene, reference, &valid) else {
         return cover;
     };
-    let change = |p: usize| tones.relative(p) - reference_tones.relative(p);
     let min_area = (MIN_CLOUD_FRACTION * pixels as f64).max(64.0) as usize;
     let dilation = (CLOUD_DILATION * width.min(height) as f64).ceil() as usize;
-    // Clouds brighten `change` where `sign` is 1 (the scene's clouds); where it is -1, the reference's.
-    let clouds = |sign: f64| {
-        let (mut cores, mut blobs) = (Bitmap::empty(pixels), Bitmap::empty(pixels));
-        for p in valid.ones() {
-            let relative = [tones.relative(p), reference_tones.relative(p)];
-            let brightening = sign * (relative[0] - relative[1]);
-            let own = if sign > 0.0 { 0 } else { 1 };
-            let own_tones = [&tones, &reference_tones][own];
-            if relative[own] >= CORE_LEVEL
-                && brightening >= CORE_BRIGHTENING
-                && own_tones.is_grey(p)
-            {
-                cores.set(p);
-            }
-            if brightening >= EDGE_BRIGHTENING {
-                blobs.set(p);
-            }
-        }
-        let blobs = blobs_with_cores(&blobs, &cores, width, height, min_area);
-        dilate(&blobs, width, height, dilation)
-    };
-    let cloud = clouds(1.0);
+    let cloud = dilate(&tones.clouds(0, &valid, min_area), width, height, dilation);
     if !cloud.any() {
         return cover;
     }
     // Where the reference has a cloud, the scene looks darker: no shadow of the scene's is sought there.
-    let clear_in_reference = valid.and_not(&clouds(-1.0));
-    drop(valid);
-    let shadow = shadow(&cloud, change, &clear_in_reference, width, height);
+    let reference_cloud = dilate(&tones.clouds(1, &valid, min_area), width, height, dilation);
+    let clear_in_reference = valid.and_not(&reference_cloud);
+    drop((valid, reference_cloud));
+    let shadow = shadow(&cloud, &tones, &clear_in_reference, width, height);
     let shadow = dilate(&shadow, width, height, dilation);
-    cover.masked = Bitmap::empty(pixels);
-    for p in cloud.or(&shadow).ones() {
-        if !scene.is_valid(p, nodata) {
-            continue;
-        }
-        if cloud.get(p) {
-            cover.cloud_px += 1;
-        } else {
-            cover.shadow_px += 1;
-        }
-        cover.masked.set(p);
-    }
+    cover.masked = cloud.or(&shadow).and(&scene_valid);
+    cover.cloud_px = cloud.and(&scene_valid).count();
+    cover.shadow_px = cover.masked.count() - cover.cloud_px;
     cover
 }
 
@@ -331,36 +450,54 @@ fn blobs_with_cores(
     kept
 }
 
-/// `mask` grown by `radius` pixels (a square window): along rows, then along columns.
+/// `mask` grown by `radius` pixels (a square window): along rows, then along columns, within the bounds of
+/// its set pixels grown by `radius`, outside which nothing can be set.
 fn dilate(mask: &Bitmap, width: usize, height: usize, radius: usize) -> Bitmap {
+    let mut out = Bitmap::empty(width * height);
+    let Some((columns, rows)) = mask.bounds(width) else {
+        return out;
+    };
+    let grow = |range: &Range<usize>, end: usize| {
+        range.start.saturating_sub(radius)..(range.end + radius).min(end)
+    };
+    let (columns, grown_rows) = (grow(&columns, width), grow(&rows, height));
+    let in_order = |range: &Range<usize>, forward: bool| {
+        let range = range.clone();
+        move |i: usize| {
+            if forward {
+                range.start + i
+            } else {
+                range.end - 1 - i
+            }
+        }
+    };
     let near =
         |last_set: Option<usize>, at: usize| last_set.is_some_and(|s| s.abs_diff(at) <= radius);
     // Set where a set pixel of the row lies within `radius` before (forward pass) or after (backward pass).
-    let mut rows = Bitmap::empty(mask.0.len() * 32);
-    for line in (0..height).map(|y| y * width) {
-        for order in [true, false] {
+    let mut along_rows = Bitmap::empty(width * height);
+    for line in rows.map(|y| y * width) {
+        for forward in [true, false] {
             let mut last_set = None;
-            for x in (0..width).map(|i| if order { i } else { width - 1 - i }) {
+            for x in (0..columns.len()).map(in_order(&columns, forward)) {
                 if mask.get(line + x) {
                     last_set = Some(x);
                 }
                 if near(last_set, x) {
-                    rows.set(line + x);
+                    along_rows.set(line + x);
                 }
             }
         }
     }
     // The same along the columns, every column at once, going down the rows then up.
-    let mut out = Bitmap::empty(mask.0.len() * 32);
-    for order in [true, false] {
+    for forward in [true, false] {
         let mut last_set = vec![None; width];
-        for y in (0..height).map(|i| if order { i } else { height - 1 - i }) {
-            for (x, last_set) in last_set.iter_mut().enumerate() {
+        for y in (0..grown_rows.len()).map(in_order(&grown_rows, forward)) {
+            for x in columns.clone() {
                 let p = y * width + x;
-                if rows.get(p) {
-                    *last_set = Some(y);
+                if along_rows.get(p) {
+                    last_set[x] = Some(y);
                 }
-                if near(*last_set, y) {
+                if near(last_set[x], y) {
                     out.set(p);
                 }
             }
@@ -370,15 +507,9 @@ fn dilate(mask: &Bitmap, width: usize, height: usize, radius: usize) -> Bitmap {
 }
 
 /// The clouds' shadow: the footprint `cloud` displaced by the shift, within the clouds' extent, that puts
-/// it where the scene darkened most (the lowest mean `change`) on valid pixels outside the clouds; its
+/// it where the scene darkened most (the lowest mean β − β_reference) on valid pixels outside the clouds; its
 /// pixels there that darkened by at least [`SHADOW_DARKENING`].
-fn shadow(
-    cloud: &Bitmap,
-    change: impl Fn(usize) -> f64,
-    valid: &Bitmap,
-    width: usize,
-    height: usize,
-) -> Bitmap {
+fn shadow(cloud: &Bitmap, tones: &Tones, valid: &Bitmap, width: usize, height: usize) -> Bitmap {
     let xy = |p: usize| ((p % width) as i64, (p / width) as i64);
     let (mut count, mut low, mut high) = (0, (i64::MAX, i64::MAX), (i64::MIN, i64::MIN));
     for (x, y) in cloud.ones().map(xy) {
@@ -406,7 +537,7 @@ fn shadow(
                 .iter()
                 .filter_map(|&(x, y)| at(x + dx, y + dy))
                 .filter(|&p| valid.get(p) && !cloud.get(p))
-                .map(&change)
+                .map(|p| tones.brightening_at(p) as f64 / tones.scale() as f64)
                 .collect();
             // The footprint must fall mostly on clear ground to be judged.
             (under.len() * 4 >= sampled.len())
@@ -421,7 +552,7 @@ fn shadow(
         if let Some(p) = at(x + dx, y + dy)
             && valid.get(p)
             && !cloud.get(p)
-            && change(p) <= -SHADOW_DARKENING
+            && SHADOW_DARKENING.reached_by(-tones.brightening_at(p), tones.scale())
         {
             shadow.set(p);
         }

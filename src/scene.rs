@@ -143,6 +143,22 @@ impl Scene {
         (word >> ((index & (per_word - 1)) * bits)) & self.format.max_sample()
     }
 
+    /// The samples of the pixels from `first_pixel` on (row-major index), band by band, as many as `out`
+    /// holds: for loops over whole rows, faster than [`Scene::sample`] for each.
+    pub fn unpack_samples(&self, first_pixel: usize, out: &mut [u16]) {
+        let first = first_pixel * self.format.bands as usize;
+        let samples = first..first + out.len();
+        // The words' bytes are the samples in order, as `Scene::from_u16` relies on too.
+        if self.format.bits_per_sample == 8 {
+            let bytes: &[u8] = bytemuck::cast_slice(&self.words);
+            for (out, &sample) in out.iter_mut().zip(&bytes[samples]) {
+                *out = sample.into();
+            }
+        } else {
+            out.copy_from_slice(&bytemuck::cast_slice::<u32, u16>(&self.words)[samples]);
+        }
+    }
+
     /// Whether `pixel` holds an observation: its validity bit is set (or the scene has no bitmap) and,
     /// with `nodata`, not every band equals it.
     pub fn is_valid(&self, pixel: usize, nodata: Option<u32>) -> bool {

@@ -6,7 +6,6 @@
 //! invalid observation's as 0xffff, which no candidate exceeds, so that it never counts as below; then
 //! every step of the search runs across the row's lanes, a loop without branches that vectorises.
 
-use super::sample_value;
 use crate::kernel::params::{KernelParams, Radiometry, bitmap_bit};
 use crate::scene::Scene;
 
@@ -57,11 +56,20 @@ impl Correction {
             .collect()
     }
 
-    fn correct(&self, band: usize, raw: u32, max_sample: u32) -> u16 {
+    /// Corrects the raw samples of one pixel, band by band, in place.
+    fn correct(&self, pixel_values: &mut [u16], max_sample: u32) {
         match self {
-            Correction::Identity => raw as u16,
-            Correction::Table(table) => table[band * 256 + raw as usize],
-            Correction::Apply(radiometry) => radiometry.apply(band, raw, max_sample) as u16,
+            Correction::Identity => {}
+            Correction::Table(table) => {
+                for (band, value) in pixel_values.iter_mut().enumerate() {
+                    *value = table[band * 256 + usize::from(*value)];
+                }
+            }
+            Correction::Apply(radiometry) => {
+                for (band, value) in pixel_values.iter_mut().enumerate() {
+                    *value = radiometry.apply(band, u32::from(*value), max_sample) as u16;
+                }
+            }
         }
     }
 }
@@ -146,28 +154,18 @@ fn gather<const BITS: u32>(
 ) {
     let bands = params.bands as usize;
     let width = params.width as usize;
-    let samples_per_word = (32 / BITS) as usize;
-    let first_sample = y * width * bands;
+    scene.unpack_samples(y * width, values);
     let max_sample = params.max_sample();
-    let mut s = first_sample;
-    for (x, (pixel_values, count)) in values
-        .chunks_exact_mut(bands)
-        .zip(valid_count.iter_mut())
-        .enumerate()
-    {
-        let mut all_nodata = params.nodata_enabled != 0;
-        for (band, value) in pixel_values.iter_mut().enumerate() {
-            let raw = sample_value::<BITS>(scene.words[s / samples_per_word], s as u32);
-            all_nodata &= raw == params.nodata;
-            *value = correction.correct(band, raw, max_sample);
-            s += 1;
-        }
-        let pixel = y * width + x;
+    let nodata = (params.nodata_enabled != 0).then_some(params.nodata);
+    let pixels = values.chunks_exact_mut(bands).zip(valid_count.iter_mut());
+    for (pixel, (pixel_values, count)) in (y * width..).zip(pixels) {
         let marked = scene
             .validity
             .as_ref()
             .is_none_or(|bitmap| bitmap_bit(bitmap[pixel >> 5], pixel as u32));
+        let all_nodata = nodata.is_some_and(|n| pixel_values.iter().all(|&v| u32::from(v) == n));
         if marked && !all_nodata {
+            correction.correct(pixel_values, max_sample);
             *count += 1;
         } else {
             pixel_values.fill(INVALID_LANE);
