@@ -69,10 +69,18 @@ impl Radiometry {
 
     /// The corrected value of `value`, a sample of `band`.
     pub fn apply(&self, band: usize, value: u32, max_sample: u32) -> u32 {
-        let scaled = value as i32 * self.gain[band] as i32
-            + self.offset[band]
-            + (1 << (RADIOMETRY_SHIFT - 1));
-        (scaled >> RADIOMETRY_SHIFT).clamp(0, max_sample as i32) as u32
+        Self::apply_fixed(
+            value as i32,
+            self.gain[band] as i32,
+            self.offset[band],
+            max_sample as i32,
+        ) as u32
+    }
+
+    /// The correction of one sample, `value`, by a band's fixed-point `gain` and `offset`.
+    pub fn apply_fixed(value: i32, gain: i32, offset: i32, max_sample: i32) -> i32 {
+        let scaled = value * gain + offset + (1 << (RADIOMETRY_SHIFT - 1));
+        (scaled >> RADIOMETRY_SHIFT).clamp(0, max_sample)
     }
 
     pub fn is_identity(&self) -> bool {

@@ -23,52 +23,50 @@ pub struct BackgroundScratch {
     valid_count: Vec<u16>,
     median: Vec<u16>,
     below: Vec<u16>,
+    /// The pixels of the row an observation does not hold.
+    invalid: Vec<usize>,
 }
 
-/// How one observation's raw samples become corrected ones: as they are, from a table of every corrected
-/// value (8-bit samples: 256 a band), or by the correction itself (16-bit samples).
+/// How one observation's raw samples become corrected ones: as they are, or by its fixed-point gains and
+/// offsets, repeated lane by lane over `PATTERN_PIXELS` pixels so that the correction of a row runs as a
+/// loop without branches that vectorises.
 pub enum Correction {
     Identity,
-    Table(Vec<u16>),
-    Apply(Radiometry),
+    Linear { gains: Vec<i32>, offsets: Vec<i32> },
 }
+
+const PATTERN_PIXELS: usize = 16;
 
 impl Correction {
     /// The correction of each observation of `stack`, made once for every row.
     pub fn of_stack(params: &KernelParams, stack: &[(&Scene, Radiometry)]) -> Vec<Correction> {
-        let max_sample = params.max_sample();
+        let bands = params.bands as usize;
+        let lanes = |per_band: &[i32]| per_band[..bands].repeat(PATTERN_PIXELS);
         stack
             .iter()
-            .map(
-                |(_, radiometry)| match (radiometry.is_identity(), params.bits_per_sample) {
-                    (true, _) => Correction::Identity,
-                    (false, 8) => Correction::Table(
-                        (0..params.bands as usize)
-                            .flat_map(|band| {
-                                (0..256)
-                                    .map(move |raw| radiometry.apply(band, raw, max_sample) as u16)
-                            })
-                            .collect(),
-                    ),
-                    (false, _) => Correction::Apply(*radiometry),
+            .map(|(_, radiometry)| match radiometry.is_identity() {
+                true => Correction::Identity,
+                false => Correction::Linear {
+                    gains: lanes(&radiometry.gain.map(|gain| gain as i32)),
+                    offsets: lanes(&radiometry.offset),
                 },
-            )
+            })
             .collect()
     }
 
-    /// Corrects the raw samples of one pixel, band by band, in place.
-    fn correct(&self, pixel_values: &mut [u16], max_sample: u32) {
-        match self {
-            Correction::Identity => {}
-            Correction::Table(table) => {
-                for (band, value) in pixel_values.iter_mut().enumerate() {
-                    *value = table[band * 256 + usize::from(*value)];
-                }
-            }
-            Correction::Apply(radiometry) => {
-                for (band, value) in pixel_values.iter_mut().enumerate() {
-                    *value = radiometry.apply(band, u32::from(*value), max_sample) as u16;
-                }
+    /// Corrects a row's raw samples, band-interleaved, in place.
+    fn correct(&self, values: &mut [u16], max_sample: u32) {
+        let Correction::Linear { gains, offsets } = self else {
+            return;
+        };
+        for chunk in values.chunks_mut(gains.len()) {
+            for ((value, &gain), &offset) in chunk.iter_mut().zip(gains).zip(offsets) {
+                *value = Radiometry::apply_fixed(
+                    i32::from(*value),
+                    gain,
+                    offset,
+                    max_sample as i32,
+                ) as u16;
             }
         }
     }
@@ -107,17 +105,15 @@ fn row<const BITS: u32>(
     scratch.values.resize(stack.len() * lanes, 0);
     scratch.valid_count.clear();
     scratch.valid_count.resize(width, 0);
-    let observations = stack.iter().zip(corrections);
-    for (((scene, _), correction), values) in
-        observations.zip(scratch.values.chunks_exact_mut(lanes))
-    {
-        gather::<BITS>(
+    let observations = stack.iter().map(|(scene, _)| *scene).zip(corrections);
+    for (observation, values) in observations.zip(scratch.values.chunks_exact_mut(lanes)) {
+        gather(
             params,
-            scene,
-            correction,
+            observation,
             y,
             values,
             &mut scratch.valid_count,
+            &mut scratch.invalid,
         );
     }
     for (out, &count) in valid.iter_mut().zip(&scratch.valid_count) {
@@ -143,33 +139,38 @@ fn row<const BITS: u32>(
 
 /// Row `y` of one observation: its corrected samples into `values` (`INVALID_LANE` for every band of an
 /// invalid pixel: marked invalid, or with `nodata` in every raw band), and one more valid observation
-/// counted for each valid pixel.
-fn gather<const BITS: u32>(
+/// counted for each valid pixel. `invalid` is scratch.
+fn gather(
     params: &KernelParams,
-    scene: &Scene,
-    correction: &Correction,
+    (scene, correction): (&Scene, &Correction),
     y: usize,
     values: &mut [u16],
     valid_count: &mut [u16],
+    invalid: &mut Vec<usize>,
 ) {
     let bands = params.bands as usize;
-    let width = params.width as usize;
-    scene.unpack_samples(y * width, values);
-    let max_sample = params.max_sample();
+    let first_pixel = y * params.width as usize;
+    scene.unpack_samples(first_pixel, values);
+    // Nodata is a raw value: the invalid pixels are found before correcting.
     let nodata = (params.nodata_enabled != 0).then_some(params.nodata);
-    let pixels = values.chunks_exact_mut(bands).zip(valid_count.iter_mut());
-    for (pixel, (pixel_values, count)) in (y * width..).zip(pixels) {
+    invalid.clear();
+    let pixels = values.chunks_exact(bands).zip(valid_count.iter_mut());
+    for (x, (pixel_values, count)) in pixels.enumerate() {
+        let pixel = first_pixel + x;
         let marked = scene
             .validity
             .as_ref()
             .is_none_or(|bitmap| bitmap_bit(bitmap[pixel >> 5], pixel as u32));
         let all_nodata = nodata.is_some_and(|n| pixel_values.iter().all(|&v| u32::from(v) == n));
         if marked && !all_nodata {
-            correction.correct(pixel_values, max_sample);
             *count += 1;
         } else {
-            pixel_values.fill(INVALID_LANE);
+            invalid.push(x);
         }
+    }
+    correction.correct(values, params.max_sample());
+    for &x in invalid.iter() {
+        values[x * bands..(x + 1) * bands].fill(INVALID_LANE);
     }
 }
 
