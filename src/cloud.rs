@@ -145,17 +145,20 @@ impl Bitmap {
                 *word &= valid;
             }
         }
+        let mut bitmap = Bitmap(words);
         if let Some(value) = nodata {
-            let bands = scene.format.bands as usize;
-            for (first, word) in (0..pixels).step_by(32).zip(&mut words) {
-                for (bit, p) in (first..pixels.min(first + 32)).enumerate() {
-                    if (0..bands).all(|band| scene.sample(p, band) == value) {
-                        *word &= !(1 << bit);
+            let (width, bands) = (scene.format.width as usize, scene.format.bands as usize);
+            let mut samples = vec![0; width * bands];
+            for first in (0..pixels).step_by(width) {
+                scene.unpack_samples(first, &mut samples);
+                for (p, pixel) in (first..).zip(samples.chunks_exact(bands)) {
+                    if pixel.iter().all(|&sample| u32::from(sample) == value) {
+                        bitmap.clear(p);
                     }
                 }
             }
         }
-        Bitmap(words)
+        bitmap
     }
 
     /// How many pixels are set.
@@ -169,6 +172,10 @@ impl Bitmap {
 
     fn set(&mut self, p: usize) {
         self.0[p / 32] |= 1 << (p % 32);
+    }
+
+    fn clear(&mut self, p: usize) {
+        self.0[p / 32] &= !(1 << (p % 32));
     }
 
     fn any(&self) -> bool {
@@ -240,6 +247,13 @@ struct RowSums {
     sums: [Vec<u32>; 2],
 }
 
+/// The sums of the first `VISIBLE` of the `bands` samples of each pixel of `samples`, into `sums`.
+fn band_sums<const VISIBLE: usize>(samples: &[u16], bands: usize, sums: &mut [u32]) {
+    for (sum, pixel) in sums.iter_mut().zip(samples.chunks_exact(bands)) {
+        *sum = pixel[..VISIBLE].iter().map(|&v| u32::from(v)).sum();
+    }
+}
+
 /// A scene's and its reference's band sums and chroma, computed from their samples a row at a time, so
 /// that detection holds no per-pixel value of them; index 0 is the scene's, 1 the reference's.
 struct Tones<'a> {
@@ -294,13 +308,11 @@ impl<'a> Tones<'a> {
         rows.samples.resize(width * bands, 0);
         for (scene, sums) in self.scenes.iter().zip(&mut rows.sums) {
             scene.unpack_samples(y * width, &mut rows.samples);
-            sums.clear();
             sums.resize(width, 0);
-            for band in 0..self.visible {
-                let samples = rows.samples[band..].iter().step_by(bands);
-                for (sum, &sample) in sums.iter_mut().zip(samples) {
-                    *sum += u32::from(sample);
-                }
+            match self.visible {
+                1 => band_sums::<1>(&rows.samples, bands, sums),
+                2 => band_sums::<2>(&rows.samples, bands, sums),
+                _ => band_sums::<3>(&rows.samples, bands, sums),
             }
         }
         y * width

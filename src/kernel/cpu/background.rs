@@ -61,12 +61,8 @@ impl Correction {
         };
         for chunk in values.chunks_mut(gains.len()) {
             for ((value, &gain), &offset) in chunk.iter_mut().zip(gains).zip(offsets) {
-                *value = Radiometry::apply_fixed(
-                    i32::from(*value),
-                    gain,
-                    offset,
-                    max_sample as i32,
-                ) as u16;
+                *value = Radiometry::apply_fixed(i32::from(*value), gain, offset, max_sample as i32)
+                    as u16;
             }
         }
     }
