@@ -629,6 +629,73 @@ mod tests {
         }
     }
 
+    /// A pseudo-random bitmap of `pixels` with about one pixel in `one_in` set.
+    fn sparse_bitmap(pixels: usize, one_in: usize) -> Bitmap {
+        let mut bitmap = Bitmap::empty(pixels);
+        for p in (0..pixels).filter(|p| p * 7919 % 104_729 % one_in == 0) {
+            bitmap.set(p);
+        }
+        bitmap
+    }
+
+    #[test]
+    fn ones_in_a_range_are_the_set_pixels_there() {
+        let bitmap = sparse_bitmap(200, 3);
+        for range in [0..200, 0..0, 5..6, 31..33, 17..150, 64..96, 190..200] {
+            let expected: Vec<usize> = range.clone().filter(|&p| bitmap.get(p)).collect();
+            assert_eq!(
+                bitmap.ones_in(range.clone()).collect::<Vec<_>>(),
+                expected,
+                "{range:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn dilation_sets_every_pixel_within_the_square_window_of_a_set_one() {
+        let (width, height) = (37, 23);
+        for (one_in, radius) in [(40, 0), (40, 1), (90, 3), (400, 5), (usize::MAX, 2)] {
+            let mask = sparse_bitmap(width * height, one_in);
+            let dilated = dilate(&mask, width, height, radius);
+            for (x, y) in (0..height).flat_map(|y| (0..width).map(move |x| (x, y))) {
+                let near = mask.ones().any(|p| {
+                    (p % width).abs_diff(x) <= radius && (p / width).abs_diff(y) <= radius
+                });
+                assert_eq!(
+                    dilated.get(y * width + x),
+                    near,
+                    "({x}, {y}), radius {radius}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn valid_pixels_are_those_neither_masked_nor_nodata_in_every_band() {
+        let mut scene = Scene::from_u8(
+            5,
+            2,
+            2,
+            &[0, 0, 0, 7, 7, 0, 9, 9, 0, 0, 1, 1, 0, 0, 2, 2, 3, 3, 0, 0],
+        );
+        scene.validity = Some(vec![0b11_1111_1110]);
+        let valid = Bitmap::valid(&scene, Some(0));
+        let expected = [
+            false, true, true, true, false, true, false, true, true, false,
+        ];
+        assert_eq!((0..10).map(|p| valid.get(p)).collect::<Vec<_>>(), expected);
+        assert_eq!(valid.count(), 6);
+        assert_eq!(Bitmap::valid(&scene, None).count(), 9);
+    }
+
+    #[test]
+    fn a_level_is_reached_exactly_at_its_ratio() {
+        // β = 23 / 20 = 1.15 exactly: a core's level, which floating point may round either way.
+        assert!(CORE_LEVEL.reached_by(23, 20));
+        assert!(!CORE_LEVEL.reached_by(22_999, 20_000));
+        assert!(EDGE_BRIGHTENING.reached_by(3, 20) && !EDGE_BRIGHTENING.reached_by(2, 20));
+    }
+
     #[test]
     fn a_clear_scene_has_no_cloud() {
         let clear = scene(8, false);

@@ -605,6 +605,27 @@ mod tests {
     }
 
     #[test]
+    fn unpacked_samples_are_those_sample_reads_from_any_first_pixel() {
+        let eight_bit: Vec<u8> = (0..33u32 * 5 * 3).map(|i| (i * 37 % 251) as u8).collect();
+        for scene in [scene(33, 5), Scene::from_u8(33, 5, 3, &eight_bit)] {
+            // Odd first pixels of 3 bands start mid-word on both sample sizes.
+            for (first, count) in [(0, 33), (1, 7), (5, 33), (33 * 5 - 4, 4)] {
+                let mut unpacked = vec![0; count * 3];
+                scene.unpack_samples(first, &mut unpacked);
+                let expected: Vec<u16> = (first..first + count)
+                    .flat_map(|p| (0..3).map(move |b| (p, b)))
+                    .map(|(p, b)| scene.sample(p, b) as u16)
+                    .collect();
+                assert_eq!(
+                    unpacked, expected,
+                    "{} bits from pixel {first}",
+                    scene.format.bits_per_sample
+                );
+            }
+        }
+    }
+
+    #[test]
     fn stripes_join_into_the_scene_they_were_cut_from() {
         let mut scene = scene(33, 101);
         let cuts = [0..32, 32..64, 64..96, 96..101];
