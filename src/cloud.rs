@@ -38,7 +38,8 @@ impl Ratio {
         }
     }
 
-    /// Whether `value / scale` is at least this ratio (`scale` > 0).
+    /// Whether `value / scale` is at least this ratio, for `scale` > 0: `value · denominator ≥ numerator ·
+    /// scale`, which also holds for `scale` 0 and any `value` ≥ 0.
     fn reached_by(self, value: i64, scale: i64) -> bool {
         value * self.denominator >= self.numerator * scale
     }
@@ -216,17 +217,28 @@ impl Bitmap {
 
     /// The pixels set here and not in `other`.
     fn and_not(&self, other: &Bitmap) -> Bitmap {
-        Bitmap(self.0.iter().zip(&other.0).map(|(a, b)| a & !b).collect())
+        self.combined(other, |a, b| a & !b)
     }
 
     /// The pixels set here or in `other`.
     fn or(&self, other: &Bitmap) -> Bitmap {
-        Bitmap(self.0.iter().zip(&other.0).map(|(a, b)| a | b).collect())
+        self.combined(other, |a, b| a | b)
     }
 
     /// The pixels set here and in `other`.
     fn and(&self, other: &Bitmap) -> Bitmap {
-        Bitmap(self.0.iter().zip(&other.0).map(|(a, b)| a & b).collect())
+        self.combined(other, |a, b| a & b)
+    }
+
+    /// Each word of this bitmap and the same word of `other`, combined by `word`.
+    fn combined(&self, other: &Bitmap, word: impl Fn(u32, u32) -> u32) -> Bitmap {
+        Bitmap(
+            self.0
+                .iter()
+                .zip(&other.0)
+                .map(|(&a, &b)| word(a, b))
+                .collect(),
+        )
     }
 
     /// The columns and rows, of a raster `width` wide, that hold the set pixels; `None` when none is set.
