@@ -1,4 +1,4 @@
-//! How many scenes a per-scene stage (decoding, cloud masking, radiometric fits) works on at once: one
+//! How many scenes a per-scene stage (decoding, cloud masking) works on at once: one
 //! per rayon thread, unless that many scenes would not fit a working-memory budget. Very large scenes are
 //! then taken one or a few at a time, so that a run's memory does not grow with the machine's thread
 //! count, while small scenes keep every thread busy.
@@ -6,8 +6,8 @@
 use rayon::iter::{IndexedParallelIterator, MinLen};
 
 /// The bytes of scenes (as decoded) that the per-scene stages work on at once. Such a stage holds a small
-/// multiple of its scenes' size: decoding holds the decoded image and its packed samples, cloud masking and
-/// radiometric fits the scene and the reference beside it, which the run holds anyway. With 1 GiB, scenes of
+/// multiple of its scenes' size: decoding holds the decoded image and its packed samples, cloud masking the
+/// scene and the reference beside it, which the run holds anyway. With 1 GiB, scenes of
 /// 10000x10000 px, 4 bands, 16 bits (800 MB) go one at a time, which keeps a run of them under its 2 GiB
 /// target, while 4096x4096 RGBA8 scenes (64 MiB) still go 16 at once, more than there are threads on the
 /// machines portwatch runs on.

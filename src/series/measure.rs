@@ -27,7 +27,7 @@ use crate::kernel::{
 };
 use crate::prepare::{Preparation, Prepared, prepare};
 use crate::progress::Progress;
-use crate::radiometry;
+use crate::radiometry::{self, FitPixels};
 use crate::rasterize::LabelRaster;
 use crate::regions::RegionSet;
 use crate::scene::{Scene, SceneFormat};
@@ -603,9 +603,11 @@ impl<'a> SeriesRun<'a> {
         let mut archive = self.median(0..count, &radiometry)?;
         if self.options.normalize {
             for _ in 0..2 {
-                radiometry = self
-                    .scenes
-                    .map_each(|scene| radiometry::fit(scene, &archive, nodata))?;
+                radiometry = self.scenes.gather_each(
+                    FitPixels::new,
+                    |pixels, stripe, first_row| pixels.add(stripe, first_row, nodata),
+                    |pixels| radiometry::fit_pixels(&pixels, &archive),
+                )?;
                 // Not held while the next is made: a background is as large as a scene.
                 drop(archive);
                 archive = self.median(0..count, &radiometry)?;

@@ -16,8 +16,13 @@ use std::ops::Range;
 /// stack (at least [`STRIPE_ROW_ALIGNMENT`] rows, however deep the stack).
 const STACK_STRIPE_BYTES: usize = 256 << 20;
 
-/// Test hook: with this variable set to a number of bytes, backgrounds of stored scenes read stripes of at
-/// most that many bytes (or the least stripe), so that runs through the binary can be made to use several.
+/// The most bytes of a stored scene [`Shelf::gather_each`] reads at once (at least
+/// [`STRIPE_ROW_ALIGNMENT`] rows).
+const GATHER_STRIPE_BYTES: usize = 16 << 20;
+
+/// Test hook: with this variable set to a number of bytes, backgrounds and gatherings of stored scenes read
+/// stripes of at most that many bytes (or the least stripe), so that runs through the binary can be made to
+/// use several.
 const STRIPE_BYTES_HOOK: &str = "PORTWATCH_TEST_STACK_STRIPE_BYTES";
 
 /// Rows a comparison stripe reads either side of its own for the smoothing window: whole words of 32
@@ -181,10 +186,35 @@ impl<'a> Shelf<'a> {
         Ok(())
     }
 
-    /// `apply` of each scene, in parallel, on as many scenes at once as [`working_memory::bounded`] allows.
-    pub fn map_each<T: Send>(&self, apply: impl Fn(&Scene) -> T + Sync) -> Result<Vec<T>> {
-        working_memory::bounded(self.items.par_iter(), self.scene_bytes())
-            .map(|item| Ok(apply(&*item.scene()?)))
+    /// `finish` of what `add` gathers of each scene, starting from `start(format)`, in parallel: a held
+    /// scene is handed to `add` whole, a stored one a stripe of rows (of at most [`GATHER_STRIPE_BYTES`])
+    /// at a time, with the scene's row where the stripe starts, so that memory holds a stripe and what is
+    /// gathered of a scene per thread.
+    pub fn gather_each<G, T: Send>(
+        &self,
+        start: impl Fn(SceneFormat) -> G + Sync,
+        add: impl Fn(&mut G, &Scene, u32) + Sync,
+        finish: impl Fn(G) -> T + Sync,
+    ) -> Result<Vec<T>> {
+        self.items
+            .par_iter()
+            .map(|item| {
+                let format = item.format();
+                let mut gathered = start(format);
+                match item {
+                    Item::Held(scene) => add(&mut gathered, scene, 0),
+                    Item::Stored(stored) => {
+                        let bytes = GATHER_STRIPE_BYTES.min(self.stripe_bytes);
+                        let rows = stripe_rows(format, 1, bytes);
+                        for first in (0..format.height).step_by(rows as usize) {
+                            let stripe =
+                                stored.read_rows(first..(first + rows).min(format.height))?;
+                            add(&mut gathered, &stripe, first);
+                        }
+                    }
+                }
+                Ok(finish(gathered))
+            })
             .collect()
     }
 
