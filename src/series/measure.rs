@@ -7,9 +7,9 @@
 //! ([`Store`]), left there with the backgrounds and read back when needed: a stripe of rows at a time for
 //! the fits, a stripe of rows of each for the medians, and for the comparisons whole scenes or, when three
 //! would not fit the stripe budget, stripes of rows of each ([`Shelf::comparison_stripes`]), so that memory
-//! holds a few stripes or scenes however many the archive has ([`Shelf`]). With a store, each finished step (the
-//! backgrounds and radiometry, the calibration, each measured date) is checkpointed there and taken from
-//! there when the run is started again. A scene that cannot be used ([`SceneFailure`]) is left out as if it
+//! holds a few stripes or scenes however many the archive has ([`Shelf`]). With a store, each finished step
+//! (the backgrounds and radiometry, the calibration, each measured date) is checkpointed there and taken
+//! from there when the run is started again. A scene that cannot be used ([`SceneFailure`]) is left out as if it
 //! were not in the archive: the backgrounds, radiometry, thresholds and pairs are those of the other scenes
 //! (so the pair around it compares its neighbours), and its date stays in the series with every region
 //! unobserved.
