@@ -18,9 +18,8 @@ use super::params::{
 };
 use super::{
     ChangeKernel, ChangeMask, ChangeSettings, CountedPixels, Outputs, PairStats, Radiometry,
-    RegionStats, SCENE_SLOTS, Slot, StageTimes, background_params, check_counted_rows,
-    check_radiometry, check_rows, check_slot, check_stack, kernel_params, split_profiles,
-    unloaded_slots,
+    RegionStats, SCENE_SLOTS, Slot, StageTimes, background_params, check_counted_rows, check_load,
+    check_slot, check_stack, kernel_params, split_profiles, unloaded_slots,
 };
 use crate::error::{Error, Result};
 use crate::rasterize::LabelRaster;
@@ -938,9 +937,7 @@ impl ChangeKernel for GpuKernel {
         radiometry: Radiometry,
     ) -> Result<()> {
         self.check_device()?;
-        check_slot(slot)?;
-        let rows = check_rows(self.format, first_row, &scene)?;
-        check_radiometry(self.format, &radiometry)?;
+        let rows = check_load(self.format, (slot, first_row), &scene, &radiometry)?;
         let started = Instant::now();
         let target = &mut self.slots[slot];
         self.queue

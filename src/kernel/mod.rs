@@ -430,6 +430,20 @@ fn check_slot(slot: Slot) -> Result<()> {
     Ok(())
 }
 
+/// What [`ChangeKernel::load_scene`] refuses, for a kernel of `format`: a slot it does not have, rows it
+/// does not hold ([`check_rows`], whose rows it returns) and a correction out of range.
+fn check_load(
+    format: SceneFormat,
+    (slot, first_row): (Slot, u32),
+    scene: &Scene,
+    radiometry: &Radiometry,
+) -> Result<Range<u32>> {
+    check_slot(slot)?;
+    let rows = check_rows(format, first_row, scene)?;
+    check_radiometry(format, radiometry)?;
+    Ok(rows)
+}
+
 /// Refuses a radiometric correction outside the documented ranges for scenes of `format`.
 fn check_radiometry(format: SceneFormat, radiometry: &Radiometry) -> Result<()> {
     if !radiometry.fits(format.bits_per_sample) {

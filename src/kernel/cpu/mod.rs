@@ -19,9 +19,8 @@ pub use smooth::smooth;
 use super::params::{INVALID, PIXELS_PER_INVOCATION, Radiometry};
 use super::{
     ChangeKernel, ChangeMask, ChangeSettings, CountedPixels, Outputs, PairStats, SCENE_SLOTS,
-    ShiftCosts, Slot, StageTimes, background_params, check_counted_rows, check_radiometry,
-    check_rows, check_slot, check_stack, check_whole_scenes, kernel_params, search_params,
-    split_profiles,
+    ShiftCosts, Slot, StageTimes, background_params, check_counted_rows, check_load, check_slot,
+    check_stack, check_whole_scenes, kernel_params, search_params, split_profiles,
 };
 use crate::error::Result;
 use crate::rasterize::LabelRaster;
@@ -187,9 +186,7 @@ impl ChangeKernel for CpuKernel {
         scene: Scene,
         radiometry: Radiometry,
     ) -> Result<()> {
-        check_slot(slot)?;
-        check_rows(self.format, first_row, &scene)?;
-        check_radiometry(self.format, &radiometry)?;
+        check_load(self.format, (slot, first_row), &scene, &radiometry)?;
         self.slots[slot] = Some(Loaded {
             first_row,
             scene,
