@@ -143,6 +143,16 @@ impl Scene {
         (word >> ((index & (per_word - 1)) * bits)) & self.format.max_sample()
     }
 
+    /// Sets sample `band` of `pixel` (row-major index) to `value`, which must fit the bit depth.
+    pub fn set_sample(&mut self, pixel: usize, band: usize, value: u32) {
+        let bits = self.format.bits_per_sample as usize;
+        let index = pixel * self.format.bands as usize + band;
+        let per_word = 32 / bits;
+        let shift = (index & (per_word - 1)) * bits;
+        let word = &mut self.words[index >> per_word.trailing_zeros()];
+        *word = (*word & !(self.format.max_sample() << shift)) | (value << shift);
+    }
+
     /// The samples of the pixels from `first_pixel` on (row-major index), band by band, as many as `out`
     /// holds: for loops over whole rows, faster than [`Scene::sample`] for each.
     pub fn unpack_samples(&self, first_pixel: usize, out: &mut [u16]) {
@@ -621,6 +631,25 @@ mod tests {
                     "{} bits from pixel {first}",
                     scene.format.bits_per_sample
                 );
+            }
+        }
+    }
+
+    #[test]
+    fn a_set_sample_is_read_back_and_leaves_its_neighbours() {
+        let eight_bit: Vec<u8> = (0..33u32 * 5 * 3).map(|i| (i * 37 % 251) as u8).collect();
+        for mut scene in [scene(33, 5), Scene::from_u8(33, 5, 3, &eight_bit)] {
+            let before = scene.clone();
+            let value = scene.format.max_sample() - 3;
+            scene.set_sample(7, 1, value);
+            for pixel in 0..33 * 5 {
+                for band in 0..3 {
+                    let expected = match (pixel, band) {
+                        (7, 1) => value,
+                        _ => before.sample(pixel, band),
+                    };
+                    assert_eq!(scene.sample(pixel, band), expected);
+                }
             }
         }
     }

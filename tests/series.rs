@@ -112,6 +112,20 @@ fn a_quiet_port_has_no_arrival_and_no_fill() {
     assert_eq!(events, "date,region,kind,event,length_m\n");
 }
 
+/// On `busy` the berths are occupied on nine dates of ten, so the per-pixel median holds ships; the
+/// settled background must find the water again. The 0.98 is not reached on every seed yet (0.944
+/// on this one, 0.50 before the background was settled), so this guards the gain.
+#[test]
+fn a_busy_port_is_measured_against_its_empty_berths() {
+    let dir = tempfile::tempdir().unwrap();
+    run_and_score(
+        "busy",
+        "21",
+        dir.path(),
+        &["--min-state-accuracy", "0.9", "--min-clouded-caught", "0.8"],
+    );
+}
+
 #[test]
 fn series_csv_has_one_row_per_date_and_region() {
     let dir = tempfile::tempdir().unwrap();

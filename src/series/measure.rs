@@ -14,6 +14,7 @@
 //! (so the pair around it compares its neighbours), and its date stays in the series with every region
 //! unobserved.
 
+use super::settle::{self, RegionPixels, Settled};
 use super::shelf::{Shelf, Stripe};
 use super::threshold::Thresholds;
 use super::{CellMeasurement, RegionInfo, longest_stretch};
@@ -44,6 +45,12 @@ const DATE_SLOTS: [Slot; 2] = [1, 2];
 const WINDOWS: &str = "window";
 /// The store's name for the background of the whole archive.
 const ARCHIVE_BACKGROUND: &str = "background";
+/// The store's name for the background of the whole archive once settled ([`settle::settle`]).
+const SETTLED_BACKGROUND: &str = "settled-background";
+/// The store's names of the checkpoints of what settling found, and of the dates against each background.
+const SETTLED: &str = "settled";
+const CALIBRATION: &str = "calibration";
+const SETTLED_CALIBRATION: &str = "settled-calibration";
 
 /// A scene the kernel compares.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -355,28 +362,19 @@ impl<'a> SeriesRun<'a> {
         if options.preparation.is_active() && self.prepared.is_none() {
             self.prepare(progress)?;
         }
-        let (backgrounds, radiometry) = self.backgrounds()?;
+        let (mut backgrounds, radiometry) = self.backgrounds()?;
         progress.say(&describe_radiometry(&radiometry, self.format()));
-        let calibration = self.calibration(&backgrounds, &radiometry)?;
+        let mut calibration = self.calibration(CALIBRATION, &backgrounds, &radiometry)?;
+        let mut thresholds = self.thresholds(&calibration);
+        if let Some(settled) = self.settle(&mut backgrounds, &radiometry, &thresholds)? {
+            progress.say(&describe_settled(&settled, &self.regions));
+            calibration = self.calibration(SETTLED_CALIBRATION, &backgrounds, &radiometry)?;
+            thresholds = self.thresholds(&calibration);
+        }
+        progress.say(&describe_thresholds(&thresholds, &self.regions));
         let observed = |stats: &RegionStats, region: &RegionInfo| {
             region.is_observed(stats.valid_px, options.min_valid_fraction)
         };
-        let thresholds = match options.threshold {
-            Some(threshold) => Thresholds::given(threshold, self.regions.len()),
-            None => {
-                let observed_cells: Vec<Vec<Option<&RegionStats>>> = calibration
-                    .iter()
-                    .map(|row| {
-                        row.iter()
-                            .zip(&self.regions)
-                            .map(|(stats, region)| observed(stats, region).then_some(stats))
-                            .collect()
-                    })
-                    .collect();
-                Thresholds::choose(&observed_cells, self.regions.len(), self.format().bands)
-            }
-        };
-        progress.say(&describe_thresholds(&thresholds, &self.regions));
 
         let mut cells = Vec::with_capacity(self.scenes.len());
         let mut last_observed: Vec<Option<usize>> = vec![None; self.regions.len()];
@@ -423,15 +421,92 @@ impl<'a> SeriesRun<'a> {
         })
     }
 
-    /// Every date against its background, for the thresholds and the observed cells.
+    /// The given threshold, or each region's chosen from its observed cells of `calibration`.
+    fn thresholds(&self, calibration: &[Vec<RegionStats>]) -> Thresholds {
+        if let Some(threshold) = self.options.threshold {
+            return Thresholds::given(threshold, self.regions.len());
+        }
+        let observed_cells: Vec<Vec<Option<&RegionStats>>> = calibration
+            .iter()
+            .map(|row| {
+                row.iter()
+                    .zip(&self.regions)
+                    .map(|(stats, region)| {
+                        region
+                            .is_observed(stats.valid_px, self.options.min_valid_fraction)
+                            .then_some(stats)
+                    })
+                    .collect()
+            })
+            .collect();
+        Thresholds::choose(&observed_cells, self.regions.len(), self.format().bands)
+    }
+
+    /// Settles the archive's background where its median holds an occupant ([`settle::settle`], at each
+    /// region's threshold), saying what it found when that changed the background. Not with a window:
+    /// each date's window is then its background.
+    fn settle(
+        &mut self,
+        backgrounds: &mut Backgrounds<'a>,
+        radiometry: &[Radiometry],
+        thresholds: &Thresholds,
+    ) -> Result<Option<Settled>> {
+        if !backgrounds.windows.is_empty() {
+            return Ok(None);
+        }
+        let mut settled = self.checkpoint(SETTLED, |r| {
+            let counts =
+                |r: &mut Reader| (0..r.u64()?).map(|_| r.u64()).collect::<Option<Vec<_>>>();
+            Some(Settled {
+                pixels: counts(r)?,
+                changed: counts(r)?,
+            })
+        });
+        let mut archive = self.scenes.empty_like(SETTLED_BACKGROUND);
+        archive.push(|| {
+            let format = self.format();
+            let labels = LabelRaster::rasterize(&self.region_set, format.width, format.height)?;
+            let regions = RegionPixels::of(&labels);
+            drop(labels);
+            let mut background = backgrounds.archive.get(0)?;
+            let region_thresholds: Vec<u32> = thresholds.regions.iter().map(|t| t.base).collect();
+            let found = settle::settle(
+                &mut background,
+                &self.scenes,
+                radiometry,
+                &regions,
+                &region_thresholds,
+                self.options.nodata,
+            )?;
+            self.put_checkpoint(SETTLED, |w| {
+                for counts in [&found.pixels, &found.changed] {
+                    w.u64(counts.len() as u64);
+                    counts.iter().for_each(|&n| w.u64(n));
+                }
+            })?;
+            settled = Some(found);
+            Ok(background)
+        })?;
+        // A stored settled background comes with what settling found, checkpointed first.
+        let settled = settled.unwrap_or_default();
+        if !settled.changed_any() {
+            return Ok(None);
+        }
+        backgrounds.archive = archive;
+        self.loaded[BACKGROUND_SLOT] = None;
+        Ok(Some(settled))
+    }
+
+    /// Every date against its background, for the thresholds and the observed cells; `name` is the
+    /// checkpoint's.
     fn calibration(
         &mut self,
+        name: &str,
         backgrounds: &Backgrounds,
         radiometry: &[Radiometry],
     ) -> Result<Vec<Vec<RegionStats>>> {
-        const NAME: &str = "calibration";
         let count = self.scenes.len();
-        let stored = self.checkpoint(NAME, |r| {
+        let stored = self.checkpoint(name, |r| {
             (0..r.u64()?)
                 .map(|_| r.region_stats())
                 .collect::<Option<Vec<_>>>()
@@ -452,7 +527,7 @@ impl<'a> SeriesRun<'a> {
             .into_iter()
             .map(|stats| stats.regions)
             .collect();
-        self.put_checkpoint(NAME, |w| {
+        self.put_checkpoint(name, |w| {
             w.u64(calibration.len() as u64);
             for row in &calibration {
                 w.region_stats(row);
@@ -781,6 +856,25 @@ fn region_infos(regions: &RegionSet, labels: &LabelRaster) -> Vec<RegionInfo> {
             bin_pixels,
         })
         .collect()
+}
+
+fn describe_settled(settled: &Settled, regions: &[RegionInfo]) -> String {
+    let per_region: Vec<String> = regions
+        .iter()
+        .zip(settled.pixels.iter().zip(&settled.changed))
+        .filter(|(_, (_, changed))| **changed > 0)
+        .map(|(region, (&pixels, &changed))| {
+            format!(
+                "{} {:.1}%",
+                region.name,
+                100.0 * changed as f64 / pixels as f64
+            )
+        })
+        .collect();
+    format!(
+        "background: the median held occupants, taken instead from the observations nearest each region's settled surface, in {}",
+        per_region.join(", ")
+    )
 }
 
 fn describe_thresholds(thresholds: &Thresholds, regions: &[RegionInfo]) -> String {

@@ -8,6 +8,7 @@
 mod analysis;
 pub mod measure;
 mod profile;
+mod settle;
 pub mod shelf;
 mod summary;
 pub mod threshold;
