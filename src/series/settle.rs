@@ -82,7 +82,7 @@ pub fn settle(
             .count();
         is_unsettled[i] = 2 * agreeing < values.len();
     })?;
-    let surfaces = surfaces(background, regions, &is_unsettled, thresholds.len());
+    let surfaces = surfaces(background, regions, &is_unsettled, thresholds);
     // Also where the median is a settled occupant: one that most observations share, unlike the surface.
     let reestimated = regions.only(|i| {
         let region = usize::from(regions.regions[i]);
@@ -200,28 +200,47 @@ impl Observed {
 }
 
 /// Each region's settled surface: band by band, the median of the background over its settled pixels;
-/// `None` for a region without one.
+/// `None` for a region without one, or whose settled pixels are mostly beyond its threshold from it (a
+/// textured region, whose median colour is no surface its pixels show).
 fn surfaces(
     background: &Scene,
     regions: &RegionPixels,
     is_unsettled: &[bool],
-    region_count: usize,
+    thresholds: &[u32],
 ) -> Vec<Option<Vec<u16>>> {
     let bands = background.format.bands as usize;
-    let mut samples: Vec<Vec<Vec<u16>>> = vec![vec![Vec::new(); bands]; region_count];
+    let mut settled: Vec<Vec<u16>> = vec![Vec::new(); thresholds.len()];
     let mut pixel = vec![0u16; bands];
     for (i, (&p, &region)) in regions.pixels.iter().zip(&regions.regions).enumerate() {
         if !is_unsettled[i] {
             background.unpack_samples(p as usize, &mut pixel);
-            for (band, &sample) in pixel.iter().enumerate() {
-                samples[usize::from(region)][band].push(sample);
-            }
+            settled[usize::from(region)].extend_from_slice(&pixel);
         }
     }
-    samples
+    settled
         .into_iter()
-        .map(|mut by_band| {
-            (!by_band[0].is_empty()).then(|| by_band.iter_mut().map(|s| lower_median(s)).collect())
+        .zip(thresholds)
+        .map(|(samples, &threshold)| {
+            if samples.is_empty() {
+                return None;
+            }
+            let surface: Vec<u16> = (0..bands)
+                .map(|band| {
+                    lower_median(
+                        &mut samples
+                            .iter()
+                            .skip(band)
+                            .step_by(bands)
+                            .copied()
+                            .collect::<Vec<_>>(),
+                    )
+                })
+                .collect();
+            let near = samples
+                .chunks_exact(bands)
+                .filter(|p| l1(p, &surface) <= threshold)
+                .count();
+            (2 * near > samples.len() / bands).then_some(surface)
         })
         .collect()
 }
@@ -350,6 +369,32 @@ mod tests {
             [200, 200, w, w, w, w, w, 140],
             [w, w, w + 1, w, w, w, w, 141],
         ];
+        let (shelf, median) = archive(&dates);
+        drop(shelf);
+        let (background, settled) = settled(&dates);
+        assert_eq!(
+            background,
+            (0..8).map(|p| median.sample(p, 0)).collect::<Vec<_>>()
+        );
+        assert!(!settled.changed_any());
+    }
+
+    #[test]
+    fn a_textured_region_has_no_surface_and_is_left_as_it_is() {
+        // Alike occupants make the median's majority at pixels 0 and 1, but the other pixels, settled,
+        // are each their own colour: no surface to go by.
+        let ground = [20, 90, 160, 230, 60, 130];
+        let mut dates = Vec::new();
+        for date in 0..5u8 {
+            let mut pixels = [0u8; 8];
+            for (p, &g) in ground.iter().enumerate() {
+                pixels[p + 2] = g + date % 2;
+            }
+            let occupant = if date == 0 { 125 } else { 200 + date };
+            pixels[0] = occupant;
+            pixels[1] = occupant;
+            dates.push(pixels);
+        }
         let (shelf, median) = archive(&dates);
         drop(shelf);
         let (background, settled) = settled(&dates);
