@@ -444,7 +444,8 @@ impl<'a> SeriesRun<'a> {
 
     /// Settles the archive's background where its median holds an occupant ([`settle::settle`], at each
     /// region's threshold), saying what it found when that changed the background. Not with a window:
-    /// each date's window is then its background.
+    /// each date's window is then its background. With a store, a changed background is kept there before
+    /// what settling found, so that a later attempt takes both from there.
     fn settle(
         &mut self,
         backgrounds: &mut Backgrounds<'a>,
@@ -454,7 +455,7 @@ impl<'a> SeriesRun<'a> {
         if !backgrounds.windows.is_empty() {
             return Ok(None);
         }
-        let mut settled = self.checkpoint(SETTLED, |r| {
+        let stored = self.checkpoint(SETTLED, |r| {
             let counts =
                 |r: &mut Reader| (0..r.u64()?).map(|_| r.u64()).collect::<Option<Vec<_>>>();
             Some(Settled {
@@ -463,38 +464,62 @@ impl<'a> SeriesRun<'a> {
             })
         });
         let mut archive = self.scenes.empty_like(SETTLED_BACKGROUND);
-        archive.push(|| {
-            let format = self.format();
-            let labels = LabelRaster::rasterize(&self.region_set, format.width, format.height)?;
-            let regions = RegionPixels::of(&labels);
-            drop(labels);
-            let mut background = backgrounds.archive.get(0)?;
-            let region_thresholds: Vec<u32> = thresholds.regions.iter().map(|t| t.base).collect();
-            let found = settle::settle(
-                &mut background,
-                &self.scenes,
-                radiometry,
-                &regions,
-                &region_thresholds,
-                self.options.nodata,
-            )?;
-            self.put_checkpoint(SETTLED, |w| {
-                for counts in [&found.pixels, &found.changed] {
-                    w.u64(counts.len() as u64);
-                    counts.iter().for_each(|&n| w.u64(n));
+        let settled = match stored {
+            Some(settled) => {
+                if settled.changed_any() {
+                    archive.push(|| {
+                        Ok(self
+                            .settled_background(backgrounds, radiometry, thresholds)?
+                            .0)
+                    })?;
                 }
-            })?;
-            settled = Some(found);
-            Ok(background)
-        })?;
-        // A stored settled background comes with what settling found, checkpointed first.
-        let settled = settled.unwrap_or_default();
+                settled
+            }
+            None => {
+                let (background, settled) =
+                    self.settled_background(backgrounds, radiometry, thresholds)?;
+                if settled.changed_any() {
+                    archive.push(|| Ok(background))?;
+                }
+                self.put_checkpoint(SETTLED, |w| {
+                    for counts in [&settled.pixels, &settled.changed] {
+                        w.u64(counts.len() as u64);
+                        counts.iter().for_each(|&n| w.u64(n));
+                    }
+                })?;
+                settled
+            }
+        };
         if !settled.changed_any() {
             return Ok(None);
         }
         backgrounds.archive = archive;
         self.loaded[BACKGROUND_SLOT] = None;
         Ok(Some(settled))
+    }
+
+    /// The archive's background settled ([`settle::settle`]), and what settling did.
+    fn settled_background(
+        &self,
+        backgrounds: &Backgrounds,
+        radiometry: &[Radiometry],
+        thresholds: &Thresholds,
+    ) -> Result<(Scene, Settled)> {
+        let format = self.format();
+        let labels = LabelRaster::rasterize(&self.region_set, format.width, format.height)?;
+        let regions = RegionPixels::of(&labels);
+        drop(labels);
+        let mut background = backgrounds.archive.get(0)?;
+        let region_thresholds: Vec<u32> = thresholds.regions.iter().map(|t| t.base).collect();
+        let settled = settle::settle(
+            &mut background,
+            &self.scenes,
+            radiometry,
+            &regions,
+            &region_thresholds,
+            self.options.nodata,
+        )?;
+        Ok((background, settled))
     }
 
     /// Every date against its background, for the thresholds and the observed cells; `name` is the

@@ -4,8 +4,10 @@
 //! background over them is the region's surface (the water of a berth, the pavement of a yard). Where a
 //! pixel is unsettled, or its median lies beyond the threshold from the surface (occupants alike enough to
 //! make a majority), its background is taken from the observations that look like the surface instead: the
-//! one nearest it and those within the threshold of that one, band by band their median. A pixel whose
-//! observations all agree keeps its median. Everything is integer arithmetic on the corrected samples the
+//! one nearest it and those within the threshold of that one, band by band their median (the cluster
+//! centred once more on that median). A pixel whose observations all agree keeps its median, and so does a
+//! region without a surface: without settled pixels, or textured (its settled pixels mostly beyond the
+//! threshold from their median). Everything is integer arithmetic on the corrected samples the
 //! kernels see, so the background is the same whichever backend computed the median.
 
 use super::shelf::Shelf;
@@ -59,7 +61,7 @@ impl Settled {
 
 /// Settles `background`, the median of the shelf's scenes as `radiometry` corrects them, in `regions`, each
 /// region at its threshold from `thresholds` (on the scale of the kernel's magnitudes: absolute differences
-/// summed over bands). A region without a settled pixel is left as it is.
+/// summed over bands). A region without a surface ([`surfaces`]) is left as it is.
 pub fn settle(
     background: &mut Scene,
     scenes: &Shelf,
