@@ -112,9 +112,11 @@ fn a_quiet_port_has_no_arrival_and_no_fill() {
     assert_eq!(events, "date,region,kind,event,length_m\n");
 }
 
-/// On `busy` the berths are occupied on nine dates of ten, so the per-pixel median holds ships; the
-/// settled background must find the water again. The 0.98 is not reached on every seed yet (0.944
-/// on this one, 0.50 before the background was settled), so this guards the gain.
+/// On `busy` the berths are occupied on nine dates of ten and the yards stacked on most, so the per-pixel
+/// median holds ships and the yards' own histograms hardly show their noise: the settled background and
+/// the yards' thresholds (from the port's noise) must still give the figures. Not its arrival F1
+/// of 0.95 yet (0.92 on this seed: back-to-back ships of like length are merged), so that one guards the
+/// gain (0.84 before this seed's yards and berths were thresholded from the low tail).
 #[test]
 fn a_busy_port_is_measured_against_its_empty_berths() {
     let dir = tempfile::tempdir().unwrap();
@@ -122,7 +124,18 @@ fn a_busy_port_is_measured_against_its_empty_berths() {
         "busy",
         "21",
         dir.path(),
-        &["--min-state-accuracy", "0.9", "--min-clouded-caught", "0.8"],
+        &[
+            "--min-state-accuracy",
+            "0.98",
+            "--min-arrival-f1",
+            "0.9",
+            "--max-length-error-m",
+            "10",
+            "--max-yard-mae",
+            "0.05",
+            "--min-clouded-caught",
+            "0.8",
+        ],
     );
 }
 

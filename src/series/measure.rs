@@ -16,7 +16,7 @@
 
 use super::settle::{self, RegionPixels, Settled};
 use super::shelf::{Shelf, Stripe};
-use super::threshold::Thresholds;
+use super::threshold::{NOISE_MULTIPLE, Thresholds, YARD_NOISE_MULTIPLE};
 use super::{CellMeasurement, RegionInfo, longest_stretch};
 use crate::acquisition::Acquisition;
 use crate::archive::{Archive, SceneFailure};
@@ -439,7 +439,7 @@ impl<'a> SeriesRun<'a> {
                     .collect()
             })
             .collect();
-        Thresholds::choose(&observed_cells, self.regions.len(), self.format().bands)
+        Thresholds::choose(&observed_cells, &self.regions, self.format().bands)
     }
 
     /// Settles the archive's background where its median holds an occupant ([`settle::settle`], at each
@@ -912,12 +912,11 @@ fn describe_thresholds(thresholds: &Thresholds, regions: &[RegionInfo]) -> Strin
         .map(|(region, threshold)| format!("{} {}", region.name, threshold.base))
         .collect();
     format!(
-        "thresholds chosen as {} x each region's noise level: {}; raised on dates when a whole region \
-         reads above its usual level; pairs.csv at {} ({} x the port's noise level {noise})",
-        super::threshold::NOISE_MULTIPLE,
+        "thresholds chosen as {NOISE_MULTIPLE} x each region's noise level, {YARD_NOISE_MULTIPLE} x the \
+         port's for yards: {}; raised on dates when a whole region other than a yard reads above its \
+         usual level; pairs.csv at {} ({NOISE_MULTIPLE} x the port's noise level {noise})",
         per_region.join(", "),
         thresholds.port.base,
-        super::threshold::NOISE_MULTIPLE,
     )
 }
 

@@ -2,17 +2,30 @@
 //! ballast are not equally noisy: a multiple of the noise measured in its histograms against the
 //! background over the archive, raised on a date when the whole region reads brighter or darker than
 //! usual (patchy haze, thin cloud the masks missed). `pairs.csv` uses one port-wide threshold, from the
-//! noise of every region.
+//! noise of every region but the yards.
 //!
-//! A cell's level is read from the low tail of its histogram, not its median: haze lifts every pixel
-//! of a region, while ships and stacks, however many, leave some of it at the noise level.
+//! Noise and level are read from the low tail of a cell's histogram, not its median: haze lifts every
+//! pixel of a region, while ships, however many, leave some of it at the noise level. Not so a yard:
+//! on a busy port its stacks and their shadows cover most of it on most dates, even all of it, so
+//! neither its own low tail nor its level says anything about noise or haze there. A yard's
+//! threshold is therefore a multiple of the port's noise level, never raised.
 
+use super::RegionInfo;
 use crate::kernel::RegionStats;
 use crate::kernel::params::{HISTOGRAM_BINS, histogram_bin_lower_edge};
 use crate::statistics::median;
 
-/// The base threshold is this many times the noise level.
-pub const NOISE_MULTIPLE: u32 = 6;
+/// The base threshold of a region other than a yard, and of the port, is this many times the noise
+/// level.
+pub const NOISE_MULTIPLE: u32 = 11;
+
+/// A yard's threshold is this many times the port's noise level: lower than a ship's, since a
+/// container is two pixels by one at 3 m and the smoothing window averages it with the gaps beside it.
+pub const YARD_NOISE_MULTIPLE: u32 = 9;
+
+/// The quantile of a cell's magnitudes that measures its noise: low enough that a region nine tenths
+/// covered still shows it.
+const NOISE_QUANTILE: f64 = 0.1;
 
 /// The quantile of a cell's magnitudes that tells how far haze lifts the whole region.
 const LEVEL_QUANTILE: f64 = 0.03;
@@ -20,11 +33,11 @@ const LEVEL_QUANTILE: f64 = 0.03;
 /// One threshold: given by the user, or chosen from the observed cells of a region or of the port.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Threshold {
-    /// The typical magnitude of an unchanged pixel: the median, over the observed cells, of each
-    /// cell's median magnitude against the background. `None` when the threshold was given.
+    /// The noise level: the median, over the observed cells, of each cell's `NOISE_QUANTILE`
+    /// magnitude against the background. `None` when the threshold was given.
     pub noise: Option<u32>,
     /// The typical level of a cell: the median, over the observed cells, of each cell's
-    /// `LEVEL_QUANTILE` magnitude. `None` when the threshold was given.
+    /// `LEVEL_QUANTILE` magnitude. `None` when the threshold was given, and for a yard.
     pub level: Option<u32>,
     /// The threshold of a cell at the typical level, and of the comparisons between scenes.
     pub base: u32,
@@ -54,12 +67,22 @@ impl Threshold {
                 .map(f64::from);
             median(per_cell.collect()).map(|m| m as u32)
         };
-        let noise = typical(0.5)?;
-        Some(Threshold {
+        let noise = typical(NOISE_QUANTILE)?;
+        Some(Threshold::scaled(
+            noise,
+            typical(LEVEL_QUANTILE),
+            NOISE_MULTIPLE,
+            bands,
+        ))
+    }
+
+    /// `multiple` times `noise`, and at least `multiple` per band.
+    fn scaled(noise: u32, level: Option<u32>, multiple: u32, bands: u32) -> Threshold {
+        Threshold {
             noise: Some(noise),
-            level: typical(LEVEL_QUANTILE),
-            base: (NOISE_MULTIPLE * noise).max(NOISE_MULTIPLE * bands),
-        })
+            level,
+            base: (multiple * noise).max(multiple * bands),
+        }
     }
 
     /// The threshold of one cell: the base, raised by as much as the cell's level exceeds the typical
@@ -90,18 +113,38 @@ impl Thresholds {
     }
 
     /// Chooses each region's threshold from its observed cells, `cells[date][region]` (`None` where
-    /// unobserved), and the port's from all of them. A region never observed takes the port's.
-    pub fn choose(cells: &[Vec<Option<&RegionStats>>], regions: usize, bands: u32) -> Thresholds {
-        let port = Threshold::choose(cells.iter().flatten().flatten().copied(), bands).unwrap_or(
-            Threshold {
-                noise: Some(0),
-                level: Some(0),
-                base: NOISE_MULTIPLE * bands,
-            },
-        );
-        let regions = (0..regions)
-            .map(|region| {
-                Threshold::choose(cells.iter().filter_map(|row| row[region]), bands).unwrap_or(port)
+    /// unobserved), and the port's from those of every region but the yards (from the yards' when
+    /// there is nothing else). A region never observed takes the port's; a yard takes
+    /// `YARD_NOISE_MULTIPLE` times the port's noise level.
+    pub fn choose(
+        cells: &[Vec<Option<&RegionStats>>],
+        regions: &[RegionInfo],
+        bands: u32,
+    ) -> Thresholds {
+        let (mut yards, mut others) = (Vec::new(), Vec::new());
+        for row in cells {
+            for (cell, region) in row.iter().zip(regions) {
+                if let Some(cell) = *cell {
+                    if region.is_yard() {
+                        yards.push(cell)
+                    } else {
+                        others.push(cell)
+                    }
+                }
+            }
+        }
+        let port = Threshold::choose(others, bands)
+            .or_else(|| Threshold::choose(yards, bands))
+            .unwrap_or_else(|| Threshold::scaled(0, Some(0), NOISE_MULTIPLE, bands));
+        let regions = regions
+            .iter()
+            .enumerate()
+            .map(|(index, region)| match port.noise {
+                Some(noise) if region.is_yard() => {
+                    Threshold::scaled(noise, None, YARD_NOISE_MULTIPLE, bands)
+                }
+                _ => Threshold::choose(cells.iter().filter_map(|row| row[index]), bands)
+                    .unwrap_or(port),
             })
             .collect();
         Thresholds { port, regions }
@@ -148,36 +191,93 @@ mod tests {
         assert_eq!(histogram_quantile(&cell(&[]), 0.5), None);
     }
 
+    /// A cell of ten pixels: `covered` of them at 300 over the background, the rest at `noise` to
+    /// `noise + 4`.
+    fn cell_at(noise: u32, covered: usize) -> RegionStats {
+        let magnitudes: Vec<u32> = (0..10)
+            .map(|k| {
+                if k < covered {
+                    300
+                } else {
+                    noise + ((k - covered) as u32 % 5)
+                }
+            })
+            .collect();
+        cell(&magnitudes)
+    }
+
     #[test]
     fn noise_sets_the_base_and_hazy_cells_get_more() {
-        let quiet = cell(&[8, 9, 10, 300]);
-        let hazy = cell(&[40, 41, 42, 300]);
+        let quiet = cell_at(8, 0);
+        let hazy = cell_at(40, 0);
         let threshold = Threshold::choose([&quiet, &quiet, &hazy], 3).unwrap();
         assert_eq!(threshold.noise, Some(8));
         assert_eq!(threshold.level, Some(8));
-        assert_eq!(threshold.base, 48);
-        assert_eq!(threshold.for_cell(&quiet), 48);
-        assert_eq!(threshold.for_cell(&hazy), 48 + 40 - 8);
-        // Three quarters covered by stacks: the low tail is still at the noise level.
-        let stacked = cell(&[8, 300, 300, 300]);
-        assert_eq!(threshold.for_cell(&stacked), 48);
+        assert_eq!(threshold.base, 88);
+        assert_eq!(threshold.for_cell(&quiet), 88);
+        assert_eq!(threshold.for_cell(&hazy), 88 + 40 - 8);
+        // Nine tenths covered by a ship: the low tail is still at the noise level.
+        assert_eq!(threshold.for_cell(&cell_at(8, 9)), 88);
         let flat = cell(&[0, 0, 0]);
-        assert_eq!(Threshold::choose([&flat], 4).unwrap().base, 24);
+        assert_eq!(Threshold::choose([&flat], 4).unwrap().base, 44);
         assert_eq!(Threshold::choose([&cell(&[])], 4), None);
         assert_eq!(Threshold::given(60).for_cell(&hazy), 60);
     }
 
     #[test]
-    fn each_region_has_its_own_noise_and_the_port_all_of_them() {
+    fn a_region_covered_on_most_dates_still_shows_its_noise() {
+        let busy = [cell_at(8, 8), cell_at(8, 8), cell_at(8, 0)];
+        let threshold = Threshold::choose(&busy, 3).unwrap();
+        assert_eq!(threshold.noise, Some(8));
+        assert_eq!(threshold.base, 88);
+    }
+
+    fn region(kind: &str) -> RegionInfo {
+        RegionInfo {
+            name: kind.to_owned(),
+            kind: kind.to_owned(),
+            pixel_count: 10,
+            bin_pixels: vec![5, 5],
+        }
+    }
+
+    #[test]
+    fn each_region_has_its_own_noise_and_the_port_all_but_the_yards() {
         let calm_water = cell(&[4, 4, 5, 5]);
-        let rough_pavement = cell(&[16, 16, 20, 20]);
-        let row = vec![Some(&calm_water), Some(&rough_pavement), None];
-        let thresholds = Thresholds::choose(&[row.clone(), row], 3, 3);
-        assert_eq!(thresholds.regions[0].base, 24);
-        assert_eq!(thresholds.regions[1].base, 96);
-        assert_eq!(thresholds.regions[2], thresholds.port);
+        let rough_ballast = cell(&[16, 16, 20, 20]);
+        let full_yard = cell_at(8, 10);
+        let row = vec![
+            Some(&calm_water),
+            Some(&rough_ballast),
+            Some(&full_yard),
+            None,
+        ];
+        let regions = ["berth", "rail", "yard", "berth"].map(region);
+        let thresholds = Thresholds::choose(&[row.clone(), row.clone(), row], &regions, 3);
+        // The port's noise is the median of the berth's and the rail's cells: the yard is left out.
         assert_eq!(thresholds.port.noise, Some(10));
+        assert_eq!(thresholds.regions[0].base, 44);
+        assert_eq!(thresholds.regions[1].base, 176);
+        assert_eq!(thresholds.regions[3], thresholds.port);
         let given = Thresholds::given(50, 3);
         assert!(given.regions.iter().all(|t| t.base == 50) && given.port.base == 50);
+    }
+
+    #[test]
+    fn a_yard_takes_the_ports_noise_and_is_never_raised() {
+        let water = cell_at(6, 0);
+        let hazy_water = cell_at(32, 0);
+        let full_yard = cell_at(8, 10);
+        let rows = [
+            vec![Some(&water), Some(&full_yard)],
+            vec![Some(&water), Some(&full_yard)],
+            vec![Some(&hazy_water), Some(&full_yard)],
+        ];
+        let thresholds = Thresholds::choose(&rows, &["berth", "yard"].map(region), 3);
+        assert_eq!(thresholds.port.noise, Some(6));
+        let yard = thresholds.regions[1];
+        assert_eq!((yard.noise, yard.level, yard.base), (Some(6), None, 54));
+        assert_eq!(yard.for_cell(&full_yard), 54);
+        assert_eq!(thresholds.regions[0].for_cell(&hazy_water), 66 + 32 - 6);
     }
 }
