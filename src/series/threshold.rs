@@ -59,21 +59,8 @@ impl Threshold {
         observed: impl IntoIterator<Item = &'a RegionStats>,
         bands: u32,
     ) -> Option<Threshold> {
-        let cells: Vec<&RegionStats> = observed.into_iter().collect();
-        let typical = |quantile| {
-            let per_cell = cells
-                .iter()
-                .filter_map(|cell| histogram_quantile(cell, quantile))
-                .map(f64::from);
-            median(per_cell.collect()).map(|m| m as u32)
-        };
-        let noise = typical(NOISE_QUANTILE)?;
-        Some(Threshold::scaled(
-            noise,
-            typical(LEVEL_QUANTILE),
-            NOISE_MULTIPLE,
-            bands,
-        ))
+        let (noise, level) = noise_and_level(observed)?;
+        Some(Threshold::scaled(noise, level, NOISE_MULTIPLE, bands))
     }
 
     /// `multiple` times `noise`, and at least `multiple` per band.
@@ -133,22 +120,40 @@ impl Thresholds {
                 }
             }
         }
-        let port = Threshold::choose(others, bands)
-            .or_else(|| Threshold::choose(yards, bands))
-            .unwrap_or_else(|| Threshold::scaled(0, Some(0), NOISE_MULTIPLE, bands));
+        let (noise, level) = noise_and_level(others)
+            .or_else(|| noise_and_level(yards))
+            .unwrap_or((0, Some(0)));
+        let port = Threshold::scaled(noise, level, NOISE_MULTIPLE, bands);
         let regions = regions
             .iter()
             .enumerate()
-            .map(|(index, region)| match port.noise {
-                Some(noise) if region.is_yard() => {
+            .map(|(index, region)| {
+                if region.is_yard() {
                     Threshold::scaled(noise, None, YARD_NOISE_MULTIPLE, bands)
+                } else {
+                    Threshold::choose(cells.iter().filter_map(|row| row[index]), bands)
+                        .unwrap_or(port)
                 }
-                _ => Threshold::choose(cells.iter().filter_map(|row| row[index]), bands)
-                    .unwrap_or(port),
             })
             .collect();
         Thresholds { port, regions }
     }
+}
+
+/// The noise level and the typical level of the observed cells: the medians, over the cells, of each
+/// cell's `NOISE_QUANTILE` and `LEVEL_QUANTILE` magnitudes. `None` without a cell with valid pixels.
+fn noise_and_level<'a>(
+    observed: impl IntoIterator<Item = &'a RegionStats>,
+) -> Option<(u32, Option<u32>)> {
+    let cells: Vec<&RegionStats> = observed.into_iter().collect();
+    let typical = |quantile| {
+        let per_cell = cells
+            .iter()
+            .filter_map(|cell| histogram_quantile(cell, quantile))
+            .map(f64::from);
+        median(per_cell.collect()).map(|m| m as u32)
+    };
+    Some((typical(NOISE_QUANTILE)?, typical(LEVEL_QUANTILE)))
 }
 
 /// The lower edge of the histogram bin holding the `quantile` of a cell's magnitudes; `None` without
