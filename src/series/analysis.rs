@@ -98,9 +98,9 @@ pub struct Analysis {
 /// falls back to empty only below `release` times that level; in between it keeps its previous state, so
 /// noise near the level does not flicker. An unobserved cell changes nothing: a transition across a gap
 /// is dated at the first observation after it. At a berth that stays occupied, an end of the occupied
-/// stretch moving by more than `new_ship_shift_px` (or `new_ship_shift_fraction` of its length) since the
-/// previous observation is a new ship: a departure and an arrival on the same date. (The change score is
-/// no guide there: the same ship changes between visits of the satellite as its deck is worked.)
+/// stretch lying more than `new_ship_shift_px` from the median of where the stay saw that end is a new
+/// ship: a departure and an arrival on the same date. (The change score is no guide there: a moored ship
+/// seen a pixel off by the next pass changes as much as a new ship.)
 pub fn analyse(
     regions: &[RegionInfo],
     measurements: &[Vec<CellMeasurement>],
@@ -123,13 +123,30 @@ pub fn analyse(
     Analysis { cells, events }
 }
 
-/// One stay of a vessel at a berth: the arrival event it belongs to and its stretches while it lasted.
+/// One stay of a vessel at a berth: its arrival event (none for a ship already there at the first
+/// observation) and its stretches while it lasted.
 struct Stay {
-    event: usize,
+    arrival: Option<usize>,
     stretches: Vec<Stretch>,
 }
 
 impl Stay {
+    /// Whether an end of `now`, where seen, lies more than `allowed` pixels from the median of where
+    /// this stay saw that end: the median, so that one pass's misread end does not start a new ship.
+    fn is_left_by(&self, now: Stretch, allowed: u32) -> bool {
+        let moved = |end: usize, position: fn(&Stretch) -> u32| {
+            let seen = self
+                .stretches
+                .iter()
+                .filter(|s| s.ends_seen[end])
+                .map(|s| f64::from(position(s)));
+            now.ends_seen[end]
+                && median(seen.collect())
+                    .is_some_and(|at| (f64::from(position(&now)) - at).abs() > f64::from(allowed))
+        };
+        moved(0, |s| s.start) || moved(1, Stretch::end)
+    }
+
     /// The median length of the stretches whose both ends were seen, or of all when none was.
     fn length_px(&self) -> Option<f64> {
         let lengths = |seen_only: bool| -> Vec<f64> {
@@ -167,8 +184,8 @@ fn analyse_region<'a>(
     let mut cells = Vec::new();
     let mut events: Vec<Event> = Vec::new();
     let mut stays: Vec<Stay> = Vec::new();
-    // The state of the last observation and, at a berth, the occupied stretch as last seen.
-    let mut previous: Option<(State, Stretch)> = None;
+    // The state of the last observation.
+    let mut previous: Option<State> = None;
     for (date, m) in column.enumerate() {
         let valid_fraction = m.valid_px as f64 / region.pixel_count.max(1) as f64;
         if !region.is_observed(m.valid_px, settings.min_valid_fraction) {
@@ -192,7 +209,7 @@ fn analyse_region<'a>(
         } else if presence < occupied_above * settings.release {
             State::Empty
         } else {
-            previous.map_or(State::Empty, |(state, _)| state)
+            previous.unwrap_or(State::Empty)
         };
         let mut event = |kind: Option<EventKind>| {
             if let Some(kind) = kind {
@@ -204,35 +221,31 @@ fn analyse_region<'a>(
                 });
             }
         };
-        let mut seen = m.stretch;
+        let stays_on = previous == Some(State::Occupied) && state == State::Occupied;
+        let new_ship = stays_on
+            && region.is_berth()
+            && stays
+                .last()
+                .is_some_and(|stay| stay.is_left_by(m.stretch, settings.new_ship_shift_px));
         match (previous, state) {
-            (Some((State::Empty, _)), State::Occupied) => event(came),
-            (Some((State::Occupied, _)), State::Empty) => event(went),
-            (Some((State::Occupied, before)), State::Occupied) if region.is_berth() => {
-                if is_new_ship(before, m.stretch, settings) {
-                    event(went);
-                    event(came);
-                } else {
-                    seen = before.updated_by(m.stretch);
-                }
+            (Some(State::Empty), State::Occupied) => event(came),
+            (Some(State::Occupied), State::Empty) => event(went),
+            _ if new_ship => {
+                event(went);
+                event(came);
             }
             _ => {}
         }
         if region.is_berth() && state == State::Occupied {
-            match events.last() {
-                Some(e) if e.date == date && e.kind == EventKind::Arrival => stays.push(Stay {
-                    event: events.len() - 1,
+            match stays.last_mut() {
+                Some(stay) if stays_on && !new_ship => stay.stretches.push(m.stretch),
+                _ => stays.push(Stay {
+                    arrival: previous.is_some().then(|| events.len() - 1),
                     stretches: vec![m.stretch],
                 }),
-                // The stay in hand; none for a ship already there at the first observation.
-                _ => {
-                    if let Some(stay) = stays.last_mut() {
-                        stay.stretches.push(m.stretch);
-                    }
-                }
             }
         }
-        previous = Some((state, seen));
+        previous = Some(state);
         cells.push(Cell {
             valid_fraction,
             occupancy: Some(occupancy),
@@ -242,21 +255,12 @@ fn analyse_region<'a>(
     }
     if let Some(gsd) = settings.gsd_m {
         for stay in stays {
-            events[stay.event].length_m = stay.length_px().map(|px| px * gsd);
+            if let Some(arrival) = stay.arrival {
+                events[arrival].length_m = stay.length_px().map(|px| px * gsd);
+            }
         }
     }
     (cells, events)
-}
-
-/// Whether an end of the occupied stretch, seen both before and now, moved by more than the settings
-/// allow.
-fn is_new_ship(before: Stretch, now: Stretch, settings: &SeriesSettings) -> bool {
-    let allowed = f64::from(settings.new_ship_shift_px)
-        .max(settings.new_ship_shift_fraction * f64::from(before.length.max(now.length)));
-    let moved = |end: usize, a: u32, b: u32| {
-        before.ends_seen[end] && now.ends_seen[end] && f64::from(a.abs_diff(b)) > allowed
-    };
-    moved(0, before.start, now.start) || moved(1, before.end(), now.end())
 }
 
 #[cfg(test)]
@@ -380,6 +384,45 @@ mod tests {
         );
         assert_eq!(analysis.events[0].length_m, Some(82.0));
         assert_eq!(analysis.events[2].length_m, Some(120.0));
+    }
+
+    #[test]
+    fn a_new_ship_is_told_from_where_the_stay_saw_its_ends() {
+        let at = |start: u32, end: u32, ends_seen: [bool; 2]| {
+            let mut cell = cell(1000, 200, 0, Some(0.2));
+            cell.stretch = Stretch {
+                start,
+                length: end - start,
+                ends_seen,
+            };
+            cell
+        };
+        let seen = [true; 2];
+        let rows: Vec<Vec<CellMeasurement>> = [
+            at(20, 21, seen),
+            at(10, 50, seen),
+            at(11, 50, seen),
+            // One pass misreads the end by 4 px, the next by 3 px the other way: 7 px between them,
+            // but each within 4 px of where the stay has seen it.
+            at(10, 54, seen),
+            at(10, 47, seen),
+            // An end under a cloud is not compared.
+            at(10, 30, [true, false]),
+            // Ships of like length, the next one 5 px further along.
+            at(15, 55, seen),
+        ]
+        .into_iter()
+        .map(|c| vec![c])
+        .collect();
+        let analysis = analyse(&[berth(100)], &rows, &SeriesSettings::default());
+        assert_eq!(
+            kinds(&analysis),
+            [
+                (1, EventKind::Arrival),
+                (6, EventKind::Departure),
+                (6, EventKind::Arrival)
+            ]
+        );
     }
 
     #[test]

@@ -78,10 +78,10 @@ pub struct SeriesSettings {
     pub yard_occupied_above: f64,
     /// The hysteresis: the fraction of an occupied-above level below which the state falls back to empty.
     pub release: f64,
-    /// At a berth that stays occupied, an end of the occupied stretch moving by more than this many pixels
-    /// (or this fraction of the stretch's length, whichever is more) is a new ship.
+    /// At a berth that stays occupied, an end of the occupied stretch lying more than this many pixels from
+    /// where the stay has seen it is a new ship. In pixels, not metres: what it allows for is the
+    /// pixel or two by which a moored ship's ends are misread from pass to pass.
     pub new_ship_shift_px: u32,
-    pub new_ship_shift_fraction: f64,
     /// Metres per pixel, for vessel lengths; `None` when unknown.
     pub gsd_m: Option<f64>,
 }
@@ -93,8 +93,7 @@ impl Default for SeriesSettings {
             berth_occupied_above: 0.25,
             yard_occupied_above: 0.05,
             release: 0.6,
-            new_ship_shift_px: 6,
-            new_ship_shift_fraction: 0.15,
+            new_ship_shift_px: 4,
             gsd_m: None,
         }
     }

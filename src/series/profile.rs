@@ -31,21 +31,6 @@ impl Stretch {
     pub fn both_ends_seen(&self) -> bool {
         self.ends_seen == [true, true]
     }
-
-    /// This stretch with each end that `later` saw moved to where `later` saw it.
-    pub fn updated_by(self, later: Stretch) -> Stretch {
-        let [start_seen, end_seen] = later.ends_seen;
-        let start = if start_seen { later.start } else { self.start };
-        let end = if end_seen { later.end() } else { self.end() };
-        Stretch {
-            start,
-            length: end.saturating_sub(start),
-            ends_seen: [
-                self.ends_seen[0] || start_seen,
-                self.ends_seen[1] || end_seen,
-            ],
-        }
-    }
 }
 
 /// The longest run of occupied bins of `profile`, bridging gaps of at most [`MAX_GAP_BINS`] unoccupied
@@ -141,22 +126,5 @@ mod tests {
             changed: vec![0, 9, 9, 9, 9, 9],
         };
         assert_eq!(longest_stretch(&clear, &[10; 6]).ends_seen, [true, true]);
-    }
-
-    #[test]
-    fn an_update_keeps_the_ends_it_did_not_see() {
-        let seen = Stretch {
-            start: 10,
-            length: 40,
-            ends_seen: [true, true],
-        };
-        let clouded = Stretch {
-            start: 12,
-            length: 20,
-            ends_seen: [true, false],
-        };
-        let updated = seen.updated_by(clouded);
-        assert_eq!((updated.start, updated.end()), (12, 50));
-        assert!(updated.both_ends_seen());
     }
 }
