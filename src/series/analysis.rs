@@ -132,8 +132,16 @@ struct Stay {
 
 impl Stay {
     /// Whether an end of `now`, where seen, lies more than `allowed` pixels from the median of where
-    /// this stay saw that end: the median, so that one pass's misread end does not start a new ship.
+    /// this stay saw that end: the median, so that one pass's misread end does not start a new ship. A
+    /// stay seen once whose stretch `now` holds was read short that once (part of the ship hidden or
+    /// faint), not left.
     fn is_left_by(&self, now: Stretch, allowed: u32) -> bool {
+        if let [once] = self.stretches[..]
+            && now.start <= once.start
+            && now.end() >= once.end()
+        {
+            return false;
+        }
         let moved = |end: usize, position: fn(&Stretch) -> u32| {
             let seen = self
                 .stretches
@@ -386,19 +394,26 @@ mod tests {
         assert_eq!(analysis.events[2].length_m, Some(120.0));
     }
 
+    /// An occupied berth cell whose stretch runs from `start` to `end`.
+    fn at(start: u32, end: u32, ends_seen: [bool; 2]) -> CellMeasurement {
+        let mut cell = cell(1000, 200, 0, Some(0.2));
+        cell.stretch = Stretch {
+            start,
+            length: end - start,
+            ends_seen,
+        };
+        cell
+    }
+
+    fn berth_events(stretches: Vec<CellMeasurement>) -> Vec<(usize, EventKind)> {
+        let rows: Vec<Vec<CellMeasurement>> = stretches.into_iter().map(|c| vec![c]).collect();
+        kinds(&analyse(&[berth(100)], &rows, &SeriesSettings::default()))
+    }
+
     #[test]
     fn a_new_ship_is_told_from_where_the_stay_saw_its_ends() {
-        let at = |start: u32, end: u32, ends_seen: [bool; 2]| {
-            let mut cell = cell(1000, 200, 0, Some(0.2));
-            cell.stretch = Stretch {
-                start,
-                length: end - start,
-                ends_seen,
-            };
-            cell
-        };
         let seen = [true; 2];
-        let rows: Vec<Vec<CellMeasurement>> = [
+        let events = berth_events(vec![
             at(20, 21, seen),
             at(10, 50, seen),
             at(11, 50, seen),
@@ -410,17 +425,40 @@ mod tests {
             at(10, 30, [true, false]),
             // Ships of like length, the next one 5 px further along.
             at(15, 55, seen),
-        ]
-        .into_iter()
-        .map(|c| vec![c])
-        .collect();
-        let analysis = analyse(&[berth(100)], &rows, &SeriesSettings::default());
+        ]);
         assert_eq!(
-            kinds(&analysis),
+            events,
             [
                 (1, EventKind::Arrival),
                 (6, EventKind::Departure),
                 (6, EventKind::Arrival)
+            ]
+        );
+    }
+
+    #[test]
+    fn a_ship_read_short_on_its_first_pass_is_not_a_new_ship_on_its_second() {
+        let seen = [true; 2];
+        let events = berth_events(vec![
+            at(20, 21, seen),
+            at(18, 45, seen),
+            at(10, 50, seen),
+            at(11, 50, seen),
+        ]);
+        assert_eq!(events, [(1, EventKind::Arrival)]);
+        // Seen twice where it was, the stretch growing past both ends is a longer ship.
+        let events = berth_events(vec![
+            at(20, 21, seen),
+            at(18, 45, seen),
+            at(18, 45, seen),
+            at(10, 50, seen),
+        ]);
+        assert_eq!(
+            events,
+            [
+                (1, EventKind::Arrival),
+                (3, EventKind::Departure),
+                (3, EventKind::Arrival)
             ]
         );
     }
