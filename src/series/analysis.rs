@@ -315,6 +315,15 @@ mod tests {
         analysis.events.iter().map(|e| (e.date, e.kind)).collect()
     }
 
+    /// A berth's events when a ship arrives on date 1 and another takes its place on `date`.
+    fn arrival_then_new_ship(date: usize) -> Vec<(usize, EventKind)> {
+        vec![
+            (1, EventKind::Arrival),
+            (date, EventKind::Departure),
+            (date, EventKind::Arrival),
+        ]
+    }
+
     #[test]
     fn a_ship_arrives_and_leaves_across_a_cloudy_gap() {
         let settings = SeriesSettings {
@@ -382,14 +391,7 @@ mod tests {
             ..Default::default()
         };
         let analysis = analyse(&[berth(100)], &rows, &settings);
-        assert_eq!(
-            kinds(&analysis),
-            [
-                (1, EventKind::Arrival),
-                (3, EventKind::Departure),
-                (3, EventKind::Arrival)
-            ]
-        );
+        assert_eq!(kinds(&analysis), arrival_then_new_ship(3));
         assert_eq!(analysis.events[0].length_m, Some(82.0));
         assert_eq!(analysis.events[2].length_m, Some(120.0));
     }
@@ -426,14 +428,7 @@ mod tests {
             // Ships of like length, the next one 5 px further along.
             at(15, 55, seen),
         ]);
-        assert_eq!(
-            events,
-            [
-                (1, EventKind::Arrival),
-                (6, EventKind::Departure),
-                (6, EventKind::Arrival)
-            ]
-        );
+        assert_eq!(events, arrival_then_new_ship(6));
     }
 
     #[test]
@@ -453,14 +448,7 @@ mod tests {
             at(18, 45, seen),
             at(10, 50, seen),
         ]);
-        assert_eq!(
-            events,
-            [
-                (1, EventKind::Arrival),
-                (3, EventKind::Departure),
-                (3, EventKind::Arrival)
-            ]
-        );
+        assert_eq!(events, arrival_then_new_ship(3));
     }
 
     #[test]
