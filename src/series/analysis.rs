@@ -247,6 +247,7 @@ fn analyse_region<'a>(
         if region.is_berth() && state == State::Occupied {
             match stays.last_mut() {
                 Some(stay) if stays_on && !new_ship => stay.stretches.push(m.stretch),
+                // A new stay, whose arrival was the last event pushed unless this is the first observation.
                 _ => stays.push(Stay {
                     arrival: previous.is_some().then(|| events.len() - 1),
                     stretches: vec![m.stretch],
