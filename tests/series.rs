@@ -141,7 +141,7 @@ fn a_busy_port_is_measured_against_its_empty_berths() {
 
 /// `busy` has back-to-back stays: a ship leaves and the next moors at the same berth between two passes.
 /// The new ship is told from the moored one by where its ends lie, so the arrivals reach the F1.
-/// Seed 53 was made before the new-ship rule was chosen and not looked at until it was.
+/// Seed 53 was made before the new-ship rule was chosen, and its stretches were not used in choosing it.
 #[test]
 fn back_to_back_ships_at_a_berth_are_told_apart() {
     let dir = tempfile::tempdir().unwrap();
