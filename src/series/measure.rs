@@ -593,38 +593,36 @@ impl<'a> SeriesRun<'a> {
                 profiles: true,
             },
         }];
-        // Against earlier scenes: the previous one at the port's threshold for pairs.csv, and the
-        // previous observation of each region at its own threshold for its change score.
-        let mut by_earlier: BTreeMap<(usize, u32), Vec<usize>> = BTreeMap::new();
+        // Against the previous scene at the port's threshold, for pairs.csv.
+        let previous = date.checked_sub(1);
+        comparisons.extend(previous.map(|previous| Comparison {
+            a: Compared::Date(previous),
+            b: Compared::Date(date),
+            settings: self.settings(thresholds.port.base),
+            outputs: Outputs {
+                change_mask: options.pair_masks,
+                profiles: false,
+            },
+        }));
+        // Against the previous observation of each region, for its change score: one comparison per
+        // earlier date, each region at its own threshold.
+        let mut by_earlier: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
         for (region, last) in last_observed.iter().enumerate() {
             if let Some(earlier) = last {
-                let threshold = thresholds.regions[region].base;
-                by_earlier
-                    .entry((*earlier, threshold))
-                    .or_default()
-                    .push(region);
+                by_earlier.entry(*earlier).or_default().push(region);
             }
         }
-        let pair = date
-            .checked_sub(1)
-            .map(|previous| (previous, thresholds.port.base));
-        if let Some(pair) = pair {
-            by_earlier.entry(pair).or_default();
-        }
-        let by_earlier: Vec<((usize, u32), Vec<usize>)> = by_earlier.into_iter().rev().collect();
-        comparisons.extend(
-            by_earlier
-                .iter()
-                .map(|&((earlier, threshold), _)| Comparison {
-                    a: Compared::Date(earlier),
-                    b: Compared::Date(date),
-                    settings: self.settings(threshold),
-                    outputs: Outputs {
-                        change_mask: pair == Some((earlier, threshold)) && options.pair_masks,
-                        profiles: false,
-                    },
-                }),
-        );
+        let by_earlier: Vec<(usize, Vec<usize>)> = by_earlier.into_iter().rev().collect();
+        let at_region_thresholds = ChangeSettings {
+            region_thresholds: thresholds.regions.iter().map(|t| t.base).collect(),
+            ..self.settings(thresholds.port.base)
+        };
+        comparisons.extend(by_earlier.iter().map(|&(earlier, _)| Comparison {
+            a: Compared::Date(earlier),
+            b: Compared::Date(date),
+            settings: at_region_thresholds.clone(),
+            outputs: Outputs::default(),
+        }));
         let mut measured = self
             .compare_all(&comparisons, backgrounds, radiometry)?
             .into_iter();
@@ -635,15 +633,12 @@ impl<'a> SeriesRun<'a> {
             cell.stretch =
                 longest_stretch(&stats.profiles[region], &self.regions[region].bin_pixels);
         }
-        let mut pair_stats = None;
-        for ((earlier, regions), stats) in by_earlier.into_iter().zip(measured) {
+        let pair_stats = previous.map(|_| measured.next().expect("one result a comparison"));
+        for ((_, regions), stats) in by_earlier.into_iter().zip(measured) {
             for region in regions {
                 let r = &stats.regions[region];
                 row[region].change_score =
                     (r.valid_px > 0).then(|| r.changed_px as f64 / r.valid_px as f64);
-            }
-            if pair == Some(earlier) {
-                pair_stats = Some(stats);
             }
         }
         for (region, stats) in calibrated.iter().enumerate() {
