@@ -605,14 +605,22 @@ impl<'a> SeriesRun<'a> {
             },
         }));
         // Against the previous observation of each region, for its change score: one comparison per
-        // earlier date, each region at its own threshold.
+        // earlier date, each region at its own threshold; the pair's serves the regions last observed on
+        // the previous date when they all use the port's threshold.
         let mut by_earlier: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
         for (region, last) in last_observed.iter().enumerate() {
             if let Some(earlier) = last {
                 by_earlier.entry(*earlier).or_default().push(region);
             }
         }
-        let by_earlier: Vec<(usize, Vec<usize>)> = by_earlier.into_iter().rev().collect();
+        let at_port_threshold =
+            |region: &usize| thresholds.regions[*region].base == thresholds.port.base;
+        let (served_by_pair, by_earlier): (Vec<_>, Vec<_>) = by_earlier
+            .into_iter()
+            .rev()
+            .partition(|(earlier, regions)| {
+                previous == Some(*earlier) && regions.iter().all(at_port_threshold)
+            });
         let at_region_thresholds = ChangeSettings {
             region_thresholds: thresholds.regions.iter().map(|t| t.base).collect(),
             ..self.settings(thresholds.port.base)
@@ -634,8 +642,13 @@ impl<'a> SeriesRun<'a> {
                 longest_stretch(&stats.profiles[region], &self.regions[region].bin_pixels);
         }
         let pair_stats = previous.map(|_| measured.next().expect("one result a comparison"));
-        for ((_, regions), stats) in by_earlier.into_iter().zip(measured) {
-            for region in regions {
+        let measured: Vec<PairStats> = measured.collect();
+        let scored = by_earlier
+            .iter()
+            .zip(&measured)
+            .chain(served_by_pair.iter().zip(&pair_stats));
+        for ((_, regions), stats) in scored {
+            for &region in regions {
                 let r = &stats.regions[region];
                 row[region].change_score =
                     (r.valid_px > 0).then(|| r.changed_px as f64 / r.valid_px as f64);
