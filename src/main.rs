@@ -163,7 +163,7 @@ struct RunArgs {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..), conflicts_with = "shard")]
     shards: Option<u32>,
     /// A pixel is changed when its (smoothed) magnitude, the sum over bands of |a - b|, exceeds this
-    /// [default: chosen from the data, 11 x the noise level, 9 x the port's for yards]
+    /// [default: chosen from the data, 11 x the noise level; for yards 2/3 of their occupants' contrast]
     #[arg(long)]
     threshold: Option<u32>,
     /// Smoothing radius r: magnitudes are averaged over a (2r+1)x(2r+1) window (0 to 15)

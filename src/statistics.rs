@@ -1,5 +1,5 @@
-//! Small statistics over values and dates, shared by the series summary and the evaluation so that both
-//! compute a figure the same way.
+//! Small statistics over values and dates, shared by the series summary, the thresholds and the evaluation
+//! so that each computes a figure the same way.
 
 use chrono::{Datelike, NaiveDate};
 
@@ -17,6 +17,30 @@ pub fn median(mut values: Vec<f64>) -> Option<f64> {
 /// The mean of `values`, `None` when there are none.
 pub fn mean(values: &[f64]) -> Option<f64> {
     (!values.is_empty()).then(|| values.iter().sum::<f64>() / values.len() as f64)
+}
+
+/// Otsu's split of a histogram whose bin i holds `counts[i]` values of `values[i]` (increasing): the first
+/// bin of the upper class, the one maximising the between-class variance; `None` when fewer than two
+/// bins are filled.
+pub fn otsu(counts: &[f64], values: &[f64]) -> Option<usize> {
+    let total: f64 = counts.iter().sum();
+    let sum: f64 = counts.iter().zip(values).map(|(c, v)| c * v).sum();
+    let (mut below, mut below_sum) = (0.0, 0.0);
+    let mut best: Option<(usize, f64)> = None;
+    for split in 1..counts.len() {
+        below += counts[split - 1];
+        below_sum += counts[split - 1] * values[split - 1];
+        let above = total - below;
+        if below == 0.0 || above == 0.0 {
+            continue;
+        }
+        let difference = below_sum / below - (sum - below_sum) / above;
+        let variance = below * above * difference * difference;
+        if best.is_none_or(|(_, v)| variance > v) {
+            best = Some((split, variance));
+        }
+    }
+    best.map(|(split, _)| split)
 }
 
 /// The calendar month of `date`, `YYYY-MM`.
@@ -52,6 +76,14 @@ pub fn median_interval_days(dates: impl IntoIterator<Item = NaiveDate>) -> Optio
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn otsu_splits_two_modes() {
+        let counts = [0.0, 50.0, 60.0, 40.0, 0.0, 0.0, 10.0, 12.0, 0.0];
+        let values: Vec<f64> = (0..9).map(f64::from).collect();
+        assert_eq!(otsu(&counts, &values), Some(4));
+        assert_eq!(otsu(&[0.0, 5.0, 0.0], &[0.0, 1.0, 2.0]), None);
+    }
 
     fn day(y: i32, m: u32, d: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(y, m, d).unwrap()

@@ -10,10 +10,11 @@
 //! on the four 10 m bands alone (`oscd-13band-10m`), the baseline on all 13 both times. Scores are pooled
 //! over every pixel of every pair of a dataset.
 
-use super::{PairOptions, compare, load_scene, otsu};
+use super::{PairOptions, compare, load_scene};
 use crate::error::{Error, Result};
 use crate::geotiff;
 use crate::scene::{self, BandSelection, DecodeOptions, Scene};
+use crate::statistics::otsu;
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
 

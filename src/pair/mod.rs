@@ -7,12 +7,13 @@ pub mod evaluation;
 use crate::cloud::{self, CloudCover, CloudMasking};
 use crate::coregister::{self, Shift};
 use crate::error::{Error, Result};
-use crate::kernel::params::{HISTOGRAM_BINS, histogram_bin_lower_edge};
+use crate::kernel::params::HISTOGRAM_BINS;
 use crate::kernel::{self, ChangeMask, ChangeSettings, DeviceChoice, Outputs, Radiometry};
 use crate::radiometry;
 use crate::rasterize::LabelRaster;
 use crate::regions::RegionSet;
 use crate::scene::{DecodeOptions, Scene, SceneFile, SceneFormat};
+use crate::series::threshold;
 use std::path::Path;
 
 const BEFORE: kernel::Slot = 0;
@@ -24,7 +25,7 @@ pub const WHOLE_IMAGE: &str = "image";
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct PairOptions {
     pub device: DeviceChoice,
-    /// `None`: chosen from the pair ([`choose_threshold`]).
+    /// `None`: chosen from the pair, Otsu's split of its magnitudes ([`threshold::otsu_split`]).
     pub threshold: Option<u32>,
     /// Smoothing radius.
     pub smooth: u32,
@@ -322,7 +323,7 @@ pub fn compare(
                 *total += count;
             }
         }
-        settings.threshold = choose_threshold(&histogram);
+        settings.threshold = threshold::otsu_split(&histogram).unwrap_or(0);
     }
     let outputs = Outputs {
         change_mask: true,
@@ -386,55 +387,4 @@ fn label_raster(
         LabelRaster::from_words(width, height, outside, words)?,
         names,
     ))
-}
-
-/// The threshold of a pair, from the histogram of its (smoothed) magnitudes over the whole image: Otsu's
-/// split of the histogram (the split maximising the between-class variance, each bin's pixels taken at
-/// the bin's lower edge), so that the pixels above the threshold are those of the upper class.
-pub fn choose_threshold(histogram: &[u64; HISTOGRAM_BINS]) -> u32 {
-    let values: Vec<f64> = (0..HISTOGRAM_BINS)
-        .map(|bin| f64::from(histogram_bin_lower_edge(bin)))
-        .collect();
-    let counts: Vec<f64> = histogram.iter().map(|&c| c as f64).collect();
-    match otsu(&counts, &values) {
-        Some(split) => histogram_bin_lower_edge(split) - 1,
-        None => 0,
-    }
-}
-
-/// Otsu's split of a histogram whose bin i holds `counts[i]` values of `values[i]` (increasing): the first
-/// bin of the upper class, the one maximising the between-class variance; `None` when fewer than two
-/// bins are filled.
-pub fn otsu(counts: &[f64], values: &[f64]) -> Option<usize> {
-    let total: f64 = counts.iter().sum();
-    let sum: f64 = counts.iter().zip(values).map(|(c, v)| c * v).sum();
-    let (mut below, mut below_sum) = (0.0, 0.0);
-    let mut best: Option<(usize, f64)> = None;
-    for split in 1..counts.len() {
-        below += counts[split - 1];
-        below_sum += counts[split - 1] * values[split - 1];
-        let above = total - below;
-        if below == 0.0 || above == 0.0 {
-            continue;
-        }
-        let difference = below_sum / below - (sum - below_sum) / above;
-        let variance = below * above * difference * difference;
-        if best.is_none_or(|(_, v)| variance > v) {
-            best = Some((split, variance));
-        }
-    }
-    best.map(|(split, _)| split)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn otsu_splits_two_modes() {
-        let counts = [0.0, 50.0, 60.0, 40.0, 0.0, 0.0, 10.0, 12.0, 0.0];
-        let values: Vec<f64> = (0..9).map(f64::from).collect();
-        assert_eq!(otsu(&counts, &values), Some(4));
-        assert_eq!(otsu(&[0.0, 5.0, 0.0], &[0.0, 1.0, 2.0]), None);
-    }
 }

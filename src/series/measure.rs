@@ -16,7 +16,10 @@
 
 use super::settle::{self, RegionPixels, Settled};
 use super::shelf::{Shelf, Stripe};
-use super::threshold::{NOISE_MULTIPLE, Thresholds, YARD_NOISE_MULTIPLE};
+use super::threshold::{
+    Basis, NOISE_MULTIPLE, OCCUPANT_CONTRAST, Thresholds, YARD_NOISE_MULTIPLE,
+    YARD_SPLIT_MIN_NOISE_MULTIPLE,
+};
 use super::{CellMeasurement, RegionInfo, longest_stretch};
 use crate::acquisition::Acquisition;
 use crate::archive::{Archive, SceneFailure};
@@ -911,18 +914,27 @@ fn describe_settled(settled: &Settled, regions: &[RegionInfo]) -> String {
 }
 
 fn describe_thresholds(thresholds: &Thresholds, regions: &[RegionInfo]) -> String {
-    let Some(noise) = thresholds.port.noise else {
+    let Basis::Noise(noise) = thresholds.port.basis else {
         return format!("threshold {} (given)", thresholds.port.base);
     };
+    let (numerator, denominator) = OCCUPANT_CONTRAST;
     let per_region: Vec<String> = regions
         .iter()
         .zip(&thresholds.regions)
-        .map(|(region, threshold)| format!("{} {}", region.name, threshold.base))
+        .map(
+            |(region, threshold)| match (region.is_yard(), threshold.basis) {
+                (true, Basis::Occupants) => format!("{} {} (occupants)", region.name, threshold.base),
+                (true, _) => format!("{} {} (noise)", region.name, threshold.base),
+                (false, _) => format!("{} {}", region.name, threshold.base),
+            },
+        )
         .collect();
     format!(
-        "thresholds chosen as {NOISE_MULTIPLE} x each region's noise level, {YARD_NOISE_MULTIPLE} x the \
-         port's for yards: {}; raised on dates when a whole region other than a yard reads above its \
-         usual level; pairs.csv at {} ({NOISE_MULTIPLE} x the port's noise level {noise})",
+        "thresholds chosen as {NOISE_MULTIPLE} x each region's noise level, for yards {numerator}/{denominator} \
+         of the mean magnitude of their occupants (the upper class of Otsu's split over the archive; \
+         {YARD_NOISE_MULTIPLE} x the port's noise level where that is under {YARD_SPLIT_MIN_NOISE_MULTIPLE} x \
+         it): {}; raised on dates when a whole region other than \
+         a yard reads above its usual level; pairs.csv at {} ({NOISE_MULTIPLE} x the port's noise level {noise})",
         per_region.join(", "),
         thresholds.port.base,
     )
