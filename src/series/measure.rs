@@ -923,7 +923,9 @@ fn describe_thresholds(thresholds: &Thresholds, regions: &[RegionInfo]) -> Strin
         .zip(&thresholds.regions)
         .map(
             |(region, threshold)| match (region.is_yard(), threshold.basis) {
-                (true, Basis::Occupants) => format!("{} {} (occupants)", region.name, threshold.base),
+                (true, Basis::Occupants) => {
+                    format!("{} {} (occupants)", region.name, threshold.base)
+                }
                 (true, _) => format!("{} {} (noise)", region.name, threshold.base),
                 (false, _) => format!("{} {}", region.name, threshold.base),
             },

@@ -179,25 +179,30 @@ fn occupancy(layout: &Layout, plan: &Plan, region: &SynthRegion, date: NaiveDate
 }
 
 /// Changes of occupant at berths (`departure`, `arrival`) and yards (`clear`, `fill`), each dated at the
-/// first observed scene that shows it. The state of the first scene is the baseline, whether observed or
-/// not; a stay that no observed scene shows leaves no event.
+/// first observed scene that shows it. A region's first observed scene is its baseline: no earlier scene
+/// showed what it changed from, so what it shows is not an event. A stay that no observed scene shows
+/// leaves no event.
 fn events(regions: &[SynthRegion], states: &[Vec<State>]) -> Vec<Event> {
     let mut events = Vec::new();
-    let Some(first) = states.first() else {
-        return events;
-    };
-    let mut last_seen: Vec<Option<usize>> = first.iter().map(|s| s.occupant).collect();
-    for (scene, states) in states.iter().enumerate().skip(1) {
+    // Each region's occupant on its last observed scene; `None` until it has been observed.
+    let mut last_seen: Vec<Option<Option<usize>>> = vec![None; regions.len()];
+    for (scene, states) in states.iter().enumerate() {
         for (region, state) in states.iter().enumerate() {
             let (gone, came) = match regions[region].kind.as_str() {
                 "berth" => ("departure", "arrival"),
                 "yard" => ("clear", "fill"),
                 _ => continue,
             };
-            if !state.observed || state.occupant == last_seen[region] {
+            if !state.observed {
                 continue;
             }
-            if last_seen[region].is_some() {
+            let Some(seen) = last_seen[region].replace(state.occupant) else {
+                continue;
+            };
+            if state.occupant == seen {
+                continue;
+            }
+            if seen.is_some() {
                 events.push(Event {
                     scene,
                     region,
@@ -213,7 +218,6 @@ fn events(regions: &[SynthRegion], states: &[Vec<State>]) -> Vec<Event> {
                     length_m: state.length_m,
                 });
             }
-            last_seen[region] = state.occupant;
         }
     }
     events
