@@ -115,7 +115,7 @@ fn a_quiet_port_has_no_arrival_and_no_fill() {
 /// On `busy` the berths are occupied on nine dates of ten and the yards stacked on most, so the per-pixel
 /// median holds ships and the yards' own histograms hardly show their noise: the settled background and
 /// the yards' thresholds (from their occupants' contrast) must still give the figures. Not its arrival F1
-/// of 0.95 yet (0.92 on this seed: back-to-back ships of like length are merged), so that one guards the
+/// of 0.95 yet (0.94 on this seed: back-to-back ships of like length are merged), so that one guards the
 /// gain (0.84 before this seed's yards and berths were thresholded from the low tail).
 #[test]
 fn a_busy_port_is_measured_against_its_empty_berths() {
