@@ -5,6 +5,7 @@
 use crate::error::Result;
 use crate::kernel::{ChangeKernel, ShiftCosts, Slot};
 use crate::scene::Scene;
+use rayon::prelude::*;
 
 /// Default search radius, in pixels: archives are co-registered by their provider to a pixel or two.
 pub const DEFAULT_SEARCH_RADIUS: u32 = 3;
@@ -104,7 +105,7 @@ pub fn refine(costs: &ShiftCosts) -> Option<Shift> {
 /// samples set to `nodata` (0 without).
 pub fn resample(scene: &Scene, shift: Shift, nodata: Option<u32>) -> Scene {
     let format = scene.format;
-    let (width, height) = (format.width as i64, format.height as i64);
+    let (width, height) = (format.width as usize, format.height as usize);
     let bands = format.bands as usize;
     let split = |d: f64| {
         let fixed = (d * POSITION_ONE as f64).round() as i64;
@@ -115,14 +116,8 @@ pub fn resample(scene: &Scene, shift: Shift, nodata: Option<u32>) -> Scene {
     };
     let (ix, fx) = split(shift.dx);
     let (iy, fy) = split(shift.dy);
-    let fill = nodata.unwrap_or(0) as u16;
-    let mut samples = vec![fill; format.pixel_count() * bands];
-    let mut validity = vec![0u32; format.bitmap_word_count()];
-    let source_valid: Vec<bool> = (0..format.pixel_count())
-        .map(|p| scene.is_valid(p, nodata))
-        .collect();
     // The corners a pixel needs: (0, 0) always, the next column or row only with a weight on it.
-    let corners: Vec<(i64, i64, i64)> = [(0, 0), (1, 0), (0, 1), (1, 1)]
+    let corners: Vec<(usize, usize, i64)> = [(0, 0), (1, 0), (0, 1), (1, 1)]
         .into_iter()
         .map(|(cx, cy)| {
             let wx = if cx == 0 { POSITION_ONE - fx } else { fx };
@@ -131,39 +126,83 @@ pub fn resample(scene: &Scene, shift: Shift, nodata: Option<u32>) -> Scene {
         })
         .filter(|&(_, _, weight)| weight > 0)
         .collect();
-    for y in 0..height {
-        for x in 0..width {
-            let pixel = (y * width + x) as usize;
-            let sources: Option<Vec<(usize, i64)>> = corners
-                .iter()
-                .map(|&(cx, cy, weight)| {
-                    let (sx, sy) = (x + ix + cx, y + iy + cy);
-                    let inside = (0..width).contains(&sx) && (0..height).contains(&sy);
-                    let source = (sy * width + sx) as usize;
-                    (inside && source_valid[source]).then_some((source, weight))
-                })
-                .collect();
-            let Some(sources) = sources else {
-                continue;
+    // The source column and row of corner (0, 0) of a pixel, when inside the scene.
+    let source = |at: usize, shift: i64, size: usize| {
+        usize::try_from(at as i64 + shift)
+            .ok()
+            .filter(|&s| s < size)
+    };
+    let fill = nodata.unwrap_or(0) as u16;
+    let mut samples = vec![fill; format.pixel_count() * bands];
+    let mut valid = vec![false; format.pixel_count()];
+    let rows = samples
+        .par_chunks_mut(width * bands)
+        .zip(valid.par_chunks_mut(width))
+        .enumerate();
+    rows.for_each_init(SourceRows::default, |source_rows, (y, (out, out_valid))| {
+        // Rows y + iy and the one below it, as far as they lie in the scene.
+        source_rows.load(scene, nodata, [0, 1].map(|cy| source(y + cy, iy, height)));
+        for (x, (out, out_valid)) in out.chunks_exact_mut(bands).zip(out_valid).enumerate() {
+            let inside = |(cx, cy, _): &(usize, usize, i64)| {
+                let column = source(x + cx, ix, width)?;
+                source_rows.valid[*cy][column].then_some(column)
             };
-            validity[pixel / 32] |= 1 << (pixel % 32);
-            for band in 0..bands {
-                let sum: i64 = sources
+            let mut columns = [0; 4];
+            let mut sources = columns.iter_mut().zip(&corners);
+            if !sources.all(|(column, corner)| inside(corner).map(|c| *column = c).is_some()) {
+                continue;
+            }
+            *out_valid = true;
+            for (band, out) in out.iter_mut().enumerate() {
+                let sum: i64 = corners
                     .iter()
-                    .map(|&(source, weight)| weight * i64::from(scene.sample(source, band)))
+                    .zip(columns.iter())
+                    .map(|(&(_, cy, weight), &column)| {
+                        weight * i64::from(source_rows.values[cy][column * bands + band])
+                    })
                     .sum();
-                samples[pixel * bands + band] = ((sum + (1 << 15)) >> 16) as u16;
+                *out = ((sum + (1 << 15)) >> 16) as u16;
             }
         }
-    }
+    });
     let mut resampled = if format.bits_per_sample == 8 {
         let bytes: Vec<u8> = samples.iter().map(|&v| v as u8).collect();
         Scene::from_u8(format.width, format.height, format.bands, &bytes)
     } else {
         Scene::from_u16(format.width, format.height, format.bands, &samples)
     };
+    let mut validity = vec![0u32; format.bitmap_word_count()];
+    for (pixel, _) in valid.iter().enumerate().filter(|(_, valid)| **valid) {
+        validity[pixel / 32] |= 1 << (pixel % 32);
+    }
     resampled.validity = Some(validity);
     resampled
+}
+
+/// The two source rows an output row of [`resample`] reads: their samples and validity, empty for a row
+/// outside the scene.
+#[derive(Default)]
+struct SourceRows {
+    values: [Vec<u16>; 2],
+    valid: [Vec<bool>; 2],
+}
+
+impl SourceRows {
+    fn load(&mut self, scene: &Scene, nodata: Option<u32>, rows: [Option<usize>; 2]) {
+        let width = scene.format.width as usize;
+        let bands = scene.format.bands as usize;
+        for ((row, values), valid) in rows.into_iter().zip(&mut self.values).zip(&mut self.valid) {
+            let Some(row) = row else {
+                valid.clear();
+                valid.resize(width, false);
+                continue;
+            };
+            values.resize(width * bands, 0);
+            valid.resize(width, false);
+            scene.unpack_samples(row * width, values);
+            scene.find_valid(row * width, values, nodata, valid);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -237,5 +276,113 @@ mod tests {
         let values: Vec<u32> = (0..3).map(|x| moved.sample(x, 0)).collect();
         assert_eq!(values, [151, 251, 350]);
         assert!(!moved.is_valid(3, None));
+    }
+
+    /// Pixel (x, y) of [`resample`], straight from its definition.
+    fn resampled_pixel(
+        scene: &Scene,
+        shift: Shift,
+        nodata: Option<u32>,
+        (x, y): (i64, i64),
+    ) -> Option<Vec<u32>> {
+        let (width, height) = (
+            i64::from(scene.format.width),
+            i64::from(scene.format.height),
+        );
+        let fixed = |d: f64| (d * 256.0).round() as i64;
+        let (px, py) = (x * 256 + fixed(shift.dx), y * 256 + fixed(shift.dy));
+        let (sx, sy, fx, fy) = (px.div_euclid(256), py.div_euclid(256), px % 256, py % 256);
+        let (fx, fy) = (fx.rem_euclid(256), fy.rem_euclid(256));
+        let mut corners = Vec::new();
+        for (cx, wx) in [(0, 256 - fx), (1, fx)] {
+            for (cy, wy) in [(0, 256 - fy), (1, fy)] {
+                if wx * wy == 0 {
+                    continue;
+                }
+                let (cx, cy) = (sx + cx, sy + cy);
+                if !(0..width).contains(&cx) || !(0..height).contains(&cy) {
+                    return None;
+                }
+                let pixel = (cy * width + cx) as usize;
+                if !scene.is_valid(pixel, nodata) {
+                    return None;
+                }
+                corners.push((pixel, wx * wy));
+            }
+        }
+        let bands = 0..scene.format.bands as usize;
+        Some(
+            bands
+                .map(|band| {
+                    let sum: i64 = corners
+                        .iter()
+                        .map(|&(pixel, weight)| weight * i64::from(scene.sample(pixel, band)))
+                        .sum();
+                    ((sum + (1 << 15)) >> 16) as u32
+                })
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn resampling_interpolates_every_pixel_from_its_valid_neighbours() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(9);
+        for (bits, bands) in [(8, 3), (16, 4), (8, 1)] {
+            let (width, height) = (23, 11);
+            let max = (1u32 << bits) - 1;
+            let samples: Vec<u16> = (0..width * height * bands)
+                .map(|_| rng.random_range(0..=max) as u16)
+                .collect();
+            let mut scene = if bits == 8 {
+                let bytes: Vec<u8> = samples.iter().map(|&v| v as u8).collect();
+                Scene::from_u8(width, height, bands, &bytes)
+            } else {
+                Scene::from_u16(width, height, bands, &samples)
+            };
+            for pixel in 0..(width * height) as usize {
+                if rng.random_bool(0.1) {
+                    (0..bands as usize).for_each(|band| scene.set_sample(pixel, band, 7));
+                }
+            }
+            scene.validity = Some(
+                (0..scene.format.bitmap_word_count())
+                    .map(|_| rng.random::<u32>() | rng.random::<u32>() | rng.random::<u32>())
+                    .collect(),
+            );
+            for (dx, dy) in [
+                (0.0, 0.0),
+                (1.3, -0.6),
+                (-2.75, 0.5),
+                (0.2, 2.0),
+                (-0.49, -1.51),
+            ] {
+                for nodata in [None, Some(7)] {
+                    let shift = Shift {
+                        dx,
+                        dy,
+                        at_search_edge: false,
+                    };
+                    let resampled = resample(&scene, shift, nodata);
+                    for pixel in 0..(width * height) as usize {
+                        let at = (
+                            (pixel % width as usize) as i64,
+                            (pixel / width as usize) as i64,
+                        );
+                        let expected = resampled_pixel(&scene, shift, nodata, at);
+                        let valid = resampled.is_valid(pixel, None);
+                        let got: Vec<u32> = (0..bands as usize)
+                            .map(|b| resampled.sample(pixel, b))
+                            .collect();
+                        let fill = vec![nodata.unwrap_or(0); bands as usize];
+                        assert_eq!(
+                            (valid, got),
+                            (expected.is_some(), expected.unwrap_or(fill)),
+                            "{bits}-bit, shift ({dx}, {dy}), nodata {nodata:?}, pixel {pixel}"
+                        );
+                    }
+                }
+            }
+        }
     }
 }

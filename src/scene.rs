@@ -169,6 +169,27 @@ impl Scene {
         }
     }
 
+    /// Whether each pixel from `first_pixel` on holds an observation (as [`Scene::is_valid`]), one
+    /// entry of `valid` each, from their samples `values` as [`Scene::unpack_samples`] wrote them.
+    pub fn find_valid(
+        &self,
+        first_pixel: usize,
+        values: &[u16],
+        nodata: Option<u32>,
+        valid: &mut [bool],
+    ) {
+        let pixels = values.chunks_exact(self.format.bands as usize);
+        for (x, (pixel_values, valid)) in pixels.zip(valid).enumerate() {
+            let pixel = first_pixel + x;
+            let marked = self
+                .validity
+                .as_ref()
+                .is_none_or(|bitmap| bitmap_bit(bitmap[pixel >> 5], pixel as u32));
+            let is_nodata = nodata.is_some_and(|n| pixel_values.iter().all(|&v| u32::from(v) == n));
+            *valid = marked && !is_nodata;
+        }
+    }
+
     /// Whether `pixel` holds an observation: its validity bit is set (or the scene has no bitmap) and,
     /// with `nodata`, not every band equals it.
     pub fn is_valid(&self, pixel: usize, nodata: Option<u32>) -> bool {

@@ -6,7 +6,7 @@
 //! invalid observation's as 0xffff, which no candidate exceeds, so that it never counts as below; then
 //! every step of the search runs across the row's lanes, a loop without branches that vectorises.
 
-use crate::kernel::params::{KernelParams, Radiometry, bitmap_bit};
+use crate::kernel::params::{KernelParams, Radiometry};
 use crate::scene::Scene;
 
 /// The lane of an invalid observation: above every candidate median, so never counted below one.
@@ -23,8 +23,8 @@ pub struct BackgroundScratch {
     valid_count: Vec<u16>,
     median: Vec<u16>,
     below: Vec<u16>,
-    /// The pixels of the row an observation does not hold.
-    invalid: Vec<usize>,
+    /// Per pixel of the row: whether the observation being gathered holds it.
+    observed: Vec<bool>,
 }
 
 /// How one observation's raw samples become corrected ones: as they are, or by its fixed-point gains and
@@ -40,18 +40,23 @@ const PATTERN_PIXELS: usize = 16;
 impl Correction {
     /// The correction of each observation of `stack`, made once for every row.
     pub fn of_stack(params: &KernelParams, stack: &[(&Scene, Radiometry)]) -> Vec<Correction> {
-        let bands = params.bands as usize;
-        let lanes = |per_band: &[i32]| per_band[..bands].repeat(PATTERN_PIXELS);
         stack
             .iter()
-            .map(|(_, radiometry)| match radiometry.is_identity() {
-                true => Correction::Identity,
-                false => Correction::Linear {
-                    gains: lanes(&radiometry.gain.map(|gain| gain as i32)),
-                    offsets: lanes(&radiometry.offset),
-                },
-            })
+            .map(|(_, radiometry)| Correction::new(params, radiometry))
             .collect()
+    }
+
+    /// The correction by `radiometry` of scenes of the kernel's band count.
+    pub fn new(params: &KernelParams, radiometry: &Radiometry) -> Correction {
+        let bands = params.bands as usize;
+        let lanes = |per_band: &[i32]| per_band[..bands].repeat(PATTERN_PIXELS);
+        match radiometry.is_identity() {
+            true => Correction::Identity,
+            false => Correction::Linear {
+                gains: lanes(&radiometry.gain.map(|gain| gain as i32)),
+                offsets: lanes(&radiometry.offset),
+            },
+        }
     }
 
     /// Corrects a row's raw samples, band-interleaved, in place.
@@ -101,6 +106,7 @@ fn row<const BITS: u32>(
     scratch.values.resize(stack.len() * lanes, 0);
     scratch.valid_count.clear();
     scratch.valid_count.resize(width, 0);
+    scratch.observed.resize(width, false);
     let observations = stack.iter().map(|(scene, _)| *scene).zip(corrections);
     for (observation, values) in observations.zip(scratch.values.chunks_exact_mut(lanes)) {
         gather(
@@ -109,7 +115,7 @@ fn row<const BITS: u32>(
             y,
             values,
             &mut scratch.valid_count,
-            &mut scratch.invalid,
+            &mut scratch.observed,
         );
     }
     for (out, &count) in valid.iter_mut().zip(&scratch.valid_count) {
@@ -134,40 +140,46 @@ fn row<const BITS: u32>(
 }
 
 /// Row `y` of one observation: its corrected samples into `values` (`INVALID_LANE` for every band of an
-/// invalid pixel: marked invalid, or with `nodata` in every raw band), and one more valid observation
-/// counted for each valid pixel. `invalid` is scratch.
+/// invalid pixel), and one more valid observation counted for each valid pixel. `valid` is scratch.
 fn gather(
+    params: &KernelParams,
+    observation: (&Scene, &Correction),
+    y: usize,
+    values: &mut [u16],
+    valid_count: &mut [u16],
+    valid: &mut [bool],
+) {
+    let bands = params.bands as usize;
+    corrected_row(params, observation, y, values, valid);
+    let pixels = values
+        .chunks_exact_mut(bands)
+        .zip(valid_count)
+        .zip(valid.iter());
+    for ((pixel_values, count), &valid) in pixels {
+        if valid {
+            *count += 1;
+        } else {
+            pixel_values.fill(INVALID_LANE);
+        }
+    }
+}
+
+/// Row `y` of one observation: its samples, band-interleaved and corrected, into `values`, and whether
+/// each pixel holds an observation (not marked invalid, nor with `nodata` in every raw band) into
+/// `valid`.
+pub(super) fn corrected_row(
     params: &KernelParams,
     (scene, correction): (&Scene, &Correction),
     y: usize,
     values: &mut [u16],
-    valid_count: &mut [u16],
-    invalid: &mut Vec<usize>,
+    valid: &mut [bool],
 ) {
-    let bands = params.bands as usize;
     let first_pixel = y * params.width as usize;
     scene.unpack_samples(first_pixel, values);
     // Nodata is a raw value: the invalid pixels are found before correcting.
     let nodata = (params.nodata_enabled != 0).then_some(params.nodata);
-    invalid.clear();
-    let pixels = values.chunks_exact(bands).zip(valid_count.iter_mut());
-    for (x, (pixel_values, count)) in pixels.enumerate() {
-        let pixel = first_pixel + x;
-        let marked = scene
-            .validity
-            .as_ref()
-            .is_none_or(|bitmap| bitmap_bit(bitmap[pixel >> 5], pixel as u32));
-        let all_nodata = nodata.is_some_and(|n| pixel_values.iter().all(|&v| u32::from(v) == n));
-        if marked && !all_nodata {
-            *count += 1;
-        } else {
-            invalid.push(x);
-        }
-    }
+    scene.find_valid(first_pixel, values, nodata, valid);
     correction.correct(values, params.max_sample());
-    for &x in invalid.iter() {
-        values[x * bands..(x + 1) * bands].fill(INVALID_LANE);
-    }
 }
 
 /// The shader's search, across a row's lanes: the median of each lane is the largest value m such that

@@ -11,7 +11,7 @@ mod region_stats;
 mod smooth;
 
 pub use background::{BackgroundScratch, Correction, background};
-pub use coregister::coregister;
+pub use coregister::{SearchScratch, coregister};
 pub use magnitude::{Scenes, magnitude};
 pub use region_stats::{RegionTotals, Totals, region_stats};
 pub use smooth::smooth;
@@ -376,25 +376,37 @@ impl ChangeKernel for CpuKernel {
             (a, held_rows(&self.slots, a).as_ref()),
             (b, held_rows(&self.slots, b).as_ref()),
         )?;
-        let (scenes, validity) = pair_inputs(&self.slots, a, b);
+        let [a, b] = [a, b].map(|slot| self.slots[slot].as_ref().expect("slots were checked"));
+        let validity = [a.scene.validity.is_some(), b.scene.validity.is_some()];
         let (search, params) = search_params(self.format, radius, nodata, validity)?;
-        let rows = search.inner_rows;
-        let costs: Vec<(u64, u64)> = (0..search.shifts * rows)
+        let corrections = [a, b].map(|loaded| Correction::new(&params, &loaded.radiometry));
+        let shifts = search.shifts as usize;
+        let add = |mut total: Vec<(u64, u64)>, part: Vec<(u64, u64)>| {
+            for (total, part) in total.iter_mut().zip(part) {
+                *total = (total.0 + part.0, total.1 + part.1);
+            }
+            total
+        };
+        let costs = (0..search.inner_rows)
             .into_par_iter()
-            .map(|task| {
-                let (shift, row) = (task / rows, task % rows);
-                (0..search.segments_per_row)
-                    .map(|segment| coregister(&params, &search, &scenes, shift, row, segment))
-                    .fold((0, 0), |(pixels, sum), (p, s)| {
-                        (pixels + u64::from(p), sum + u64::from(s))
-                    })
-            })
-            .collect();
-        let per_shift = costs.chunks(rows as usize).map(|rows| {
-            rows.iter()
-                .fold((0, 0), |(pixels, sum), (p, s)| (pixels + p, sum + s))
-        });
-        let (pixels, sums) = per_shift.unzip();
+            .fold(
+                || (SearchScratch::default(), vec![(0, 0); shifts]),
+                |(mut scratch, mut costs), row| {
+                    coregister(
+                        &params,
+                        &search,
+                        [&a.scene, &b.scene],
+                        [&corrections[0], &corrections[1]],
+                        row,
+                        &mut scratch,
+                        &mut costs,
+                    );
+                    (scratch, costs)
+                },
+            )
+            .map(|(_, costs)| costs)
+            .reduce(|| vec![(0, 0); shifts], add);
+        let (pixels, sums) = costs.into_iter().unzip();
         Ok(ShiftCosts {
             radius,
             pixels,
@@ -612,6 +624,58 @@ mod tests {
                     u32::from(magnitude > settings.region_thresholds[label - 1]);
             }
             assert_eq!(stats.profiles, expected, "{format}");
+        }
+    }
+
+    #[test]
+    fn shift_costs_sum_every_shifted_difference_over_the_inner_window() {
+        let mut rng = ChaCha8Rng::seed_from_u64(6);
+        for (seed, radius) in [0, 1, 3, 4].into_iter().enumerate() {
+            let format = format(&mut rng, 19 + 7 * seed as u32, 14);
+            let nodata = rng.random_range(0..=format.max_sample());
+            let nodata = rng.random_bool(0.7).then_some(nodata);
+            let scenes = [0, 1].map(|_| random_scene(&mut rng, format, nodata.unwrap_or(0)));
+            let radiometry = [0, 1].map(|_| random_radiometry(&mut rng, format));
+            let labels = LabelRaster::from_words(
+                format.width,
+                format.height,
+                0,
+                vec![0; format.pixel_count().div_ceil(2)],
+            )
+            .unwrap();
+            let mut kernel = CpuKernel::new(format, labels);
+            for (slot, (scene, radiometry)) in scenes.iter().zip(radiometry).enumerate() {
+                kernel
+                    .load_scene(slot, 0, scene.clone(), radiometry)
+                    .unwrap();
+            }
+            let costs = kernel.shift_costs(0, 1, radius, nodata).unwrap();
+            let (width, height, r) = (format.width as i32, format.height as i32, radius as i32);
+            for (index, (&pixels, &sum)) in costs.pixels.iter().zip(&costs.sums).enumerate() {
+                let (dx, dy) = costs.shift(index);
+                let (mut expected_pixels, mut expected_sum) = (0, 0);
+                for y in r..height - r {
+                    for x in r..width - r {
+                        let p = (y * width + x) as usize;
+                        let q = ((y + dy) * width + x + dx) as usize;
+                        if !is_valid(&scenes[0], p, nodata) || !is_valid(&scenes[1], q, nodata) {
+                            continue;
+                        }
+                        expected_pixels += 1;
+                        for band in 0..format.bands as usize {
+                            let max = format.max_sample();
+                            let a = radiometry[0].apply(band, sample(&scenes[0], p, band), max);
+                            let b = radiometry[1].apply(band, sample(&scenes[1], q, band), max);
+                            expected_sum += u64::from(a.abs_diff(b));
+                        }
+                    }
+                }
+                assert_eq!(
+                    (pixels, sum),
+                    (expected_pixels, expected_sum),
+                    "{format}, radius {radius}, shift ({dx}, {dy})"
+                );
+            }
         }
     }
 }
