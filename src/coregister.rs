@@ -4,7 +4,7 @@
 
 use crate::error::Result;
 use crate::kernel::{ChangeKernel, ShiftCosts, Slot};
-use crate::scene::Scene;
+use crate::scene::{Scene, validity_flags};
 use rayon::prelude::*;
 
 /// Default search radius, in pixels: archives are co-registered by their provider to a pixel or two.
@@ -185,6 +185,7 @@ pub fn resample(scene: &Scene, shift: Shift, nodata: Option<u32>) -> Scene {
 struct SourceRows {
     values: [Vec<u16>; 2],
     valid: [Vec<bool>; 2],
+    invalid: Vec<usize>,
 }
 
 impl SourceRows {
@@ -200,7 +201,8 @@ impl SourceRows {
             values.resize(width * bands, 0);
             valid.resize(width, false);
             scene.unpack_samples(row * width, values);
-            scene.find_valid(row * width, values, nodata, valid);
+            scene.find_invalid(row * width, values, nodata, &mut self.invalid);
+            validity_flags(&self.invalid, valid);
         }
     }
 }

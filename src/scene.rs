@@ -93,6 +93,15 @@ impl fmt::Display for SceneFormat {
     }
 }
 
+/// Per pixel, whether it holds an observation: all but the pixels listed in `invalid` (as
+/// [`Scene::find_invalid`] lists them).
+pub fn validity_flags(invalid: &[usize], valid: &mut [bool]) {
+    valid.fill(true);
+    for &x in invalid {
+        valid[x] = false;
+    }
+}
+
 /// One acquisition, ready for a kernel.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Scene {
@@ -169,24 +178,28 @@ impl Scene {
         }
     }
 
-    /// Whether each pixel from `first_pixel` on holds an observation (as [`Scene::is_valid`]), one
-    /// entry of `valid` each, from their samples `values` as [`Scene::unpack_samples`] wrote them.
-    pub fn find_valid(
+    /// The pixels from `first_pixel` on that hold no observation (as [`Scene::is_valid`]), as offsets
+    /// from it into `invalid`, from their samples `values` as [`Scene::unpack_samples`] wrote them: a
+    /// list, since most pixels are valid.
+    pub fn find_invalid(
         &self,
         first_pixel: usize,
         values: &[u16],
         nodata: Option<u32>,
-        valid: &mut [bool],
+        invalid: &mut Vec<usize>,
     ) {
+        invalid.clear();
         let pixels = values.chunks_exact(self.format.bands as usize);
-        for (x, (pixel_values, valid)) in pixels.zip(valid).enumerate() {
+        for (x, pixel_values) in pixels.enumerate() {
             let pixel = first_pixel + x;
             let marked = self
                 .validity
                 .as_ref()
                 .is_none_or(|bitmap| bitmap_bit(bitmap[pixel >> 5], pixel as u32));
             let is_nodata = nodata.is_some_and(|n| pixel_values.iter().all(|&v| u32::from(v) == n));
-            *valid = marked && !is_nodata;
+            if !marked || is_nodata {
+                invalid.push(x);
+            }
         }
     }
 

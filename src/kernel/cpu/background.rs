@@ -23,8 +23,8 @@ pub struct BackgroundScratch {
     valid_count: Vec<u16>,
     median: Vec<u16>,
     below: Vec<u16>,
-    /// Per pixel of the row: whether the observation being gathered holds it.
-    observed: Vec<bool>,
+    /// The pixels of the row the observation being gathered does not hold.
+    invalid: Vec<usize>,
 }
 
 /// How one observation's raw samples become corrected ones: as they are, or by its fixed-point gains and
@@ -106,7 +106,6 @@ fn row<const BITS: u32>(
     scratch.values.resize(stack.len() * lanes, 0);
     scratch.valid_count.clear();
     scratch.valid_count.resize(width, 0);
-    scratch.observed.resize(width, false);
     let observations = stack.iter().map(|(scene, _)| *scene).zip(corrections);
     for (observation, values) in observations.zip(scratch.values.chunks_exact_mut(lanes)) {
         gather(
@@ -115,7 +114,7 @@ fn row<const BITS: u32>(
             y,
             values,
             &mut scratch.valid_count,
-            &mut scratch.observed,
+            &mut scratch.invalid,
         );
     }
     for (out, &count) in valid.iter_mut().zip(&scratch.valid_count) {
@@ -140,45 +139,40 @@ fn row<const BITS: u32>(
 }
 
 /// Row `y` of one observation: its corrected samples into `values` (`INVALID_LANE` for every band of an
-/// invalid pixel), and one more valid observation counted for each valid pixel. `valid` is scratch.
+/// invalid pixel), and one more valid observation counted for each valid pixel. `invalid` is scratch.
 fn gather(
     params: &KernelParams,
     observation: (&Scene, &Correction),
     y: usize,
     values: &mut [u16],
     valid_count: &mut [u16],
-    valid: &mut [bool],
+    invalid: &mut Vec<usize>,
 ) {
     let bands = params.bands as usize;
-    corrected_row(params, observation, y, values, valid);
-    let pixels = values
-        .chunks_exact_mut(bands)
-        .zip(valid_count)
-        .zip(valid.iter());
-    for ((pixel_values, count), &valid) in pixels {
-        if valid {
-            *count += 1;
-        } else {
-            pixel_values.fill(INVALID_LANE);
-        }
+    corrected_row(params, observation, y, values, invalid);
+    for count in valid_count.iter_mut() {
+        *count += 1;
+    }
+    for &x in invalid.iter() {
+        valid_count[x] -= 1;
+        values[x * bands..(x + 1) * bands].fill(INVALID_LANE);
     }
 }
 
-/// Row `y` of one observation: its samples, band-interleaved and corrected, into `values`, and whether
-/// each pixel holds an observation (not marked invalid, nor with `nodata` in every raw band) into
-/// `valid`.
+/// Row `y` of one observation: its samples, band-interleaved and corrected, into `values`, and into
+/// `invalid` the pixels that hold no observation: marked invalid, or with `nodata` in every raw band.
 pub(super) fn corrected_row(
     params: &KernelParams,
     (scene, correction): (&Scene, &Correction),
     y: usize,
     values: &mut [u16],
-    valid: &mut [bool],
+    invalid: &mut Vec<usize>,
 ) {
     let first_pixel = y * params.width as usize;
     scene.unpack_samples(first_pixel, values);
     // Nodata is a raw value: the invalid pixels are found before correcting.
     let nodata = (params.nodata_enabled != 0).then_some(params.nodata);
-    scene.find_valid(first_pixel, values, nodata, valid);
+    scene.find_invalid(first_pixel, values, nodata, invalid);
     correction.correct(values, params.max_sample());
 }
 

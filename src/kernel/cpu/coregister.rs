@@ -5,7 +5,7 @@
 
 use super::background::{Correction, corrected_row};
 use crate::kernel::params::{KernelParams, Search};
-use crate::scene::Scene;
+use crate::scene::{Scene, validity_flags};
 
 /// One row of a scene as the search reads it.
 #[derive(Default)]
@@ -14,6 +14,7 @@ struct SearchRow {
     values: Vec<u16>,
     /// Per pixel, whether it holds an observation.
     valid: Vec<bool>,
+    invalid: Vec<usize>,
     /// Per sample, all ones where its pixel is valid, else 0: the differences are masked lane by lane,
     /// a loop without branches over plain slices of samples that vectorises.
     mask: Vec<u16>,
@@ -24,7 +25,8 @@ impl SearchRow {
         let (width, bands) = (params.width as usize, params.bands as usize);
         self.values.resize(width * bands, 0);
         self.valid.resize(width, false);
-        corrected_row(params, observation, y, &mut self.values, &mut self.valid);
+        corrected_row(params, observation, y, &mut self.values, &mut self.invalid);
+        validity_flags(&self.invalid, &mut self.valid);
         self.mask.resize(width * bands, 0);
         for (mask, &valid) in self.mask.chunks_exact_mut(bands).zip(&self.valid) {
             mask.fill(if valid { u16::MAX } else { 0 });
