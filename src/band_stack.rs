@@ -5,7 +5,7 @@
 use crate::error::{Error, Result};
 use crate::geotiff::{self, GeoReference, RasterHeader};
 use crate::scene::{
-    DecodeOptions, Scene, SceneFile, check_decoded_size, picked_bands, scene_from_raw,
+    DecodeOptions, Scene, SceneFile, SceneFormat, check_decoded_size, picked_bands, scene_from_raw,
 };
 use rayon::prelude::*;
 use std::io::BufReader;
@@ -333,12 +333,13 @@ pub fn read(dir: &Path, options: &DecodeOptions) -> Result<SceneFile> {
             }
         });
     let bits = bands[0].2.format.bits_per_sample;
-    let mut scene = if bits == 8 {
-        let bytes: Vec<u8> = samples.iter().map(|&v| v as u8).collect();
-        Scene::from_u8(width, height, band_count as u32, &bytes)
-    } else {
-        Scene::from_u16(width, height, band_count as u32, &samples)
+    let format = SceneFormat {
+        width,
+        height,
+        bands: band_count as u32,
+        bits_per_sample: bits,
     };
+    let mut scene = Scene::from_values(format, &samples);
     if bands
         .iter()
         .any(|(_, _, scene, _)| scene.validity.is_some())

@@ -587,6 +587,7 @@ fn shadow(cloud: &Bitmap, tones: &Tones, valid: &Bitmap, width: usize, height: u
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scene::SceneFormat;
 
     /// A grey ground of brightness about 100 (x 25 on 16 bits), with a white disc and a dark disc beside it
     /// when `cloudy`.
@@ -609,12 +610,13 @@ mod tests {
                 [v * scale, v * scale, (v - 5) * scale]
             })
             .collect();
-        if bits == 8 {
-            let bytes: Vec<u8> = samples.iter().map(|&v| v as u8).collect();
-            Scene::from_u8(w, h, 3, &bytes)
-        } else {
-            Scene::from_u16(w, h, 3, &samples)
-        }
+        let format = SceneFormat {
+            width: w,
+            height: h,
+            bands: 3,
+            bits_per_sample: bits,
+        };
+        Scene::from_values(format, &samples)
     }
 
     #[test]

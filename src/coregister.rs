@@ -165,12 +165,7 @@ pub fn resample(scene: &Scene, shift: Shift, nodata: Option<u32>) -> Scene {
             }
         }
     });
-    let mut resampled = if format.bits_per_sample == 8 {
-        let bytes: Vec<u8> = samples.iter().map(|&v| v as u8).collect();
-        Scene::from_u8(format.width, format.height, format.bands, &bytes)
-    } else {
-        Scene::from_u16(format.width, format.height, format.bands, &samples)
-    };
+    let mut resampled = Scene::from_values(format, &samples);
     let mut validity = vec![0u32; format.bitmap_word_count()];
     for (pixel, _) in valid.iter().enumerate().filter(|(_, valid)| **valid) {
         validity[pixel / 32] |= 1 << (pixel % 32);
@@ -210,6 +205,7 @@ impl SourceRows {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scene::SceneFormat;
 
     fn costs(radius: u32, cost: impl Fn(i32, i32) -> u64) -> ShiftCosts {
         let side = 2 * radius as usize + 1;
@@ -336,12 +332,13 @@ mod tests {
             let samples: Vec<u16> = (0..width * height * bands)
                 .map(|_| rng.random_range(0..=max) as u16)
                 .collect();
-            let mut scene = if bits == 8 {
-                let bytes: Vec<u8> = samples.iter().map(|&v| v as u8).collect();
-                Scene::from_u8(width, height, bands, &bytes)
-            } else {
-                Scene::from_u16(width, height, bands, &samples)
+            let format = SceneFormat {
+                width,
+                height,
+                bands,
+                bits_per_sample: bits,
             };
+            let mut scene = Scene::from_values(format, &samples);
             for pixel in 0..(width * height) as usize {
                 if rng.random_bool(0.1) {
                     (0..bands as usize).for_each(|band| scene.set_sample(pixel, band, 7));

@@ -118,6 +118,18 @@ impl Scene {
         Self::from_samples(width, height, bands, 8, samples)
     }
 
+    /// A scene of `format` from its samples, pixel by pixel and band by band, each given as a `u16`
+    /// whatever the bit depth.
+    pub fn from_values(format: SceneFormat, samples: &[u16]) -> Scene {
+        let (width, height, bands) = (format.width, format.height, format.bands);
+        if format.bits_per_sample == 8 {
+            let bytes: Vec<u8> = samples.iter().map(|&v| v as u8).collect();
+            Scene::from_u8(width, height, bands, &bytes)
+        } else {
+            Scene::from_u16(width, height, bands, samples)
+        }
+    }
+
     /// A scene from 16-bit samples, `bands` per pixel, row by row.
     pub fn from_u16(width: u32, height: u32, bands: u32, samples: &[u16]) -> Scene {
         Self::from_samples(width, height, bands, 16, bytemuck::cast_slice(samples))

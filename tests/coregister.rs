@@ -33,12 +33,13 @@ fn scene(width: u32, height: u32, bits: u32, dx: f64, dy: f64) -> Scene {
             })
         })
         .collect();
-    if bits == 8 {
-        let bytes: Vec<u8> = samples.iter().map(|&v| v as u8).collect();
-        Scene::from_u8(width, height, 3, &bytes)
-    } else {
-        Scene::from_u16(width, height, 3, &samples)
-    }
+    let format = SceneFormat {
+        width,
+        height,
+        bands: 3,
+        bits_per_sample: bits,
+    };
+    Scene::from_values(format, &samples)
 }
 
 fn whole_image(width: u32, height: u32) -> LabelRaster {
@@ -123,12 +124,7 @@ fn both_backends_measure_the_same_shift_costs() {
                     }
                 })
                 .collect();
-            let mut scene = if bits == 8 {
-                let bytes: Vec<u8> = samples.iter().map(|&v| v as u8).collect();
-                Scene::from_u8(width, height, bands, &bytes)
-            } else {
-                Scene::from_u16(width, height, bands, &samples)
-            };
+            let mut scene = Scene::from_values(format, &samples);
             if slot == 1 {
                 scene.validity = Some(
                     (0..format.bitmap_word_count())

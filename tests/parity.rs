@@ -71,13 +71,8 @@ fn random_scene(
             }
         }
     }
-    let mut scene = if format.bits_per_sample == 8 {
-        let bytes: Vec<u8> = samples.iter().map(|&v| v as u8).collect();
-        Scene::from_u8(format.width, format.height, format.bands, &bytes)
-    } else {
-        let words: Vec<u16> = samples.iter().map(|&v| v as u16).collect();
-        Scene::from_u16(format.width, format.height, format.bands, &words)
-    };
+    let values: Vec<u16> = samples.iter().map(|&v| v as u16).collect();
+    let mut scene = Scene::from_values(format, &values);
     if rng.random_bool(0.5) {
         scene.validity = Some(
             (0..format.bitmap_word_count())
@@ -767,13 +762,8 @@ fn random_stack(
 }
 
 fn rebuilt(format: SceneFormat, samples: &[u32]) -> Scene {
-    if format.bits_per_sample == 8 {
-        let bytes: Vec<u8> = samples.iter().map(|&v| v as u8).collect();
-        Scene::from_u8(format.width, format.height, format.bands, &bytes)
-    } else {
-        let words: Vec<u16> = samples.iter().map(|&v| v as u16).collect();
-        Scene::from_u16(format.width, format.height, format.bands, &words)
-    }
+    let values: Vec<u16> = samples.iter().map(|&v| v as u16).collect();
+    Scene::from_values(format, &values)
 }
 
 fn no_regions(width: u32, height: u32) -> LabelRaster {

@@ -346,12 +346,7 @@ impl ChangeKernel for CpuKernel {
                     background(&params, stack, &corrections, y, scratch, samples, valid);
                 },
             );
-        let mut scene = if format.bits_per_sample == 8 {
-            let bytes: Vec<u8> = samples.iter().map(|&v| v as u8).collect();
-            Scene::from_u8(format.width, format.height, format.bands, &bytes)
-        } else {
-            Scene::from_u16(format.width, format.height, format.bands, &samples)
-        };
+        let mut scene = Scene::from_values(format, &samples);
         if valid.contains(&false) {
             let mut bitmap = vec![0; format.bitmap_word_count()];
             for (pixel, _) in valid.iter().enumerate().filter(|&(_, &v)| v) {
@@ -434,12 +429,7 @@ mod tests {
         for pixel in (0..format.pixel_count()).filter(|_| rng.random_bool(0.1)) {
             samples[pixel * bands..(pixel + 1) * bands].fill(nodata as u16);
         }
-        let mut scene = if format.bits_per_sample == 8 {
-            let bytes: Vec<u8> = samples.iter().map(|&v| v as u8).collect();
-            Scene::from_u8(format.width, format.height, format.bands, &bytes)
-        } else {
-            Scene::from_u16(format.width, format.height, format.bands, &samples)
-        };
+        let mut scene = Scene::from_values(format, &samples);
         if rng.random_bool(0.5) {
             scene.validity = Some(
                 (0..format.bitmap_word_count())
