@@ -8,9 +8,9 @@
 //! pixel of a region, while ships, however many, leave some of it at the noise level. Not so a yard:
 //! on a busy port its stacks and their shadows cover most of it on most dates, even all of it, so
 //! neither its own low tail nor its level says anything about noise or haze there. A yard's threshold
-//! is instead set by the contrast between its containers and its surface, Otsu's split of its
-//! magnitudes over the archive, and never raised; a multiple of the port's noise level only when the
-//! yard held nothing that split could find.
+//! is instead set by the contrast of its containers, two thirds of the mean magnitude of the occupants
+//! that Otsu's split finds in its magnitudes over the archive, and never raised; a multiple of the
+//! port's noise level only when the yard held nothing that split could find.
 
 use super::RegionInfo;
 use crate::kernel::RegionStats;
