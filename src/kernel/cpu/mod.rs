@@ -2,7 +2,7 @@
 //! spread over cores by rayon in bands of rows. Each task runs every stage on its band, the magnitudes of
 //! its rows (and the smoothing window's rows either side) staying in task-local buffers in cache, where the
 //! GPU passes whole-image buffers from stage to stage. The background runs on its own, a row a task, and
-//! co-registration a shift and a row a task.
+//! co-registration a row a task, every shift of it, over runs of consecutive rows.
 
 mod background;
 mod coregister;
