@@ -126,7 +126,7 @@ pub fn resample(scene: &Scene, shift: Shift, nodata: Option<u32>) -> Scene {
         })
         .filter(|&(_, _, weight)| weight > 0)
         .collect();
-    // The source column and row of corner (0, 0) of a pixel, when inside the scene.
+    // A column or row `at` moved by `shift`, when that lies inside the scene.
     let source = |at: usize, shift: i64, size: usize| {
         usize::try_from(at as i64 + shift)
             .ok()
