@@ -203,13 +203,8 @@ impl Scene {
         invalid.clear();
         let pixels = values.chunks_exact(self.format.bands as usize);
         for (x, pixel_values) in pixels.enumerate() {
-            let pixel = first_pixel + x;
-            let marked = self
-                .validity
-                .as_ref()
-                .is_none_or(|bitmap| bitmap_bit(bitmap[pixel >> 5], pixel as u32));
-            let is_nodata = nodata.is_some_and(|n| pixel_values.iter().all(|&v| u32::from(v) == n));
-            if !marked || is_nodata {
+            let samples = pixel_values.iter().map(|&v| u32::from(v));
+            if !self.holds_observation(first_pixel + x, samples, nodata) {
                 invalid.push(x);
             }
         }
@@ -218,14 +213,23 @@ impl Scene {
     /// Whether `pixel` holds an observation: its validity bit is set (or the scene has no bitmap) and,
     /// with `nodata`, not every band equals it.
     pub fn is_valid(&self, pixel: usize, nodata: Option<u32>) -> bool {
-        let masked = self
+        let samples = (0..self.format.bands as usize).map(|band| self.sample(pixel, band));
+        self.holds_observation(pixel, samples, nodata)
+    }
+
+    /// Whether `pixel`, whose samples are `samples`, holds an observation: the one definition behind
+    /// [`Scene::is_valid`] and [`Scene::find_invalid`].
+    fn holds_observation(
+        &self,
+        pixel: usize,
+        mut samples: impl Iterator<Item = u32>,
+        nodata: Option<u32>,
+    ) -> bool {
+        let marked = self
             .validity
             .as_ref()
-            .is_some_and(|bitmap| !bitmap_bit(bitmap[pixel / 32], pixel as u32));
-        let is_nodata = nodata.is_some_and(|value| {
-            (0..self.format.bands as usize).all(|band| self.sample(pixel, band) == value)
-        });
-        !masked && !is_nodata
+            .is_none_or(|bitmap| bitmap_bit(bitmap[pixel >> 5], pixel as u32));
+        marked && !nodata.is_some_and(|n| samples.all(|v| v == n))
     }
 
     /// A copy of the rows `rows` ([`SceneFormat::stripe_words`] says which stripes can be cut).
